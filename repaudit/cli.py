@@ -28,7 +28,8 @@ def cli() -> None:
 def main() -> None:
     """Console entry point: the one place where a RepauditError becomes a line and an exit code."""
     try:
-        cli.main(standalone_mode=False)
+        # Commands return their model.ExitCode; click.Exit (e.g. --help) returns its own code.
+        code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -38,5 +39,4 @@ def main() -> None:
     except RepauditError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)
-    else:
-        sys.exit(0)
+    sys.exit(int(code) if isinstance(code, int) else 0)
