@@ -313,6 +313,8 @@ class ArmSummary:
 class TestResult:
     """One reported statistical test or effect size."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     name: str  # e.g. "Welch one-sided t-test"
     statistic: float | None
     p_value: float | None

@@ -1,0 +1,269 @@
+"""The audits/ folder: paths, versioned records, atomic writes, resume and locking.
+
+`AuditPaths` is the only code that knows the folder layout (docs/architecture.md):
+
+    audits/<audit-id>/audit.toml, environment.json, audit.json, report.html, summary.md, .lock
+    audits/<audit-id>/runs/<arm>/seed-<k>[-r<i>]/stdout.log, stderr.log, run.json, out/
+
+Record format history (model.RECORD_FORMAT):
+    1  first version: audit.json / --format json with verdict, reproduction, improvement, arms,
+       claims, runs, spec, source, fingerprint, notes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import fcntl
+import json
+import os
+import re
+import tempfile
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from repaudit.errors import StoreError
+from repaudit.model import RECORD_FORMAT, Audit, RunResult, Source
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditPaths:
+    root: Path
+
+    @property
+    def spec_toml(self) -> Path:
+        return self.root / "audit.toml"
+
+    @property
+    def environment_json(self) -> Path:
+        return self.root / "environment.json"
+
+    @property
+    def environment_log(self) -> Path:
+        return self.root / "environment.log"
+
+    @property
+    def audit_json(self) -> Path:
+        return self.root / "audit.json"
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    @property
+    def summary_md(self) -> Path:
+        return self.root / "summary.md"
+
+    @property
+    def prepare_dir(self) -> Path:
+        return self.root / "prepare"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".lock"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    def run_dir(self, arm: str, seed: int, repeat: int = 0) -> Path:
+        suffix = f"-r{repeat}" if repeat else ""
+        return self.runs_dir / arm / f"seed-{seed}{suffix}"
+
+    def work_dir(self, arm: str, seed: int, repeat: int = 0) -> Path:
+        """The seed's throw-away checkout; beside the runs so it lives on the same (shared) filesystem."""
+        suffix = f"-r{repeat}" if repeat else ""
+        return self.root / "work" / arm / f"seed-{seed}{suffix}"
+
+
+def audit_id(source: Source, spec_hash: str) -> str:
+    """`owner-repo-<commit12>-<spec hash8>`: readable, and unique per code version and run-affecting spec."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", source.display_name).strip("-").lower() or "repo"
+    return f"{slug}-{source.commit[:12]}-{spec_hash[:8]}"
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path` and rename it, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+@contextlib.contextmanager
+def locked(paths: AuditPaths) -> Iterator[None]:
+    """Hold an exclusive lock on the audit folder: two audits never write one folder."""
+    paths.root.mkdir(parents=True, exist_ok=True)
+    with open(paths.lock, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise StoreError(
+                f"audit folder {paths.root} is in use by another repaudit process (pid {holder}): "
+                "wait for it to finish, or pass --store to use another folder"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------- records
+
+
+def _to_plain(value: Any) -> Any:
+    """Dataclasses, enums, paths and mappings -> JSON-ready values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_plain(v) for v in value]
+    if (
+        isinstance(value, float) and value != value
+    ):  # NaN is not JSON; stats never emit it on purpose
+        return None
+    return value
+
+
+# The standard library has dataclasses.asdict but no inverse; this typed rebuild of model.py's
+# frozen dataclasses is small enough to keep here rather than add a dependency (cattrs).
+def _from_plain(kind: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(kind)
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in typing.get_args(kind) if a is not type(None)]
+        return _from_plain(options[0], value)
+    if origin is tuple:
+        item = typing.get_args(kind)[0]
+        return tuple(_from_plain(item, v) for v in value)
+    if origin in (Mapping, dict) or kind is Mapping:
+        args = typing.get_args(kind)
+        return {k: _from_plain(args[1], v) for k, v in value.items()} if args else dict(value)
+    if dataclasses.is_dataclass(kind):
+        hints = typing.get_type_hints(kind)
+        fields = {f.name for f in dataclasses.fields(kind)}
+        return kind(**{k: _from_plain(hints[k], v) for k, v in value.items() if k in fields})
+    if isinstance(kind, type) and issubclass(kind, enum.Enum | Path):
+        return kind(value)
+    if kind is float:
+        return float(value)
+    return value
+
+
+def run_to_record(result: RunResult) -> dict[str, Any]:
+    return {"format": RECORD_FORMAT, **_to_plain(result)}
+
+
+def to_record(audit: Audit) -> dict[str, Any]:
+    """The one JSON document: audit.json on disk and `--format json` on stdout."""
+    primary = audit.results[0] if audit.results else None
+    metric = audit.spec.claim.metric
+    runs = [{**_to_plain(r), "value": r.value(metric)} for r in audit.runs]
+    return {
+        "format": audit.format,
+        "audit_id": audit.audit_id,
+        "created_at": audit.created_at,
+        "verdict": audit.verdict.value,
+        "verdict_reason": audit.verdict_reason,
+        "reproduction": _to_plain(primary.reproduction) if primary else None,
+        "improvement": _to_plain(primary.improvement) if primary else None,
+        "arms": {a.arm: _to_plain(a) for a in primary.arms} if primary else {},
+        "claims": _to_plain(audit.results),
+        "runs": runs,
+        "spec": _to_plain(audit.spec),
+        "source": _to_plain(audit.source),
+        "fingerprint": _to_plain(audit.fingerprint),
+        "notes": list(audit.notes),
+        "rerun_command": audit.rerun_command,
+        "repaudit_version": audit.repaudit_version,
+        "audit_dir": str(audit.audit_dir) if audit.audit_dir else None,
+    }
+
+
+def from_record(record: Mapping[str, Any]) -> Audit:
+    """Inverse of to_record; derived convenience keys (reproduction, arms, ...) are ignored."""
+    version = record.get("format")
+    if not isinstance(version, int) or version > RECORD_FORMAT:
+        raise StoreError(
+            f"audit record format {version!r} is not one this repaudit reads (up to {RECORD_FORMAT}): "
+            "upgrade repaudit"
+        )
+    fields = {f.name for f in dataclasses.fields(Audit)}
+    plain = {k: v for k, v in record.items() if k in fields}
+    plain["results"] = record.get("claims", [])
+    plain["runs"] = [{k: v for k, v in r.items() if k != "value"} for r in record.get("runs", [])]
+    return _from_plain(Audit, plain)
+
+
+# ---------------------------------------------------------------- reading and writing audits
+
+
+def save_run(paths: AuditPaths, result: RunResult) -> None:
+    run_json = paths.run_dir(result.arm, result.seed, result.repeat) / "run.json"
+    write_json_atomic(run_json, run_to_record(result))
+
+
+def load_runs(paths: AuditPaths, spec_hash: str) -> dict[str, RunResult]:
+    """Finished runs of this audit whose spec hash matches, keyed by RunResult.key (resume)."""
+    finished: dict[str, RunResult] = {}
+    for run_json in sorted(paths.runs_dir.glob("*/*/run.json")):
+        try:
+            plain = json.loads(run_json.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue  # unreadable: the seed simply runs again
+        plain.pop("format", None)
+        result = _from_plain(RunResult, plain)
+        if result.spec_hash == spec_hash:
+            finished[result.key] = result
+    return finished
+
+
+def save_audit(paths: AuditPaths, audit: Audit) -> None:
+    write_json_atomic(paths.audit_json, to_record(audit))
+
+
+def load_audit(audit_dir: Path) -> Audit:
+    audit_json = Path(audit_dir) / "audit.json"
+    try:
+        record = json.loads(audit_json.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StoreError(
+            f"{audit_dir} holds no audit.json: pass a folder under the store, e.g. audits/<audit-id>"
+        ) from None
+    except json.JSONDecodeError as error:
+        raise StoreError(f"{audit_json} is not valid JSON ({error}): re-run the audit") from None
+    return dataclasses.replace(from_record(record), audit_dir=Path(audit_dir))
+
+
+def list_audits(store_dir: Path) -> list[Audit]:
+    """Every stored audit under store_dir, oldest first."""
+    audits = [load_audit(p.parent) for p in Path(store_dir).glob("*/audit.json")]
+    return sorted(audits, key=lambda a: (a.created_at, a.audit_id))
