@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -23,6 +25,181 @@ Exit codes:
 @click.version_option(__version__, prog_name="repaudit")
 def cli() -> None:
     """Audit a published machine-learning result: re-run it under many seeds and test the claim."""
+
+
+# ---------------------------------------------------------------- check
+
+DECISION_NAMES = ("not-reproduced", "optimistic", "inconclusive", "within-noise", "reversed")
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("target")
+@click.option(
+    "--claim", type=float, help="The paper's number for its method (overrides [claim] value)."
+)
+@click.option("--baseline-claim", type=float, help="The paper's number for its baseline.")
+@click.option(
+    "--seeds", type=click.IntRange(1), help="Seeds per arm (default: the spec's, else 5)."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Seeds run at once (local executor).",
+)
+@click.option("--ref", help="Branch, tag or commit to audit; the resolved SHA is recorded.")
+@click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(path_type=Path),
+    help="Audit spec file (default: repaudit.toml in the repository).",
+)
+@click.option("--command", help="Training command with {seed} and {out} placeholders.")
+@click.option("--baseline-command", help="The baseline arm's training command.")
+@click.option("--metric-json", help="JSON file the metric is read from, e.g. '{out}/metrics.json'.")
+@click.option("--metric-key", help="Dotted key into --metric-json, e.g. 'test.acc'.")
+@click.option(
+    "--metric-regex", help="Regex with one group; its last match in stdout is the metric."
+)
+@click.option("--metric-name", help="Name of the metric shown in the report.")
+@click.option(
+    "--direction", type=click.Choice(["higher", "lower"]), help="Is higher or lower better?"
+)
+@click.option(
+    "--claim-kind",
+    type=click.Choice(["single", "mean"]),
+    help="The claim is one run, or a mean over runs.",
+)
+@click.option(
+    "--claim-runs", type=click.IntRange(1), help="With --claim-kind mean: runs the paper averaged."
+)
+@click.option(
+    "--environment", type=click.Choice(["current", "venv"]), help="Interpreter for the seeds."
+)
+@click.option("--timeout", help="Wall-clock limit per seed, e.g. 30m, 2h, 90s.")
+@click.option("--memory", help="Memory limit per seed, e.g. 8G.")
+@click.option(
+    "--seed-override/--no-seed-override",
+    default=None,
+    help="Also replace hard-coded seeds in the code.",
+)
+@click.option(
+    "--deterministic/--no-deterministic",
+    default=None,
+    help="torch.use_deterministic_algorithms(True) in every seed.",
+)
+@click.option(
+    "--repeat-seed",
+    type=click.IntRange(2),
+    help="Run the first seed R times to measure nondeterminism.",
+)
+@click.option("--gpus-per-seed", type=click.IntRange(0), help="GPUs given to each seed.")
+@click.option("--alpha", type=float, help="Significance level (default 0.05).")
+@click.option(
+    "--allow-dirty", is_flag=True, help="Audit uncommitted changes (snapshotted, and said so)."
+)
+@click.option(
+    "--executor",
+    "executor_name",
+    type=click.Choice(["local", "slurm"]),
+    default="local",
+    show_default=True,
+)
+@click.option("--slurm-partition", help="Slurm partition (with --executor slurm).")
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(path_type=Path),
+    default=Path("audits"),
+    show_default=True,
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    help="Clones and environments (default ~/.cache/repaudit).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--summary-md", type=click.Path(path_type=Path), help="Also write the Markdown summary here."
+)
+@click.option(
+    "--junit",
+    type=click.Path(path_type=Path),
+    help="Also write a JUnit XML file (one case per claim).",
+)
+@click.option(
+    "--fail-on",
+    help=f"Comma-separated decisions that fail the job, from: {', '.join(DECISION_NAMES)}.",
+)
+@click.option("--quiet", is_flag=True, help="No live progress.")
+def check(target: str, **options: object) -> int:
+    """Re-run TARGET's training under N seeds and test its claim.
+
+    TARGET is a URL, owner/name[@ref], a local git repository, a folder inside one, or a plain folder.
+    """
+    from repaudit import audit as audit_stage
+    from repaudit import report, store, verdict
+    from repaudit.progress import TerminalProgress
+    from repaudit.spec import SpecOverrides
+
+    fail_on = _parse_fail_on(options.pop("fail_on"))
+    output_format = options.pop("output_format")
+    summary_md, junit = options.pop("summary_md"), options.pop("junit")
+    workers, executor_name = options.pop("workers"), options.pop("executor_name")
+    slurm_partition, quiet = options.pop("slurm_partition"), options.pop("quiet")
+    request = audit_stage.AuditRequest(
+        target=target,
+        ref=options.pop("ref"),
+        allow_dirty=options.pop("allow_dirty"),
+        spec_path=options.pop("spec_path"),
+        store_dir=options.pop("store_dir"),
+        cache_dir=options.pop("cache_dir"),
+        overrides=SpecOverrides(**options),
+        argv=tuple(sys.argv[1:]),
+    )
+    progress = None if quiet else TerminalProgress()
+    make_executor = audit_stage.executor_factory(
+        executor_name, workers=workers, slurm_partition=slurm_partition
+    )
+    try:
+        result = audit_stage.run_audit(request, make_executor, progress)
+    except KeyboardInterrupt:
+        click.echo(
+            f"interrupted: finished seeds are kept under {request.store_dir}; run the same command again to resume",
+            err=True,
+        )
+        return 130
+    if output_format == "json":
+        click.echo(json.dumps(store.to_record(result), indent=2))
+    else:
+        click.echo(report.render_text(result))
+    markdown = report.render_markdown(result)
+    if summary_md:
+        summary_md.write_text(markdown, encoding="utf-8")
+    report.append_step_summary(markdown)
+    if junit:
+        junit.write_text(report.render_junit(result), encoding="utf-8")
+    return verdict.exit_code(result.verdict, result.results, fail_on)
+
+
+def _parse_fail_on(text: object) -> frozenset[str] | None:
+    if not text:
+        return None
+    names = frozenset(n.strip() for n in str(text).split(",") if n.strip())
+    unknown = names - set(DECISION_NAMES)
+    if unknown:
+        raise click.BadParameter(
+            f"unknown decision(s) {', '.join(sorted(unknown))}; choose from {', '.join(DECISION_NAMES)}",
+            param_hint="--fail-on",
+        )
+    return names
 
 
 def main() -> None:

@@ -147,6 +147,7 @@ class AuditSpec:
     env: Mapping[str, str] = field(default_factory=dict)  # extra variables for the command
     alpha: float = 0.05
     stats_seed: int = 0  # seeds the bootstrap / ASO generator: same audit, same numbers
+    slurm: SlurmOptions | None = None  # [slurm] table, for --executor slurm
     origin: str = "flags"  # where the spec came from: a path, "pyproject.toml", "registry:...", "flags"
 
     @property

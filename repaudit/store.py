@@ -133,18 +133,18 @@ def locked(paths: AuditPaths) -> Iterator[None]:
 # ---------------------------------------------------------------- records
 
 
-def _to_plain(value: Any) -> Any:
+def to_plain(value: Any) -> Any:
     """Dataclasses, enums, paths and mappings -> JSON-ready values."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, Mapping):
-        return {str(k): _to_plain(v) for k, v in value.items()}
+        return {str(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_to_plain(v) for v in value]
+        return [to_plain(v) for v in value]
     if (
         isinstance(value, float) and value != value
     ):  # NaN is not JSON; stats never emit it on purpose
@@ -179,28 +179,28 @@ def _from_plain(kind: Any, value: Any) -> Any:
 
 
 def run_to_record(result: RunResult) -> dict[str, Any]:
-    return {"format": RECORD_FORMAT, **_to_plain(result)}
+    return {"format": RECORD_FORMAT, **to_plain(result)}
 
 
 def to_record(audit: Audit) -> dict[str, Any]:
     """The one JSON document: audit.json on disk and `--format json` on stdout."""
     primary = audit.results[0] if audit.results else None
     metric = audit.spec.claim.metric
-    runs = [{**_to_plain(r), "value": r.value(metric)} for r in audit.runs]
+    runs = [{**to_plain(r), "value": r.value(metric)} for r in audit.runs]
     return {
         "format": audit.format,
         "audit_id": audit.audit_id,
         "created_at": audit.created_at,
         "verdict": audit.verdict.value,
         "verdict_reason": audit.verdict_reason,
-        "reproduction": _to_plain(primary.reproduction) if primary else None,
-        "improvement": _to_plain(primary.improvement) if primary else None,
-        "arms": {a.arm: _to_plain(a) for a in primary.arms} if primary else {},
-        "claims": _to_plain(audit.results),
+        "reproduction": to_plain(primary.reproduction) if primary else None,
+        "improvement": to_plain(primary.improvement) if primary else None,
+        "arms": {a.arm: to_plain(a) for a in primary.arms} if primary else {},
+        "claims": to_plain(audit.results),
         "runs": runs,
-        "spec": _to_plain(audit.spec),
-        "source": _to_plain(audit.source),
-        "fingerprint": _to_plain(audit.fingerprint),
+        "spec": to_plain(audit.spec),
+        "source": to_plain(audit.source),
+        "fingerprint": to_plain(audit.fingerprint),
         "notes": list(audit.notes),
         "rerun_command": audit.rerun_command,
         "repaudit_version": audit.repaudit_version,

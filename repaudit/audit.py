@@ -1,0 +1,217 @@
+"""The pipeline in one place: spec -> source -> environment -> seeds -> statistics -> store.
+
+Usable from Python without click: `run_audit(AuditRequest(target="./paper", ...), make_executor)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from repaudit import __version__, environment, report, sandbox, source, spec, store, verdict
+from repaudit.executor import Executor, LocalExecutor
+from repaudit.model import (
+    Audit,
+    AuditSpec,
+    Environment,
+    RunResult,
+    SeedRequest,
+    SlurmOptions,
+    Source,
+)
+
+
+class Progress(Protocol):
+    """What the caller sees while seeds run (cli.py draws it; tests may record it)."""
+
+    def planned(self, total: int, resumed: int) -> None: ...
+    def started(self, request: SeedRequest) -> None: ...
+    def finished(self, result: RunResult) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditRequest:
+    target: str  # URL, owner/name[@ref], local repository or folder
+    ref: str | None = None
+    allow_dirty: bool = False
+    spec_path: Path | None = None
+    overrides: spec.SpecOverrides = spec.SpecOverrides()
+    store_dir: Path = Path("audits")
+    cache_dir: Path | None = None  # default: default_cache_dir()
+    argv: tuple[str, ...] = ()  # the command-line arguments, for the exact re-run command
+
+
+ExecutorFactory = Callable[[AuditSpec, store.AuditPaths], Executor]
+
+
+def executor_factory(
+    name: str, *, workers: int = 1, slurm_partition: str | None = None
+) -> ExecutorFactory:
+    """Local slots (default) or Slurm through submitit; the Slurm folder lives inside the audit folder."""
+
+    def make(audit_spec: AuditSpec, paths: store.AuditPaths) -> Executor:
+        if name == "slurm":
+            from repaudit.slurm import SlurmExecutor
+
+            options = audit_spec.slurm or SlurmOptions()
+            if slurm_partition:
+                options = dataclasses.replace(options, partition=slurm_partition)
+            return SlurmExecutor(paths.root / "slurm", options)
+        return LocalExecutor(workers, gpus_per_seed=audit_spec.gpus_per_seed)
+
+    return make
+
+
+def rerun_command(argv: Sequence[str], commit: str) -> str:
+    """The exact command that re-runs this audit: the user's arguments, pinned to the audited commit."""
+    args = list(argv)
+    while "--ref" in args:
+        del args[args.index("--ref") : args.index("--ref") + 2]
+    args = [a for a in args if not a.startswith("--ref=")]
+    if args and args[0] != "check":
+        args.insert(0, "check")
+    return shlex.join(["repaudit", *args, "--ref", commit])
+
+
+def default_cache_dir() -> Path:
+    """Clones and virtual environments, shared by all audits of this user."""
+    if os.environ.get("REPAUDIT_CACHE"):
+        return Path(os.environ["REPAUDIT_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "repaudit"
+
+
+def run_audit(
+    request: AuditRequest, make_executor: ExecutorFactory, progress: Progress | None = None
+) -> Audit:
+    """Run (or resume) one audit and store it; raises RepauditError only when it cannot go on."""
+    cache_dir = request.cache_dir or default_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    pinned = source.resolve_source(
+        request.target, ref=request.ref, cache_dir=cache_dir, allow_dirty=request.allow_dirty
+    )
+    with tempfile.TemporaryDirectory(dir=cache_dir, prefix="code-") as scratch:
+        code_dir = source.checkout(pinned, Path(scratch) / "code")
+        audit_spec = spec.load_spec(
+            code_dir,
+            spec_path=request.spec_path,
+            registry_dir=request.store_dir / "registry",
+            registry_key=pinned.display_name,
+            overrides=request.overrides,
+        )
+        spec_hash = spec.spec_hash(audit_spec)
+        paths = store.AuditPaths(request.store_dir / store.audit_id(pinned, spec_hash))
+        with store.locked(paths):
+            store.write_text_atomic(paths.spec_toml, spec.spec_to_toml(audit_spec))
+            env = environment.prepare_environment(
+                audit_spec, code_dir, cache_dir=cache_dir, log_path=paths.environment_log
+            )
+            return _run_seeds(
+                request,
+                audit_spec,
+                spec_hash,
+                pinned,
+                env,
+                paths,
+                make_executor(audit_spec, paths),
+                progress,
+            )
+
+
+def _run_seeds(
+    request: AuditRequest,
+    audit_spec: AuditSpec,
+    spec_hash: str,
+    pinned: Source,
+    env: Environment,
+    paths: store.AuditPaths,
+    executor: Executor,
+    progress: Progress | None,
+) -> Audit:
+    prepared = None
+    if audit_spec.prepare:
+        prepared = sandbox.run_prepare(
+            audit_spec.prepare,
+            source=pinned,
+            environment=env,
+            work_dir=paths.prepare_dir,
+            log_dir=paths.root,
+            timeout_seconds=audit_spec.timeout_seconds,
+        )
+    requests = plan_seeds(audit_spec, spec_hash, pinned, env, paths, prepared)
+    finished = store.load_runs(paths, spec_hash)
+    pending = [r for r in requests if r.key not in finished]
+    if progress:
+        progress.planned(len(requests), len(requests) - len(pending))
+    for result in executor.run_all(pending, on_start=progress.started if progress else None):
+        store.save_run(paths, result)  # at once: an interrupted audit keeps every finished seed
+        finished[result.key] = result
+        if progress:
+            progress.finished(result)
+    runs = tuple(finished[r.key] for r in requests if r.key in finished)
+    fingerprint = environment.fingerprint(env, sandbox.seed_variables(requests[0]))
+    store.write_json_atomic(paths.environment_json, store.to_plain(fingerprint))
+    results, overall, reason = verdict.evaluate(audit_spec, runs)
+    notes = pinned.warnings + ((env.isolation_note,) if env.isolation_note else ())
+    audit = Audit(
+        audit_id=paths.root.name,
+        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        spec=audit_spec,
+        source=pinned,
+        fingerprint=fingerprint,
+        runs=runs,
+        results=results,
+        verdict=overall,
+        verdict_reason=reason,
+        audit_dir=paths.root,
+        rerun_command=rerun_command(request.argv, pinned.commit),
+        notes=notes,
+        repaudit_version=__version__,
+    )
+    store.save_audit(paths, audit)
+    report.write_report(audit, paths.report_html)
+    store.write_text_atomic(paths.summary_md, report.render_markdown(audit))
+    return audit
+
+
+def plan_seeds(
+    audit_spec: AuditSpec,
+    spec_hash: str,
+    pinned: Source,
+    env: Environment,
+    paths: store.AuditPaths,
+    prepared: Path | None,
+) -> list[SeedRequest]:
+    """Every (arm, seed) run, plus repeats of the first method seed for the nondeterminism floor."""
+    first_seed = audit_spec.seeds[0]
+    repeats = [(audit_spec.arms[0].name, first_seed, r) for r in range(1, audit_spec.repeat_seed)]
+    runs: Sequence[tuple[str, int, int]] = [
+        (arm.name, seed, 0) for arm in audit_spec.arms for seed in audit_spec.seeds
+    ] + repeats
+    commands = {arm.name: arm.command for arm in audit_spec.arms}
+    return [
+        SeedRequest(
+            arm=arm,
+            seed=seed,
+            repeat=repeat,
+            command=commands[arm],
+            source=pinned,
+            environment=env,
+            run_dir=paths.run_dir(arm, seed, repeat),
+            work_dir=paths.work_dir(arm, seed, repeat),
+            claims=audit_spec.claims,
+            timeout_seconds=audit_spec.timeout_seconds,
+            memory_bytes=audit_spec.memory_bytes,
+            env=audit_spec.env,
+            seed_override=audit_spec.seed_override,
+            deterministic=audit_spec.deterministic,
+            prepared_dir=prepared,
+            spec_hash=spec_hash,
+        )
+        for arm, seed, repeat in runs
+    ]
