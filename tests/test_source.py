@@ -1,0 +1,185 @@
+"""source.py against real git repositories made in tmp_path: clone cache, refs, folders, snapshots."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import git
+import pytest
+
+from repaudit.errors import SourceError
+from repaudit.source import checkout, resolve_source
+
+
+def _commit_all(repo: git.Repo, message: str) -> str:
+    repo.git.add("--all")
+    repo.git.commit(
+        "-m",
+        message,
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        },
+    )
+    return repo.head.commit.hexsha
+
+
+@pytest.fixture
+def paper(tmp_path: Path) -> git.Repo:
+    """A toy paper repository: a training script in a sub-folder, two commits, a tag."""
+    root = tmp_path / "paper"
+    (root / "exp").mkdir(parents=True)
+    repo = git.Repo.init(root, initial_branch="main")
+    (root / "train.py").write_text("print('v1')\n")
+    (root / "exp" / "run.py").write_text("print('exp')\n")
+    (root / ".gitignore").write_text("outputs/\n")
+    _commit_all(repo, "v1")
+    repo.create_tag("v1")
+    (root / "train.py").write_text("print('v2')\n")
+    _commit_all(repo, "v2")
+    return repo
+
+
+def test_local_repository_is_opened_in_place_at_head(paper: git.Repo, tmp_path: Path) -> None:
+    source = resolve_source(str(paper.working_tree_dir), cache_dir=tmp_path / "cache")
+    assert source.commit == paper.head.commit.hexsha and len(source.commit) == 40
+    assert source.repo_path == Path(paper.working_tree_dir).resolve()
+    assert (source.subdirectory, source.snapshot, source.warnings) == ("", False, ())
+    assert source.display_name == "paper"
+    tree = checkout(source, tmp_path / "seed-1")
+    assert (tree / "train.py").read_text() == "print('v2')\n"
+    assert not (tree / ".git").exists()
+
+
+def test_ref_is_resolved_to_a_full_sha(paper: git.Repo, tmp_path: Path) -> None:
+    source = resolve_source(str(paper.working_tree_dir), ref="v1", cache_dir=tmp_path / "cache")
+    assert source.commit == paper.commit("v1").hexsha and source.ref == "v1"
+    assert (checkout(source, tmp_path / "co") / "train.py").read_text() == "print('v1')\n"
+
+
+def test_unknown_ref_says_how_to_list_refs(paper: git.Repo, tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"unknown ref 'nope'.*git -C .* tag.*--ref"):
+        resolve_source(str(paper.working_tree_dir), ref="nope", cache_dir=tmp_path / "cache")
+
+
+def test_missing_path_is_a_source_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="does not exist"):
+        resolve_source(str(tmp_path / "absent"), cache_dir=tmp_path / "cache")
+
+
+def test_subfolder_is_audited_at_the_repository_commit(paper: git.Repo, tmp_path: Path) -> None:
+    source = resolve_source(str(Path(paper.working_tree_dir) / "exp"), cache_dir=tmp_path / "c")
+    assert source.subdirectory == "exp" and source.commit == paper.head.commit.hexsha
+    assert source.display_name == "paper/exp"
+    tree = checkout(source, tmp_path / "co")
+    assert tree == tmp_path / "co" / "exp"
+    assert (tree / "run.py").exists() and (tmp_path / "co" / "train.py").exists()
+
+
+def test_uncommitted_changes_are_refused_then_snapshotted(paper: git.Repo, tmp_path: Path) -> None:
+    exp = Path(paper.working_tree_dir) / "exp"
+    (exp / "run.py").write_text("print('edited')\n")
+    (exp / "new.py").write_text("x = 1\n")
+    with pytest.raises(
+        SourceError, match="has uncommitted changes: commit them or pass --allow-dirty"
+    ):
+        resolve_source(str(exp), cache_dir=tmp_path / "cache")
+
+    source = resolve_source(str(exp), cache_dir=tmp_path / "cache", allow_dirty=True)
+    assert source.snapshot and source.subdirectory == "exp"
+    assert source.commit != paper.head.commit.hexsha
+    assert any("uncommitted changes" in w for w in source.warnings)
+    tree = checkout(source, tmp_path / "co")
+    assert (tree / "run.py").read_text() == "print('edited')\n" and (tree / "new.py").exists()
+    assert (tmp_path / "co" / "train.py").read_text() == "print('v2')\n"  # rest of the commit
+    # The user's repository is untouched: same HEAD, no new refs, the edits still uncommitted.
+    assert paper.head.commit.hexsha == _head(paper) and paper.is_dirty(untracked_files=True)
+    # Same files, same snapshot commit: a re-run of the audit resumes in the same folder.
+    again = resolve_source(str(exp), cache_dir=tmp_path / "cache", allow_dirty=True)
+    assert again.commit == source.commit
+
+
+def _head(repo: git.Repo) -> str:
+    return git.Repo(repo.working_tree_dir).head.commit.hexsha
+
+
+def test_changes_outside_the_audited_folder_do_not_count(paper: git.Repo, tmp_path: Path) -> None:
+    (Path(paper.working_tree_dir) / "train.py").write_text("print('edited')\n")
+    source = resolve_source(str(Path(paper.working_tree_dir) / "exp"), cache_dir=tmp_path / "c")
+    assert not source.snapshot and source.commit == paper.head.commit.hexsha
+
+
+def test_ignored_files_are_not_changes(paper: git.Repo, tmp_path: Path) -> None:
+    (Path(paper.working_tree_dir) / "outputs").mkdir()
+    (Path(paper.working_tree_dir) / "outputs" / "ckpt.pt").write_text("weights")
+    source = resolve_source(str(paper.working_tree_dir), cache_dir=tmp_path / "c")
+    assert not source.snapshot
+
+
+def test_plain_folder_is_snapshotted_with_a_warning(tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    (folder / "pkg").mkdir(parents=True)
+    (folder / "train.py").write_text("print(1)\n")
+    (folder / "pkg" / "m.py").write_text("y = 2\n")
+    source = resolve_source(str(folder), cache_dir=tmp_path / "cache")
+    assert source.snapshot and len(source.commit) == 40 and source.display_name == "plain"
+    assert "no commit pins it" in source.warnings[0]
+    tree = checkout(source, tmp_path / "co")
+    assert (tree / "pkg" / "m.py").read_text() == "y = 2\n"
+    assert resolve_source(str(folder), cache_dir=tmp_path / "cache").commit == source.commit
+    (folder / "train.py").write_text("print(2)\n")
+    assert resolve_source(str(folder), cache_dir=tmp_path / "cache").commit != source.commit
+
+
+def test_file_url_is_cloned_once_then_fetched(paper: git.Repo, tmp_path: Path) -> None:
+    url = Path(paper.working_tree_dir).as_uri()
+    cache = tmp_path / "cache"
+    first = resolve_source(url, cache_dir=cache)
+    assert first.commit == paper.head.commit.hexsha and first.url == url
+    assert first.repo_path.parent == (cache / "clones").resolve()
+    marker = first.repo_path / "repaudit-test-marker"
+    marker.write_text("same clone")
+    # A new commit upstream: the second audit fetches it into the same clone, no fresh clone.
+    (Path(paper.working_tree_dir) / "train.py").write_text("print('v3')\n")
+    v3 = _commit_all(paper, "v3")
+    second = resolve_source(url, cache_dir=cache)
+    assert second.repo_path == first.repo_path and marker.exists()
+    assert second.commit == v3
+    assert resolve_source(url, ref="v1", cache_dir=cache).commit == paper.commit("v1").hexsha
+    assert (checkout(second, tmp_path / "co") / "train.py").read_text() == "print('v3')\n"
+    assert len(list((cache / "clones").iterdir())) == 1
+
+
+def test_unreachable_url_is_a_source_error(tmp_path: Path) -> None:
+    url = (tmp_path / "no-such-repo").as_uri()
+    with pytest.raises(SourceError, match=r"cannot clone .*check the URL"):
+        resolve_source(url, cache_dir=tmp_path / "cache")
+    assert not any((tmp_path / "cache" / "clones").iterdir())  # no half-written clone left
+
+
+def test_shorthand_ref_conflicting_with_flag(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="give only one"):
+        resolve_source("owner/paper@v1", ref="v2", cache_dir=tmp_path / "cache")
+
+
+def test_checkout_from_many_threads_at_once(paper: git.Repo, tmp_path: Path) -> None:
+    source = resolve_source(str(paper.working_tree_dir), cache_dir=tmp_path / "cache")
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            tree = checkout(source, tmp_path / f"seed-{k}")
+            assert (tree / "train.py").read_text() == "print('v2')\n"
+            assert (tree / "exp" / "run.py").exists()
+        except BaseException as error:  # collected: a thread's failure must fail the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
