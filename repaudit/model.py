@@ -108,6 +108,7 @@ class Claim:
     runs: int = 1  # for kind = mean: how many runs the paper averaged
     baseline: float | None = None  # the paper's baseline number, same kind and runs
     source: MetricSource = field(default_factory=MetricSource)
+    baseline_source: MetricSource | None = None  # the baseline arm's, when it differs
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ class AuditSpec:
     timeout_seconds: float = 1800.0
     environment: EnvironmentKind = EnvironmentKind.CURRENT
     seed_override: bool = False
+    seed_from_env: bool = False  # the command reads REPAUDIT_SEED, so it needs no {seed}
     deterministic: bool = False
     repeat_seed: int = 0  # >1: run the first seed this many times to measure nondeterminism
     memory_bytes: int | None = None
@@ -323,6 +325,7 @@ class TestResult:
     assumption: str = ""  # what it assumes
     meaning: str = ""  # one line a reviewer understands
     note: str = ""  # e.g. "cannot reach p < 0.05 with 3 seeds per arm"
+    interval: Interval | None = None  # e.g. the gap's Welch interval, P(improvement)'s bootstrap
 
 
 @dataclass(frozen=True)
