@@ -1,0 +1,5 @@
+"""`python -m repaudit` is the `repaudit` command."""
+
+from repaudit.cli import main
+
+main()

@@ -1,0 +1,217 @@
+"""End to end: `repaudit check` audits a real local git repository made in the test."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import git
+import pytest
+
+pytestmark = pytest.mark.slow
+
+TRAIN = textwrap.dedent(
+    """
+    import argparse, json, os, random, time
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--model", default="method")
+    args = parser.parse_args()
+    behaviour = json.load(open("behaviour.json"))
+    seed = str(args.seed)
+    if seed in behaviour.get("crash", []):
+        raise SystemExit("CUDA error: out of memory (simulated crash)")
+    if seed in behaviour.get("sleep", {}):
+        time.sleep(behaviour["sleep"][seed])
+    rng = random.Random(args.seed * 1000 + (args.model == "baseline"))
+    acc = (0.80 if args.model == "method" else 0.79) + rng.gauss(0, 0.004)
+    if seed in behaviour.get("nan", []):
+        acc = float("nan")
+    print(f"epoch 1 test acc: {acc:.6f}")
+    if seed not in behaviour.get("no_metric", []):
+        os.makedirs(args.out, exist_ok=True)
+        json.dump({"test": {"acc": acc}}, open(os.path.join(args.out, "metrics.json"), "w"))
+    """
+)
+
+SPEC = textwrap.dedent(
+    """
+    [claim]
+    metric = "test_accuracy"
+    direction = "higher"
+    value = 0.801
+    baseline = 0.79
+
+    [run]
+    command = "python train.py --seed {seed} --out {out}"
+    timeout = "20s"
+    environment = "current"
+    seeds = 4
+
+    [run.metric]
+    json = "{out}/metrics.json"
+    key = "test.acc"
+
+    [baseline]
+    command = "python train.py --model baseline --seed {seed} --out {out}"
+    """
+)
+
+
+def make_repo(path: Path, behaviour: dict | None = None, spec: str = SPEC) -> Path:
+    path.mkdir(parents=True)
+    repo = git.Repo.init(path)
+    (path / "train.py").write_text(TRAIN)
+    (path / "repaudit.toml").write_text(spec)
+    (path / "behaviour.json").write_text(json.dumps(behaviour or {}))
+    repo.index.add(["train.py", "repaudit.toml", "behaviour.json"])
+    repo.index.commit("paper code")
+    return path
+
+
+def repaudit(
+    *args: str, cwd: Path, check_rc: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REPAUDIT_CACHE": str(cwd / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-m", "repaudit", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check_rc is not None:
+        assert done.returncode == check_rc, done.stdout + done.stderr
+    return done
+
+
+def audit_json(cwd: Path) -> dict:
+    (record,) = (cwd / "audits").glob("*/audit.json")
+    return json.loads(record.read_text())
+
+
+def test_json_contract_and_store_layout(tmp_path):
+    make_repo(tmp_path / "paper")
+    done = repaudit("check", "paper", "--format", "json", "--workers", "2", "--quiet", cwd=tmp_path)
+    assert done.returncode in (0, 1, 3), done.stderr
+    document = json.loads(done.stdout)
+    assert document["verdict"] in {"holds", "does-not-hold", "inconclusive"}
+    assert document["reproduction"]["decision"] in {
+        "reproduced",
+        "optimistic",
+        "not-reproduced",
+        "exceeded",
+        "inconclusive",
+    }
+    assert set(document["reproduction"]["prediction_interval"]) >= {"low", "high"}
+    assert document["improvement"]["decision"] in {
+        "holds",
+        "within-noise",
+        "reversed",
+        "inconclusive",
+    }
+    for arm in ("method", "baseline"):
+        assert len(document["arms"][arm]["values"]) == 4
+        assert document["arms"][arm]["mean"] == pytest.approx(
+            sum(document["arms"][arm]["values"]) / 4
+        )
+        assert document["arms"][arm]["sd"] > 0
+    assert len(document["runs"]) == 8
+    assert {"arm", "seed", "status", "value", "seconds"} <= set(document["runs"][0])
+    audit_dir = Path(document["audit_dir"])
+    assert audit_dir.name.startswith("paper-") and len(document["source"]["commit"]) == 40
+    for name in ("audit.toml", "environment.json", "audit.json", "report.html", "summary.md"):
+        assert (audit_dir / name).is_file(), name
+    run = audit_dir / "runs" / "method" / "seed-1"
+    assert (
+        (run / "run.json").is_file()
+        and (run / "stdout.log").is_file()
+        and (run / "stderr.log").is_file()
+    )
+    assert "test acc" in (run / "stdout.log").read_text()
+    assert not (audit_dir / "work").exists() or not any((audit_dir / "work").rglob("train.py"))
+
+
+def test_crash_missing_metric_nan_and_timeout_are_recorded_runs(tmp_path):
+    behaviour = {"crash": ["2"], "no_metric": ["3"], "nan": ["4"], "sleep": {"5": 60}}
+    spec = SPEC.replace('timeout = "20s"', 'timeout = "3s"').replace("seeds = 4", "seeds = 6")
+    make_repo(tmp_path / "paper", behaviour, spec)
+    repaudit("check", "paper", "--format", "json", "--quiet", cwd=tmp_path)
+    status = {(r["arm"], r["seed"]): r for r in audit_json(tmp_path)["runs"]}
+    assert status[("method", 1)]["status"] == "ok"
+    assert (
+        status[("method", 2)]["status"] == "failed"
+        and "out of memory" in status[("method", 2)]["log_tail"]
+    )
+    assert status[("method", 3)]["status"] == "no-metric"
+    assert (
+        status[("method", 4)]["status"] == "no-metric"
+        and "nan" in status[("method", 4)]["reason"].lower()
+    )
+    assert status[("method", 5)]["status"] == "timeout" and status[("method", 5)]["seconds"] < 30
+    report = next((tmp_path / "audits").glob("*/report.html")).read_text()
+    assert "timeout" in report and "failed" in report
+
+
+def test_every_seed_failing_means_the_audit_could_not_run(tmp_path):
+    make_repo(tmp_path / "paper", {"crash": ["1", "2", "3", "4"]})
+    done = repaudit("check", "paper", "--quiet", cwd=tmp_path, check_rc=4)
+    assert audit_json(tmp_path)["verdict"] == "error"
+    assert done.stdout.strip()
+
+
+def test_interrupted_audit_resumes_without_rerunning_finished_seeds(tmp_path):
+    make_repo(tmp_path / "paper", {"sleep": {"4": 6}})
+    env = {**os.environ, "REPAUDIT_CACHE": str(tmp_path / "cache")}
+    args = [sys.executable, "-m", "repaudit", "check", "paper", "--claim", "0.8", "--seeds", "4"]
+    process = subprocess.Popen(args, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(list((tmp_path / "audits").glob("*/runs/method/*/run.json"))) < 3:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.2)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "resume" in stderr
+    kept = {p: p.stat().st_mtime_ns for p in (tmp_path / "audits").glob("*/runs/*/*/run.json")}
+    assert len(kept) >= 3
+    done = repaudit("check", "paper", "--claim", "0.8", "--seeds", "4", cwd=tmp_path)
+    assert f"{len(kept)} finished earlier, kept" in done.stderr
+    assert all(p.stat().st_mtime_ns == mtime for p, mtime in kept.items())
+    assert len(audit_json(tmp_path)["runs"]) == 8
+
+
+def test_more_seeds_reuse_the_finished_ones(tmp_path):
+    make_repo(tmp_path / "paper")
+    repaudit("check", "paper", "--seeds", "3", "--quiet", cwd=tmp_path)
+    done = repaudit("check", "paper", "--seeds", "4", cwd=tmp_path)
+    assert "6 finished earlier, kept; 2 to run" in done.stderr
+    assert len(list((tmp_path / "audits").glob("*/audit.json"))) == 1
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path):
+    make_repo(tmp_path / "paper")
+    missing = repaudit("check", "nowhere", "--claim", "0.8", cwd=tmp_path)
+    assert (
+        missing.returncode == 4
+        and missing.stderr.strip().count("\n") == 0
+        and "nowhere" in missing.stderr
+    )
+    bad_ref = repaudit("check", "paper", "--ref", "no-such-tag", cwd=tmp_path)
+    assert bad_ref.returncode == 4 and "no-such-tag" in bad_ref.stderr
+    (tmp_path / "bad.toml").write_text("[claim]\nvalue = 0.8\nvalu = 1\n")
+    bad_spec = repaudit("check", "paper", "--spec", "bad.toml", cwd=tmp_path)
+    assert bad_spec.returncode == 2 and "valu" in bad_spec.stderr
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    no_spec = repaudit("check", "plain", "--claim", "0.8", cwd=tmp_path)
+    assert no_spec.returncode == 2 and "--command" in no_spec.stderr
