@@ -17,6 +17,7 @@ from typing import Protocol
 from repaudit import __version__, environment, report, sandbox, source, spec, store, verdict
 from repaudit.executor import Executor, LocalExecutor
 from repaudit.model import (
+    BASELINE_ARM,
     Audit,
     AuditSpec,
     Environment,
@@ -194,6 +195,15 @@ def plan_seeds(
         (arm.name, seed, 0) for arm in audit_spec.arms for seed in audit_spec.seeds
     ] + repeats
     commands = {arm.name: arm.command for arm in audit_spec.arms}
+    # The baseline arm may write its number elsewhere; each request carries the sources its arm reads.
+    baseline_claims = tuple(
+        dataclasses.replace(c, source=c.baseline_source) if c.baseline_source else c
+        for c in audit_spec.claims
+    )
+    claims = {
+        arm.name: baseline_claims if arm.name == BASELINE_ARM else audit_spec.claims
+        for arm in audit_spec.arms
+    }
     return [
         SeedRequest(
             arm=arm,
@@ -204,7 +214,7 @@ def plan_seeds(
             environment=env,
             run_dir=paths.run_dir(arm, seed, repeat),
             work_dir=paths.work_dir(arm, seed, repeat),
-            claims=audit_spec.claims,
+            claims=claims[arm],
             timeout_seconds=audit_spec.timeout_seconds,
             memory_bytes=audit_spec.memory_bytes,
             env=audit_spec.env,
