@@ -1,0 +1,333 @@
+"""The spec format's rules: check the raw TOML tables key by key and build the AuditSpec.
+
+Every refusal is one SpecError line naming the file (or the CLI flag the value came from), the key
+and the fix. docs/spec.md documents the same keys for users.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import string
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from repaudit import metrics
+from repaudit.errors import SpecError
+from repaudit.model import (
+    BASELINE_ARM,
+    METHOD_ARM,
+    ArmSpec,
+    AuditSpec,
+    Claim,
+    ClaimKind,
+    Direction,
+    EnvironmentKind,
+    MetricSource,
+    SlurmOptions,
+)
+
+DEFAULT_SEEDS = 5
+PLACEHOLDERS = frozenset({"seed", "out", "threads", "gpu"})
+SOURCE_KEYS = ("json", "key", "regex")
+PRIMARY_CLAIM = ("[claim]", "[[claims]] #1")  # the claim the --claim/--metric-* flags set
+
+# The allowed keys of every table and their TOML types; one table drives all the checks.
+_SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
+    "": {"claim": ("table",), "claims": ("tables",), "run": ("table",), "baseline": ("table",),
+         "stats": ("table",), "slurm": ("table",)},
+    "claim": {"metric": ("str",), "direction": ("str",), "value": ("float",), "kind": ("str",),
+              "runs": ("int",), "baseline": ("float",), "json": ("str",), "key": ("str",),
+              "regex": ("str",), "baseline_metric": ("table",)},
+    "run": {"setup": ("str",), "prepare": ("str",), "command": ("str",), "timeout": ("str", "float"),
+            "environment": ("str",), "seed_override": ("bool",), "seed_from_env": ("bool",),
+            "seeds": ("int", "int-list"), "memory": ("str", "int"), "deterministic": ("bool",),
+            "repeat_seed": ("int",), "gpus_per_seed": ("int",), "env": ("table",), "metric": ("table",)},
+    "metric": {"json": ("str",), "key": ("str",), "regex": ("str",)},
+    "baseline": {"command": ("str",), "metric": ("table",)},
+    "stats": {"alpha": ("float",), "seed": ("int",)},
+    "slurm": {"partition": ("str",), "gpus_per_node": ("int",), "cpus_per_task": ("int",),
+              "mem_gb": ("float",), "timeout_min": ("int",), "additional": ("table",)},
+}  # fmt: skip
+_TYPE_WORDS = {"str": "a string", "float": "a number", "int": "an integer", "bool": "true or false",
+               "table": "a table", "tables": "an array of tables ([[claims]])",
+               "int-list": "a list of integers"}  # fmt: skip
+
+
+def parse_duration(text: str | float) -> float:
+    """Seconds in "30m", "1h30m", "45s", "1.5h" or "90" (a bare number is seconds); ValueError otherwise."""
+    number = r"(\d+(?:\.\d+)?)"
+    spoken = re.fullmatch(rf"(?:{number}h)?(?:{number}m)?(?:{number}s)?", str(text).strip().lower())
+    bare = re.fullmatch(number, str(text).strip())
+    parts = [bare[1]] if bare else [g or "0" for g in spoken.groups()] if spoken else []
+    seconds = sum(float(p) * f for p, f in zip(reversed(parts), (1, 60, 3600), strict=False))
+    if seconds <= 0:
+        raise ValueError(f'{text!r} is not a positive duration: write e.g. "30m", "1h30m", "45s"')
+    return seconds
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes in "8G", "512M", "1.5GiB", "64K" (powers of 1024) or a bare number of bytes; ValueError otherwise."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?", str(text).strip().upper())
+    size = float(match[1]) * 1024 ** (" KMGT".index(match[2] or " ")) if match else 0.0
+    if size < 1:
+        raise ValueError(f'{text!r} is not a memory size: write e.g. "8G" or "512M"')
+    return int(size)
+
+
+def check_table(table: Mapping[str, Any], schema: str, where: str, label: str = "") -> None:
+    """Unknown keys (with a suggestion) and wrong types of one table, per _SCHEMA[schema]."""
+    allowed = _SCHEMA[schema]
+    prefix = f"{label or f'[{schema}]'} " if schema else ""
+    for key, value in table.items():
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(allowed)}"
+            raise SpecError(f"{where}: unknown key {prefix}{key}: {hint}")
+        if not any(_is(value, t) for t in allowed[key]):
+            wanted = " or ".join(_TYPE_WORDS[t] for t in allowed[key])
+            raise SpecError(f"{where}: {prefix}{key} must be {wanted}, not {value!r}")
+
+
+def _is(value: Any, kind: str) -> bool:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return {
+        "str": isinstance(value, str),
+        "float": number,
+        "int": number and isinstance(value, int),
+        "bool": isinstance(value, bool),
+        "table": isinstance(value, dict),
+        "tables": isinstance(value, list) and all(isinstance(v, dict) for v in value),
+        "int-list": isinstance(value, list) and all(_is(v, "int") for v in value),
+    }[kind]
+
+
+# ---------------------------------------------------------------- building the AuditSpec
+
+
+def build_spec(raw: dict[str, Any], where: str, flags: Mapping[tuple[str, str], str]) -> AuditSpec:
+    """Check ``raw`` (the spec's top-level table, already through check_table, CLI flags merged in)
+    and build the AuditSpec.
+
+    ``where`` labels the file in messages; ``flags`` maps (table, key) to the flag that set it.
+    """
+    return _Builder(where, flags).build(raw)
+
+
+class _Builder:
+    """Turns the checked raw tables into an AuditSpec; every refusal is one SpecError line.
+
+    Labels are written as the user sees them: "[run]", "[claim]", "[[claims]] #2", "[run.metric]".
+    """
+
+    def __init__(self, where: str, flags: Mapping[tuple[str, str], str]) -> None:
+        self.where, self.flags = where, flags
+
+    def fail(self, label: str, key: str, problem: str, fix: str) -> SpecError:
+        table = "claim" if label in PRIMARY_CLAIM else label.strip("[]")
+        flag = self.flags.get((table, key))
+        if flag:  # "--alpha 0.7 is outside ...", not "--alpha = 0.7"
+            return SpecError(f"{flag} {problem.removeprefix('= ')}: {fix}")
+        return SpecError(f"{self.where}: {label} {key} {problem}: {fix}")
+
+    def build(self, raw: dict[str, Any]) -> AuditSpec:
+        run, baseline, stats = (raw.get(t, {}) for t in ("run", "baseline", "stats"))
+        for name, table in (("run", run), ("baseline", baseline), ("stats", stats)):
+            check_table(table, name, self.where)
+        if "claims" in raw and ("claim" in raw or not raw["claims"]):
+            raise SpecError(
+                f"{self.where}: use either one [claim] table or a non-empty [[claims]] array"
+            )
+        tables = raw.get("claims") or [raw.get("claim", {})]
+        labels = (
+            [f"[[claims]] #{i + 1}" for i in range(len(tables))] if "claims" in raw else ["[claim]"]
+        )
+        claims = tuple(
+            self.claim(table, label, run.get("metric"), baseline.get("metric"))
+            for table, label in zip(tables, labels, strict=True)
+        )
+        if len({c.metric for c in claims}) < len(claims):
+            raise SpecError(
+                f"{self.where}: two claims share a metric name: give each its own metric"
+            )
+        arms = [ArmSpec(METHOD_ARM, self.command(run, "[run]"))]
+        if baseline:
+            arms.append(ArmSpec(BASELINE_ARM, self.command(baseline, "[baseline]")))
+        for arm in arms:
+            self.check_seed(arm, run)
+        alpha = stats.get("alpha", 0.05)
+        if not 0 < alpha <= 0.5:
+            raise self.fail("[stats]", "alpha", f"= {alpha} is outside (0, 0.5]", "use e.g. 0.05")
+        return AuditSpec(
+            claims=claims,
+            arms=tuple(arms),
+            seeds=self.seeds(run.get("seeds", DEFAULT_SEEDS)),
+            setup=run.get("setup"),
+            prepare=run.get("prepare"),
+            timeout_seconds=self.parsed(run, "timeout", parse_duration, 1800.0),
+            environment=self.choice(run, "[run]", "environment", EnvironmentKind, "current"),
+            seed_override=run.get("seed_override", False),
+            seed_from_env=run.get("seed_from_env", False),
+            deterministic=run.get("deterministic", False),
+            repeat_seed=self.count(
+                run, "repeat_seed", 0, "0 (off) or 2 or more", low=2, allowed={0}
+            ),
+            memory_bytes=self.parsed(run, "memory", parse_size, None),
+            gpus_per_seed=self.count(run, "gpus_per_seed", 0, "0 or more", low=0),
+            env=self.strings(run.get("env", {}), "[run.env]"),
+            alpha=alpha,
+            stats_seed=self.count(stats, "seed", 0, "0 or more", low=0, label="[stats]"),
+            slurm=self.slurm(raw["slurm"]) if "slurm" in raw else None,
+        )
+
+    def claim(
+        self, table: dict[str, Any], label: str, run_metric: Any, baseline_metric: Any
+    ) -> Claim:
+        check_table(table, "claim", self.where, label)
+        if "value" not in table and self.where == "flags":
+            raise SpecError("no claim value: pass --claim <the paper's number>")
+        if "value" not in table:
+            flag = " (or pass --claim)" if label in PRIMARY_CLAIM else ""
+            raise self.fail(label, "value", "is missing", f"add value = <the paper's number>{flag}")
+        kind = self.choice(table, label, "kind", ClaimKind, "single")
+        runs = self.count(table, "runs", 1, "1 or more", low=1, label=label)
+        if kind is ClaimKind.MEAN and runs < 2:
+            raise self.fail(label, "runs", f'= {runs} with kind = "mean"',
+                            "set runs to how many runs the paper averaged (2 or more; --claim-runs)")  # fmt: skip
+        for key in ("value", "baseline"):
+            if key in table and not math.isfinite(table[key]):
+                raise self.fail(label, key, f"= {table[key]}", "give a finite number")
+        own = {k: table[k] for k in SOURCE_KEYS if k in table}
+        source = self.source(own or run_metric, label if own else "[run.metric]")
+        baseline_source = None
+        if "baseline_metric" in table:
+            baseline_source = self.source(table["baseline_metric"], f"{label} baseline_metric")
+        elif baseline_metric:
+            baseline_source = self.source(baseline_metric, "[baseline.metric]")
+        return Claim(
+            metric=table.get("metric") or source.key or "metric",
+            value=float(table["value"]),
+            direction=self.choice(table, label, "direction", Direction, "higher"),
+            kind=kind,
+            runs=runs,
+            baseline=float(table["baseline"]) if "baseline" in table else None,
+            source=source,
+            baseline_source=baseline_source,
+        )
+
+    def source(self, table: Any, label: str) -> MetricSource:
+        if not table:
+            raise SpecError(
+                f'{self.where}: no metric source: add [run.metric] with json = "{{out}}/metrics.json" '
+                "and key = \"test.acc\" (or regex = '...'), or pass --metric-json and --metric-key, "
+                "or --metric-regex"
+            )
+        check_table(table, "metric", self.where, label)
+        source = MetricSource(
+            json_path=table.get("json"), key=table.get("key"), regex=table.get("regex")
+        )
+        given = [
+            flag for (t, key), flag in self.flags.items() if t == "claim" and key in SOURCE_KEYS
+        ]
+        where = "/".join(given) if given and label in PRIMARY_CLAIM else f"{self.where} {label}"
+        metrics.check_source(source, where=where)
+        return source
+
+    def command(self, table: dict[str, Any], label: str) -> str:
+        if not table.get("command"):
+            flag = "--command" if label == "[run]" else "--baseline-command"
+            raise self.fail(label, "command", "is missing",
+                            f'add command = "python train.py --seed {{seed}} --out {{out}}" or pass {flag}')  # fmt: skip
+        self.placeholders(table["command"], label, "command")
+        return table["command"]
+
+    def placeholders(self, text: str, label: str, key: str) -> set[str]:
+        try:
+            names = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+        except ValueError:
+            raise self.fail(label, key, f"{text!r} has an unmatched brace",
+                            "write {{ and }} for literal braces") from None  # fmt: skip
+        unknown = sorted(names - PLACEHOLDERS)
+        if unknown:
+            raise self.fail(label, key, f"has an unknown placeholder {{{unknown[0]}}}",
+                            "use only {seed} {out} {threads} {gpu}, and {{ }} for literal braces "
+                            "(e.g. ${{HOME}} for a shell variable)")  # fmt: skip
+        return names
+
+    def check_seed(self, arm: ArmSpec, run: dict[str, Any]) -> None:
+        label = "[run]" if arm.name == METHOD_ARM else "[baseline]"
+        if "seed" in self.placeholders(arm.command, label, "command"):
+            return
+        if run.get("seed_override") or run.get("seed_from_env"):
+            return
+        raise self.fail(label, "command", "has no {seed}, so every seed would run the same",
+                        "add the script's seed flag (e.g. --seed {seed}); or set [run] seed_from_env = "
+                        "true if it reads REPAUDIT_SEED, or seed_override = true (--seed-override) to "
+                        "replace its hard-coded seeds")  # fmt: skip
+
+    def seeds(self, value: int | list[int]) -> tuple[int, ...]:
+        if isinstance(value, int):
+            if value < 1:
+                raise self.fail("[run]", "seeds", f"= {value}", "give 1 or more (e.g. seeds = 5)")
+            return tuple(range(1, value + 1))
+        if not value or len(set(value)) < len(value) or min(value) < 0:
+            raise self.fail("[run]", "seeds", f"= {value}",
+                            "list distinct non-negative seeds, or give a count")  # fmt: skip
+        return tuple(value)
+
+    def choice(self, table: dict[str, Any], label: str, key: str, enum: Any, default: str) -> Any:
+        value = table.get(key, default)
+        if value not in {m.value for m in enum}:
+            options = " or ".join(f'"{m.value}"' for m in enum)
+            raise self.fail(label, key, f"= {value!r} is not allowed", f"use {options}")
+        return enum(value)
+
+    def count(
+        self, table: dict[str, Any], key: str, default: int, wanted: str, *, low: int,
+        allowed: Collection[int] = (), label: str = "[run]",
+    ) -> int:  # fmt: skip
+        value = table.get(key, default)
+        if value < low and value not in allowed:
+            raise self.fail(label, key, f"= {value}", f"use {wanted}")
+        return value
+
+    def parsed(self, table: dict[str, Any], key: str, parse: Any, default: Any) -> Any:
+        if key not in table:
+            return default
+        try:
+            return parse(table[key])
+        except ValueError as error:
+            problem, _, fix = str(error).partition(": ")
+            raise self.fail("[run]", key, problem, fix) from None
+
+    def strings(self, table: dict[str, Any], label: str) -> dict[str, str]:
+        for key, value in table.items():
+            if not isinstance(value, str):
+                raise self.fail(
+                    label, key, f"= {value!r} is not a string", f'quote it: {key} = "{value}"'
+                )
+        return dict(table)
+
+    def slurm(self, table: dict[str, Any]) -> SlurmOptions:
+        check_table(table, "slurm", self.where)
+        defaults = SlurmOptions()
+        mem_gb = table.get("mem_gb")
+        if mem_gb is not None and mem_gb <= 0:
+            raise self.fail(
+                "[slurm]", "mem_gb", f"= {mem_gb}", "give a positive number of gigabytes"
+            )
+        return SlurmOptions(
+            partition=table.get("partition"),
+            gpus_per_node=self.count(
+                table, "gpus_per_node", 0, "0 or more", low=0, label="[slurm]"
+            ),
+            cpus_per_task=self.count(
+                table, "cpus_per_task", 1, "1 or more", low=1, label="[slurm]"
+            ),
+            mem_gb=mem_gb,
+            timeout_min=self.count(
+                table, "timeout_min", defaults.timeout_min, "1 or more", low=1, label="[slurm]"
+            ),  # fmt: skip
+            additional=self.strings(table.get("additional", {}), "[slurm.additional]"),
+        )
