@@ -18,12 +18,21 @@ MAX_SEEDS = 5000
 
 
 def welch_power(
-    gap: float, sd_a: float, sd_b: float, n_a: np.ndarray | int, n_b: np.ndarray | int, alpha: float
+    gap: float,
+    sd_a: float | np.ndarray,
+    sd_b: float | np.ndarray,
+    n_a: int | np.ndarray,
+    n_b: int | np.ndarray,
+    alpha: float,
 ) -> np.ndarray:
-    """Power of the one-sided Welch test at level alpha to detect a true gap (vectorised over n)."""
+    """Power of the one-sided Welch test at level alpha to detect a true gap.
+
+    Vectorised: any of the sds and sizes may be arrays (broadcast together).
+    """
     if not 0 < alpha < 1:
         raise UsageError(f"alpha must be between 0 and 1, got {alpha}")
-    if sd_a < 0 or sd_b < 0 or (sd_a == 0 and sd_b == 0):
+    sd_a, sd_b = np.asarray(sd_a, dtype=np.float64), np.asarray(sd_b, dtype=np.float64)
+    if np.any(sd_a < 0) or np.any(sd_b < 0) or np.any((sd_a == 0) & (sd_b == 0)):
         raise UsageError(f"power needs a positive seed sd (got {sd_a} and {sd_b})")
     n_a, n_b = np.asarray(n_a, dtype=np.float64), np.asarray(n_b, dtype=np.float64)
     if np.any(n_a < 2) or np.any(n_b < 2):

@@ -170,8 +170,8 @@ def _improvement(
         )
         return dataclasses.replace(imp, reason=reason)
     if baseline is None:
-        sd = float(method.std(ddof=1))
-        luck = stats.seed_luck(sd, method.size, claimed_gap, runs=claim.runs)
+        sd = stats.sd(method)
+        luck = stats.seed_luck(method, claimed_gap, runs=claim.runs)
         needed = power.seeds_needed(claimed_gap, sd, sd, alpha) if claimed_gap > 0 else None
         imp = dataclasses.replace(imp, seed_luck=luck, seeds_needed=needed)
         return decide_improvement(imp, luck, None, alpha)
@@ -190,7 +190,7 @@ def _tested_improvement(
         method, baseline, rng, level=level
     )
     eps_better, eps_worse = aso(method, baseline, rng)
-    sd_m, sd_b = float(method.std(ddof=1)), float(baseline.std(ddof=1))
+    sd_m, sd_b = stats.sd(method), stats.sd(baseline)
     n_m, n_b = method.size, baseline.size
     tests = (
         TestResult(
@@ -298,7 +298,7 @@ def evaluate_claim(
         improvement=_improvement(
             claim, sign * raw_m, None if raw_b is None else sign * raw_b, alpha, rng
         ),
-        repeat_sd=float(repeats.std(ddof=1)) if repeats.size >= 2 else None,
+        repeat_sd=stats.sd(repeats) if repeats.size >= 2 else None,
     )
 
 

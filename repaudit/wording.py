@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from repaudit import stats
 from repaudit.model import (
     BASELINE_ARM,
     METHOD_ARM,
@@ -30,8 +31,10 @@ class Formatter:
     """Formats scores with two significant digits of their seed sd (0.8040 ± 0.0060)."""
 
     def __init__(self, values: np.ndarray) -> None:
-        sd = float(np.std(values, ddof=1)) if values.size > 1 else 0.0
-        self.decimals = None if sd == 0 else int(np.clip(1 - math.floor(math.log10(sd)), 0, 8))
+        spread = stats.sd(values) if values.size else 0.0
+        self.decimals = (
+            None if spread == 0 else int(np.clip(1 - math.floor(math.log10(spread)), 0, 8))
+        )
 
     def __call__(self, x: float) -> str:
         return f"{x:.4g}" if self.decimals is None else f"{x:.{self.decimals}f}"
@@ -64,7 +67,7 @@ def reproduction_reason(
     )
     head = (
         f"The {what} is reached by {reached} of {method.size} seeds; the re-runs average "
-        f"{f(float(method.mean()))} ± {f(float(method.std(ddof=1)))} (sd)."
+        f"{f(stats.mean(method))} ± {f(stats.sd(method))} (sd)."
     )
     band = (
         f"the {interval.level:.0%} prediction interval [{f(interval.low)}, {f(interval.high)}] "
