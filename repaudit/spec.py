@@ -113,7 +113,7 @@ def spec_to_toml(spec: AuditSpec) -> str:
     """The resolved spec as run, as TOML that load_spec(spec_path=...) reads back to the same spec.
 
     Written by hand because tomllib only reads; strings go through json.dumps, whose escapes are a
-    subset of TOML's basic-string escapes.
+    subset of TOML's basic-string escapes (plus DEL, which JSON leaves raw).
     """
     lines = [
         f"# The audit spec as run (from {spec.origin}); `repaudit check --spec <this file>` re-runs it."
@@ -157,7 +157,7 @@ def _assignments(values: Mapping[str, Any]) -> list[str]:
 
 
 def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
 
 
 def _toml_value(value: Any) -> str:
@@ -165,8 +165,10 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+    if isinstance(
+        value, str
+    ):  # JSON escapes all control characters but DEL, which TOML forbids raw
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     items = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items() if v is not None]
