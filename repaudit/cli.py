@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -187,6 +189,62 @@ def check(target: str, **options: object) -> int:
     if junit:
         junit.write_text(report.render_junit(result), encoding="utf-8")
     return verdict.exit_code(result.verdict, result.results, fail_on)
+
+
+# ---------------------------------------------------------------- stats
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("method_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The baseline's per-seed scores, same format.")  # fmt: skip
+@click.option("--claim", "claim_value", type=float, required=True, help="The paper's number.")
+@click.option("--baseline-claim", type=float, help="The paper's number for its baseline.")
+@click.option("--claim-kind", type=click.Choice(["single", "mean"]), default="single",
+              show_default=True, help="The paper reports one run, or a mean over --claim-runs.")  # fmt: skip
+@click.option("--claim-runs", type=click.IntRange(1), default=1, show_default=True,
+              help="Runs the paper averaged (with --claim-kind mean).")  # fmt: skip
+@click.option("--direction", type=click.Choice(["higher", "lower"]), default="higher",
+              show_default=True, help="Whether higher or lower scores are better.")  # fmt: skip
+@click.option("--alpha", type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+              default=0.05, show_default=True, help="Significance level.")  # fmt: skip
+@click.option("--metric", default="score", show_default=True, help="Metric name for the report.")
+@click.option("--column", help="CSV column holding the scores (files with a header row).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)  # fmt: skip
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the self-contained HTML report here.")  # fmt: skip
+def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> int:
+    """Test a claim on per-seed scores you already have (no training is run).
+
+    METHOD_FILE holds one score per line, a CSV file (with --column), or a JSON list.
+    """
+    from repaudit import report, scores, store, verdict
+    from repaudit.model import Claim, ClaimKind, Direction
+
+    column = options["column"]
+    claim = Claim(
+        metric=options["metric"],
+        value=options["claim_value"],
+        direction=Direction(options["direction"]),
+        kind=ClaimKind(options["claim_kind"]),
+        runs=options["claim_runs"],
+        baseline=options["baseline_claim"],
+    )
+    method = scores.read_scores(method_file, column=column)
+    baseline = None if baseline_file is None else scores.read_scores(baseline_file, column=column)
+    inputs = [str(method_file)] + ([str(baseline_file)] if baseline_file else [])
+    result = scores.scores_audit(
+        claim, method, baseline, alpha=options["alpha"], inputs=inputs,
+        rerun_command=shlex.join(["repaudit", *sys.argv[1:]]),
+    )  # fmt: skip
+    if options["output_format"] == "json":
+        click.echo(json.dumps(store.to_record(result), indent=2))
+    else:
+        click.echo(report.render_text(result))
+    if options["html_path"]:
+        options["html_path"].write_text(report.render_html(result), encoding="utf-8")
+    return verdict.exit_code(result.verdict, result.results)
 
 
 def _parse_fail_on(text: object) -> frozenset[str] | None:

@@ -1,0 +1,155 @@
+"""Scores a user already has: reading a file of them (one per line, CSV, JSON list), auditing them.
+
+Every problem is a one-line UsageError naming the file, the line and the fix; NaN and infinite
+values are rejected, never dropped, since a dropped failed run would flatter the claim.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from repaudit import __version__, verdict
+from repaudit.errors import UsageError
+from repaudit.model import (
+    BASELINE_ARM,
+    METHOD_ARM,
+    ArmSpec,
+    Audit,
+    AuditSpec,
+    Claim,
+    RunResult,
+    RunStatus,
+)
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(
+            f"{where}: {text.strip()!r} is not a number; give one score per line, "
+            "or pass --column NAME for a CSV file"
+        ) from None
+    if not math.isfinite(value):
+        raise UsageError(
+            f"{where}: {text.strip()!r} is not a finite score; leave failed runs out of the "
+            "file (and say how many failed) instead of writing NaN or inf"
+        )
+    return value
+
+
+def _from_json(text: str, path: Path) -> list[float]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+    if not isinstance(data, list):
+        raise UsageError(f"{path}: expected a JSON list of numbers, like [0.81, 0.80, 0.82]")
+    values = []
+    for i, item in enumerate(data, 1):
+        if isinstance(item, bool) or not isinstance(item, int | float | str):
+            raise UsageError(f"{path}: item {i} is {item!r}, not a number")
+        values.append(_number(str(item), f"{path}: item {i}"))
+    return values
+
+
+def _from_csv(text: str, path: Path, column: str) -> list[float]:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or column not in reader.fieldnames:
+        names = ", ".join(reader.fieldnames or [])
+        raise UsageError(f"{path}: no column {column!r} in the header (columns: {names})")
+    values = []
+    for row in reader:
+        cell = (row.get(column) or "").strip()
+        if cell:
+            values.append(_number(cell, f"{path}: line {reader.line_num}, column {column!r}"))
+    return values
+
+
+def _from_lines(text: str, path: Path) -> list[float]:
+    values = []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if "," in stripped or "\t" in stripped:
+            raise UsageError(
+                f"{path}: line {number} has several fields; pass --column NAME to read a CSV file"
+            )
+        values.append(_number(stripped, f"{path}: line {number}"))
+    return values
+
+
+def read_scores(path: str | Path, *, column: str | None = None) -> tuple[float, ...]:
+    """The finite scores in ``path``, in file order.
+
+    Formats: a JSON list (``.json`` or text starting with ``[``); a CSV file with a header when
+    ``column`` names one of its columns; otherwise one number per line (blank lines and lines
+    starting with ``#`` are skipped).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise UsageError(f"cannot read scores from {path}: {error.strerror}") from None
+    if column is not None:
+        values = _from_csv(text, path, column)
+    elif path.suffix.lower() == ".json" or text.lstrip().startswith("["):
+        values = _from_json(text, path)
+    else:
+        values = _from_lines(text, path)
+    if not values:
+        raise UsageError(f"{path}: no scores found; give one number per line")
+    return tuple(values)
+
+
+def scores_audit(
+    claim: Claim,
+    method: Sequence[float],
+    baseline: Sequence[float] | None,
+    *,
+    alpha: float,
+    inputs: Sequence[str],
+    rerun_command: str = "",
+) -> Audit:
+    """An Audit of scores a user already has (``repaudit stats``): no source, no fingerprint.
+
+    Runs are synthesized as successful seeds 0..n-1; the id hashes the claim and the scores,
+    so the same inputs get the same id.
+    """
+    arms = [ArmSpec(METHOD_ARM, f"scores from {inputs[0]}")]
+    runs = [RunResult(METHOD_ARM, i, RunStatus.OK, {claim.metric: v}) for i, v in enumerate(method)]
+    if baseline is not None:
+        arms.append(ArmSpec(BASELINE_ARM, f"scores from {inputs[1]}"))
+        runs += [
+            RunResult(BASELINE_ARM, i, RunStatus.OK, {claim.metric: v})
+            for i, v in enumerate(baseline)
+        ]
+    n_seeds = max(len(method), len(baseline or ()))
+    spec = AuditSpec(
+        claims=(claim,), arms=tuple(arms), seeds=tuple(range(n_seeds)), alpha=alpha, origin="stats"
+    )
+    results, verdict_, reason = verdict.evaluate(spec, runs)
+    digest = hashlib.sha256(
+        json.dumps([repr(claim), alpha, list(method), baseline and list(baseline)]).encode()
+    ).hexdigest()
+    return Audit(
+        audit_id=f"stats-{digest[:12]}",
+        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        spec=spec,
+        source=None,
+        fingerprint=None,
+        runs=tuple(runs),
+        results=results,
+        verdict=verdict_,
+        verdict_reason=reason,
+        rerun_command=rerun_command,
+        repaudit_version=__version__,
+    )
