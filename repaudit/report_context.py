@@ -1,0 +1,339 @@
+"""The report's context: every string the templates print, formatted here so templates only loop.
+
+``context(audit)`` is pure: the same audit gives the same dict, and the timestamp is the audit's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from repaudit import plots
+from repaudit.model import (
+    ArmSummary,
+    Audit,
+    ClaimKind,
+    ClaimResult,
+    Direction,
+    ImprovementDecision,
+    Interval,
+    Isolation,
+    ReproductionDecision,
+    RunResult,
+    RunStatus,
+    TestResult,
+    Verdict,
+)
+from repaudit.spec import spec_to_toml
+from repaudit.wording import Formatter
+
+VERDICT_WORDS = {
+    Verdict.HOLDS: ("The claim holds", "good"),
+    Verdict.DOES_NOT_HOLD: ("The claim does not hold", "bad"),
+    Verdict.INCONCLUSIVE: ("Inconclusive", "warn"),
+    Verdict.ERROR: ("The audit could not run", "bad"),
+}
+REPRODUCTION_WORDS = {
+    ReproductionDecision.REPRODUCED: ("reproduces", "good"),
+    ReproductionDecision.OPTIMISTIC: ("is reached only by a lucky seed", "warn"),
+    ReproductionDecision.NOT_REPRODUCED: ("does not reproduce", "bad"),
+    ReproductionDecision.EXCEEDED: ("is exceeded by the re-runs", "good"),
+    ReproductionDecision.INCONCLUSIVE: ("cannot be judged: too few seeds finished", "warn"),
+}
+IMPROVEMENT_WORDS = {
+    ImprovementDecision.HOLDS: ("clears seed noise", "good"),
+    ImprovementDecision.WITHIN_NOISE: ("is within seed noise", "bad"),
+    ImprovementDecision.REVERSED: ("is reversed: the baseline does better", "bad"),
+    ImprovementDecision.INCONCLUSIVE: ("cannot be told apart from seed noise yet", "warn"),
+}
+ISOLATION_WORDS = {
+    Isolation.BUBBLEWRAP: "read-only system, private /tmp, no network; "
+    "only the seed's own checkout was writable.",
+    Isolation.UNSHARE_NET: "no network during training; the filesystem was reachable.",
+    Isolation.NONE: "plain subprocesses that could reach the network and the whole filesystem.",
+}
+STATUS_WORDS = {
+    RunStatus.OK: ("ok", "good"),
+    RunStatus.FAILED: ("failed", "bad"),
+    RunStatus.TIMEOUT: ("timed out", "bad"),
+    RunStatus.NO_METRIC: ("no metric", "warn"),
+}
+
+
+# ---------------------------------------------------------------- number formats
+
+
+def p_value(p: float | None) -> str:
+    if p is None:
+        return "—"
+    return "< 0.0001" if p < 0.0001 else f"{p:.2g}"
+
+
+def chance(x: float) -> str:
+    if 0.995 < x < 1:
+        return "> 99%"
+    return "< 1%" if 0 < x < 0.005 else f"{x:.0%}"
+
+
+def duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def memory(size: int | None) -> str:
+    if size is None:
+        return "—"
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
+
+
+def interval(span: Interval | None, fmt: Callable[[float], str]) -> str:
+    return "—" if span is None else f"[{fmt(span.low)}, {fmt(span.high)}]"
+
+
+def score_format(result: ClaimResult | None) -> Callable[[float], str]:
+    """Scores to two significant digits of the method's seed sd, as the verdict paragraph does."""
+    values = result.arms[0].values if result and result.arms else ()
+    return Formatter(np.asarray(values, dtype=float))
+
+
+def signed(fmt: Callable[[float], str]) -> Callable[[float], str]:
+    return lambda x: ("+" if x >= 0 else "-") + fmt(abs(x))
+
+
+def run_label(run: RunResult) -> str:
+    return f"{run.arm} seed {run.seed}" + (f" (repeat {run.repeat})" if run.repeat else "")
+
+
+# ---------------------------------------------------------------- context
+
+
+def context(audit: Audit) -> dict[str, Any]:
+    """Everything the templates print, already formatted as strings."""
+    label, tone = VERDICT_WORDS[audit.verdict]
+    source, fingerprint = audit.source, audit.fingerprint
+    subject = source.display_name if source else "Numbers supplied by the user"
+    primary = audit.results[0] if audit.results else None
+    fmt = score_format(primary)
+    return {
+        "title": f"repaudit: {label.lower()} — {subject}",
+        "subject": subject,
+        "commit_short": source.commit[:12] if source else "",
+        "audit_id": audit.audit_id,
+        "created": audit.created_at.replace("T", " ").replace("Z", " UTC"),
+        "version": audit.repaudit_version or (fingerprint.repaudit_version if fingerprint else ""),
+        "verdict": {
+            "key": audit.verdict.value,
+            "label": label,
+            "tone": tone,
+            "sentence": _sentence(audit),
+            "reason": audit.verdict_reason,
+        },
+        "claims": [_claim(result) for result in audit.results],
+        "notes": list(audit.notes),
+        "runs": [_run(run, audit.spec.claim.metric, fmt) for run in audit.runs],
+        "runs_summary": _runs_summary(audit.runs),
+        "failures": [
+            {"label": run_label(r), "status": STATUS_WORDS[r.status][0], "reason": r.reason}
+            for r in audit.runs
+            if not r.ok
+        ],
+        "isolation": _isolation(audit),
+        "provenance": _provenance(audit),
+        "rerun_command": audit.rerun_command,
+    }
+
+
+def _sentence(audit: Audit) -> str:
+    """The verdict in one sentence, from the primary claim's decisions."""
+    if not audit.results:
+        return "No method seed finished, so there is nothing to judge."
+    result = audit.results[0]
+    fmt = score_format(result)
+    words = REPRODUCTION_WORDS[result.reproduction.decision][0]
+    text = f"The claimed {result.claim.metric} of {fmt(result.claim.value)} {words}"
+    if result.improvement is not None:
+        gap = signed(fmt)(result.improvement.claimed_gap)
+        words = IMPROVEMENT_WORDS[result.improvement.decision][0]
+        text += f", and the claimed {gap} gain over the baseline {words}"
+    more = len(audit.results) - 1
+    return text + (f" ({more} more claim{'s' if more > 1 else ''} below)." if more else ".")
+
+
+def _claim(result: ClaimResult) -> dict[str, Any]:
+    claim, rep, imp = result.claim, result.reproduction, result.improvement
+    fmt = score_format(result)
+    method = result.arms[0]
+    readings = [
+        ("Claimed", fmt(claim.value)),
+        ("Re-runs", f"{fmt(method.mean)} ± {fmt(method.sd)} sd; median {fmt(method.median)}"),
+        ("95% prediction interval for one new seed", interval(rep.prediction_interval, fmt)),
+        ("Seeds reaching the claim", f"{plots.seeds_reaching(result)} of {method.n}"),
+    ]
+    if rep.chance_one_seed_reaches is not None:
+        readings.append(("Chance one new seed reaches it", chance(rep.chance_one_seed_reaches)))
+    if rep.best_of_k is not None:
+        readings.append(("Best-of-k reading", f"what the best of ~{rep.best_of_k:.0f} seeds gives"))
+    decisions = [_decision("Does the claimed number reproduce?", rep.decision.value,
+                           REPRODUCTION_WORDS[rep.decision][1], rep.reason, readings)]  # fmt: skip
+    if imp is not None:
+        decisions.append(_decision("Does the claimed improvement clear seed noise?",
+                                   imp.decision.value, IMPROVEMENT_WORDS[imp.decision][1],
+                                   imp.reason, _improvement_readings(result, fmt)))  # fmt: skip
+    floor = None
+    if result.repeat_sd is not None:
+        floor = f"{fmt(result.repeat_sd)} sd when one seed is re-run, against {fmt(method.sd)} seed to seed"
+    outliers = [
+        f"{len(a.outliers)} {a.arm} seed(s) flagged by the robust outlier rule "
+        f"(|modified z| > 3.5): {', '.join(fmt(v) for v in a.outliers)}"
+        for a in result.arms
+        if a.outliers
+    ]
+    kind = f"the mean of {claim.runs} runs" if claim.kind is ClaimKind.MEAN else "a single run"
+    better = "higher" if claim.direction is Direction.HIGHER else "lower"
+    tests = ([rep.test] if rep.test else []) + list(imp.tests if imp else ())
+    return {
+        "metric": claim.metric,
+        "heading": f"{claim.metric}: claimed {fmt(claim.value)}",
+        "about": f"{better} is better; the paper reports {kind}",
+        "decisions": decisions,
+        "floor": floor,
+        "notes": list(imp.notes if imp else ()) + outliers,
+        "arms": [_arm(a, fmt) for a in result.arms],
+        "tests": [_test(t) for t in tests],
+        "plots": plots.plots(result) if method.n else [],
+    }
+
+
+def _decision(question: str, decision: str, tone: str, reason: str, readings: list) -> dict:
+    return {"question": question, "decision": decision, "tone": tone, "reason": reason,
+            "readings": [{"label": k, "value": v} for k, v in readings]}  # fmt: skip
+
+
+def _improvement_readings(result: ClaimResult, fmt: Callable[[float], str]) -> list:
+    imp = result.improvement
+    assert imp is not None
+    gap = signed(fmt)
+    readings = [("Claimed gap over the baseline", gap(imp.claimed_gap))]
+    if imp.observed_gap is not None:
+        observed = f"{gap(imp.observed_gap)}, 95% interval {interval(imp.gap_interval, gap)}"
+        readings.append(("Observed gap", observed))
+    if imp.p_value is not None:
+        readings.append(("Deciding test (Welch, one-sided) p", p_value(imp.p_value)))
+    if imp.consistent_with_claim is not None:
+        consistent = "yes" if imp.consistent_with_claim else "no: outside the observed interval"
+        readings.append(("Claimed gap consistent with the re-runs", consistent))
+    if imp.seed_luck is not None:
+        readings.append(("Two runs of the same code differ this much", chance(imp.seed_luck)))
+    if imp.power is not None:
+        readings.append(("Power this audit had for the claimed gap", chance(imp.power)))
+    if imp.seeds_needed is not None:
+        readings.append(("Seeds per arm for 80% power", f"{imp.seeds_needed}"))
+    return readings
+
+
+def _arm(arm: ArmSummary, fmt: Callable[[float], str]) -> dict[str, str]:
+    return {
+        "arm": arm.arm,
+        "n": f"{arm.n}",
+        "failed": f"{arm.n_failed}",
+        "mean": fmt(arm.mean),
+        "sd": fmt(arm.sd),
+        "median": fmt(arm.median),
+        "range": f"{fmt(arm.minimum)} – {fmt(arm.maximum)}",
+        "mean_interval": interval(arm.mean_interval, fmt),
+        "bootstrap_interval": interval(arm.bootstrap_interval, fmt),
+    }
+
+
+def _test(test: TestResult) -> dict[str, Any]:
+    return {
+        "name": test.name,
+        "deciding": test.deciding,
+        "statistic": "—" if test.statistic is None else f"{test.statistic:.3g}",
+        "p": p_value(test.p_value),
+        "interval": interval(test.interval, "{:.3g}".format) if test.interval else "",
+        "assumption": test.assumption or "—",
+        "meaning": test.meaning,
+        "note": test.note,
+    }
+
+
+def _run(run: RunResult, metric: str, fmt: Callable[[float], str]) -> dict[str, Any]:
+    value = run.value(metric)
+    status, tone = STATUS_WORDS[run.status]
+    return {
+        "label": run_label(run),
+        "status": status,
+        "tone": tone,
+        "value": "—" if value is None else fmt(value),
+        "duration": duration(run.seconds) if run.seconds else "—",
+        "memory": memory(run.peak_memory_bytes),
+        "seed_calls": [
+            f"{c.function}({'' if c.original is None else c.original}) → {c.replaced_by}"
+            for c in run.seed_calls
+        ],
+        "reason": run.reason,
+        "log_tail": run.log_tail,
+        "job_id": run.job_id or "",
+    }
+
+
+def _runs_summary(runs: tuple[RunResult, ...]) -> str:
+    counts = {status: sum(r.status is status for r in runs) for status in RunStatus}
+    problems = [
+        f"{n} {STATUS_WORDS[s][0]}" for s, n in counts.items() if n and s is not RunStatus.OK
+    ]
+    text = f"{counts[RunStatus.OK]} of {len(runs)} runs finished"
+    return text + (f"; {', '.join(problems)}" if problems else "")
+
+
+def _isolation(audit: Audit) -> dict[str, str] | None:
+    if audit.fingerprint is None:
+        return None
+    level = audit.fingerprint.isolation
+    tone = "good" if level is Isolation.BUBBLEWRAP else "warn"
+    return {"level": level.value, "text": ISOLATION_WORDS[level], "tone": tone}
+
+
+def _provenance(audit: Audit) -> dict[str, Any] | None:
+    source, fp, spec = audit.source, audit.fingerprint, audit.spec
+    if source is None:
+        return None
+    rows = [
+        ("Repository", source.url or source.target),
+        ("Commit", source.commit),
+        ("Ref", source.ref or "—"),
+        ("Spec from", spec.origin),
+    ]
+    if source.subdirectory:
+        rows.append(("Folder", source.subdirectory))
+    if source.snapshot:
+        rows.append(("Snapshot", "uncommitted files were snapshotted into the audited commit"))
+    rows += [(f"Command, {arm.name}", arm.command) for arm in spec.arms]
+    rows += [
+        (name, text) for name, text in (("Setup", spec.setup), ("Prepare", spec.prepare)) if text
+    ]
+    rows.append(("Seeds", f"{', '.join(map(str, spec.seeds))} ({len(spec.seeds)} per arm)"))
+    machine = []
+    if fp is not None:
+        machine = [
+            ("Python", fp.python),
+            ("Platform", fp.platform),
+            ("CPU", f"{fp.cpu} ({fp.cpu_count} cores)"),
+            ("GPUs", ", ".join(fp.gpus) or "none"),
+            ("torch / CUDA / cuDNN", " / ".join(v or "—" for v in (fp.torch, fp.cuda, fp.cudnn))),
+            ("Isolation", fp.isolation.value),
+            ("repaudit", fp.repaudit_version),
+        ]
+        machine += [(f"${name}", value) for name, value in sorted(fp.variables.items())]
+    return {
+        "rows": [{"label": k, "value": v} for k, v in rows],
+        "machine": [{"label": k, "value": v} for k, v in machine],
+        "packages": list(fp.packages) if fp else [],
+        "spec_toml": spec_to_toml(spec),
+    }
