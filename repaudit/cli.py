@@ -247,6 +247,28 @@ def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> int:
     return verdict.exit_code(result.verdict, result.results)
 
 
+# ---------------------------------------------------------------- init
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing repaudit.toml.")
+def init(folder: Path, force: bool) -> int:
+    """Write FOLDER/repaudit.toml, inferred from its training script, for you to check.
+
+    The paper's numbers are never guessed: fill in [claim] value (or pass --claim to check).
+    """
+    from repaudit.infer import init_spec
+
+    path, result = init_spec(folder, force=force)
+    click.echo(f"wrote {path}")
+    for line in result.inferred:
+        click.echo(f"  inferred  {line}")
+    for line in result.to_check:
+        click.echo(f"  check     {line}")
+    return 0
+
+
 def _parse_fail_on(text: object) -> frozenset[str] | None:
     if not text:
         return None

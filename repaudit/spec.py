@@ -22,7 +22,8 @@ from repaudit.model import BASELINE_ARM, AuditSpec, MetricSource
 from repaudit.spec_schema import SOURCE_KEYS, build_spec, check_table, parse_duration, parse_size
 
 __all__ = [
-    "SpecOverrides", "load_spec", "spec_hash", "spec_to_toml", "parse_duration", "parse_size",
+    "SpecOverrides", "load_spec", "spec_hash", "spec_to_toml", "toml_value", "parse_duration",
+    "parse_size",
 ]  # fmt: skip
 
 
@@ -124,7 +125,7 @@ def spec_to_toml(spec: AuditSpec) -> str:
                                "value": claim.value, "kind": str(claim.kind), "runs": claim.runs,
                                "baseline": claim.baseline, **_source_table(claim.source)})  # fmt: skip
         if claim.baseline_source is not None:
-            lines.append(f"baseline_metric = {_toml_value(_source_table(claim.baseline_source))}")
+            lines.append(f"baseline_metric = {toml_value(_source_table(claim.baseline_source))}")
     lines += ["", "[run]"]
     lines += _assignments({
         "command": spec.arms[0].command, "setup": spec.setup, "prepare": spec.prepare,
@@ -153,14 +154,15 @@ def _source_table(source: MetricSource | None) -> dict[str, str | None]:
 
 def _assignments(values: Mapping[str, Any]) -> list[str]:
     """TOML ``key = value`` lines; None means the key is absent."""
-    return [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items() if v is not None]
+    return [f"{_toml_key(k)} = {toml_value(v)}" for k, v in values.items() if v is not None]
 
 
 def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """One TOML value: bool, number, string, list or inline table (None entries dropped)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -170,8 +172,8 @@ def _toml_value(value: Any) -> str:
     ):  # JSON escapes all control characters but DEL, which TOML forbids raw
         return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    items = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items() if v is not None]
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    items = [f"{_toml_key(k)} = {toml_value(v)}" for k, v in value.items() if v is not None]
     return "{ " + ", ".join(items) + " }" if items else "{}"
 
 
