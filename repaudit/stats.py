@@ -333,7 +333,7 @@ def seed_luck(values: ArrayLike, gap: float, *, runs: int = 1) -> float:
     ``runs`` > 1 when the paper's numbers are means over that many runs. It is the one-sided
     p-value of the paper's own comparison had there been no real improvement. For single runs it
     is at least the share of ordered pairs of re-runs that differ by ``gap``: with diverged runs
-    the t-tail is far too thin (calibration: 12% false "holds" at n = 3 on diverging scores).
+    the t-tail is far too thin (docs/statistics.md gives the false "holds" rates that remain).
     Needs n >= 2 and some spread.
     """
     x = scores_array(values, name="method scores", min_n=2)
