@@ -1,0 +1,444 @@
+"""run_seed / run_prepare on real toy repositories: statuses, secrets, network, timeout, memory,
+filesystem, seed override, prepare sharing, Ctrl-C, log caps."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import git
+import pytest
+
+from repaudit import environment, isolation, sandbox
+from repaudit.errors import EnvSetupError
+from repaudit.model import (
+    ArmSpec,
+    AuditSpec,
+    Claim,
+    Environment,
+    EnvironmentKind,
+    Isolation,
+    MetricSource,
+    RunStatus,
+    SeedRequest,
+    Source,
+)
+
+CLAIM = Claim("acc", 0.5, source=MetricSource(json_path="{out}/metrics.json", key="test.acc"))
+CURRENT = Environment(
+    EnvironmentKind.CURRENT, python=Path(sys.executable), bin_dir=Path(sys.executable).parent
+)
+LEVEL = isolation.detect_isolation()[0]
+needs_bwrap = pytest.mark.skipif(
+    LEVEL is not Isolation.BUBBLEWRAP,
+    reason="bubblewrap (bwrap) is not installed or cannot run here",
+)
+needs_netns = pytest.mark.skipif(
+    LEVEL is Isolation.NONE, reason="neither bwrap nor unshare --net can run here"
+)
+# The levels this machine can run, weakest included, so every fallback is exercised where it exists.
+LEVELS = [
+    level
+    for level in Isolation
+    if isolation._strongest(tuple(list(Isolation)[list(Isolation).index(level) :]))[0] is level
+]
+
+
+def make_source(tmp_path: Path, files: dict[str, str]) -> Source:
+    """A real git repository with ``files`` committed; the pinned Source of its HEAD."""
+    folder = tmp_path / "paper"
+    repo = git.Repo.init(folder)
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(textwrap.dedent(text))
+    repo.index.add(list(files))
+    actor = git.Actor("test", "test@example.com")
+    commit = repo.index.commit("paper", author=actor, committer=actor)
+    return Source(str(folder), "paper", folder, commit.hexsha)
+
+
+def make_request(
+    tmp_path: Path, source: Source, command: str, *, seed: int = 1, **fields: object
+) -> SeedRequest:
+    defaults: dict[str, object] = {
+        "claims": (CLAIM,),
+        "timeout_seconds": 60.0,
+        "environment": CURRENT,
+    }
+    defaults.update(fields)
+    return SeedRequest(
+        arm="method",
+        seed=seed,
+        command=command,
+        source=source,
+        run_dir=tmp_path / "audit" / "runs" / "method" / f"seed-{seed}",
+        work_dir=tmp_path / "audit" / "work" / "method" / f"seed-{seed}",
+        spec_hash="abc123",
+        **defaults,  # type: ignore[arg-type]
+    )
+
+
+TRAIN = """
+    import json, os, random, sys
+    seed = int(sys.argv[1]); out = sys.argv[2]
+    random.seed(seed)
+    os.makedirs(out, exist_ok=True)
+    json.dump({"test": {"acc": random.random()}}, open(os.path.join(out, "metrics.json"), "w"))
+    print("trained with seed", seed)
+"""
+
+
+@pytest.fixture
+def paper(tmp_path: Path) -> Source:
+    return make_source(tmp_path, {"train.py": TRAIN})
+
+
+@pytest.fixture
+def isolation_level(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Isolation]:
+    monkeypatch.setenv("REPAUDIT_ISOLATION", request.param.value)
+    yield request.param
+
+
+def test_ok_run_reads_the_metric_and_cleans_up(tmp_path: Path, paper: Source) -> None:
+    request = make_request(tmp_path, paper, "python train.py {seed} {out}", seed=7)
+    result = sandbox.run_seed(request)
+    assert result.status is RunStatus.OK, result.reason
+    assert 0 <= result.metrics["acc"] <= 1
+    assert result.returncode == 0 and result.seconds > 0 and result.spec_hash == "abc123"
+    assert result.peak_memory_bytes and result.peak_memory_bytes > 1_000_000
+    assert (request.run_dir / "stdout.log").read_text() == "trained with seed 7\n"
+    assert (request.run_dir / "out" / "metrics.json").exists()
+    assert not request.work_dir.exists() and not (request.run_dir / "home").exists()
+    other = sandbox.run_seed(make_request(tmp_path, paper, "python train.py {seed} {out}", seed=8))
+    assert other.metrics["acc"] != result.metrics["acc"]
+
+
+def test_crash_is_a_failed_run_with_the_log_tail(tmp_path: Path) -> None:
+    source = make_source(tmp_path, {"train.py": "print('epoch 1')\n1 / 0\n"})
+    result = sandbox.run_seed(make_request(tmp_path, source, "python train.py"))
+    assert result.status is RunStatus.FAILED
+    assert result.returncode == 1 and result.reason == "exit code 1"
+    assert "ZeroDivisionError" in result.log_tail
+
+
+def test_missing_and_nan_metrics_are_no_metric(tmp_path: Path) -> None:
+    source = make_source(
+        tmp_path,
+        {
+            "nan.py": "import sys, json; json.dump({'test': {'acc': float('nan')}}, open(sys.argv[1] + '/metrics.json', 'w'))"
+        },
+    )
+    missing = sandbox.run_seed(make_request(tmp_path, source, "true"))
+    assert missing.status is RunStatus.NO_METRIC and "was not written" in missing.reason
+    nan = sandbox.run_seed(make_request(tmp_path, source, "python nan.py {out}", seed=2))
+    assert nan.status is RunStatus.NO_METRIC and "NaN" in nan.reason and nan.metrics == {}
+
+
+def test_a_bad_template_is_a_failed_run_not_an_exception(tmp_path: Path, paper: Source) -> None:
+    result = sandbox.run_seed(make_request(tmp_path, paper, "python train.py {sed}"))
+    assert result.status is RunStatus.FAILED and "{sed}" in result.reason
+
+
+def test_secrets_never_reach_the_code_or_the_run_folder(
+    tmp_path: Path, paper: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = {
+        "GITHUB_TOKEN": "ghp_s3cr3t0000000000",
+        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMIsecretKEY",
+        "MY_SERVICE_PASSWORD": "hunter2-password",
+        "HTTPS_PROXY": "http://user:pr0xypass@proxy.example:3128",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    dump = "import json, os, sys; print(json.dumps(dict(os.environ))); open(sys.argv[1] + '/env.json', 'w').write(json.dumps(dict(os.environ)))"
+    source = make_source(tmp_path, {"dump.py": dump, "train.py": TRAIN})
+    request = make_request(tmp_path, source, "python dump.py {out} && python train.py {seed} {out}")
+    result = sandbox.run_seed(request)
+    assert result.status is RunStatus.OK, result.reason
+    seen = json.loads((request.run_dir / "out" / "env.json").read_text())
+    assert not set(secrets) & set(seen)
+    assert seen["LANG"] == "C.UTF-8" and seen["REPAUDIT_SEED"] == "1"
+    assert seen["HOME"].startswith(str(request.run_dir))
+    written = b"".join(p.read_bytes() for p in (tmp_path / "audit").rglob("*") if p.is_file())
+    for value in secrets.values():
+        assert value.encode() not in written
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("isolation_level", LEVELS, indirect=True, ids=str)
+def test_timeout_kills_the_grandchild_too(tmp_path: Path, isolation_level: Isolation) -> None:
+    marker = f"repaudit-grandchild-{os.getpid()}-{isolation_level}"
+    script = f"""
+        import subprocess, sys, time
+        # a grandchild in its own session, which a plain process-group kill would miss
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "{marker}"], start_new_session=True)
+        time.sleep(120)
+    """
+    source = make_source(tmp_path, {"train.py": script})
+    started = time.monotonic()
+    result = sandbox.run_seed(make_request(tmp_path, source, "python train.py", timeout_seconds=2))
+    assert result.status is RunStatus.TIMEOUT and "2s" in result.reason
+    assert time.monotonic() - started < 15
+    time.sleep(0.3)
+    alive = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker.encode() in cmdline.read_bytes():
+                alive.append(cmdline.parent.name)
+        except OSError:
+            pass
+    assert alive == [], f"processes left after the timeout: {alive}"
+
+
+def test_memory_limit_fails_the_run_with_a_plain_reason(tmp_path: Path) -> None:
+    script = "import time\nblock = bytearray(1_500_000_000)\nprint('allocated')\n"
+    source = make_source(tmp_path, {"train.py": script})
+    request = make_request(tmp_path, source, "python train.py", memory_bytes=400 * 2**20)
+    result = sandbox.run_seed(request)
+    assert result.status is RunStatus.FAILED
+    assert "MemoryError" in result.log_tail and "the limit of 0.391 GiB" in result.reason
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A TCP server on the host's loopback: the stand-in for "the network"."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except TimeoutError:
+                continue
+            connection.sendall(b"dataset-bytes")
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    server.close()
+
+
+DOWNLOAD = """
+    import os, socket, sys
+    with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5) as s:
+        data = s.recv(100)
+    os.makedirs("data", exist_ok=True)
+    open("data/train.bin", "wb").write(data)
+"""
+USE_DATA = """
+    import json, sys
+    data = open("data/train.bin", "rb").read()
+    assert data == b"dataset-bytes", data
+    try:
+        open("data/train.bin", "wb").write(b"tampered")
+        tamper = "written"
+    except OSError:
+        tamper = "refused"
+    json.dump({"test": {"acc": 1.0}, "tamper": tamper}, open(sys.argv[1] + "/metrics.json", "w"))
+"""
+
+
+@pytest.mark.sandbox
+@needs_netns
+def test_training_has_no_network_but_prepare_does_and_shares_its_files(
+    tmp_path: Path, listener: int
+) -> None:
+    source = make_source(tmp_path, {"download.py": DOWNLOAD, "train.py": USE_DATA})
+    offline = sandbox.run_seed(make_request(tmp_path, source, f"python download.py {listener}"))
+    assert offline.status is RunStatus.FAILED
+    assert "Error" in offline.log_tail  # ConnectionRefusedError / OSError: network unreachable
+    audit = tmp_path / "audit"
+    prepared = sandbox.run_prepare(
+        f"python download.py {listener}",
+        source=source,
+        environment=CURRENT,
+        work_dir=audit / "prepare",
+        log_dir=audit,
+        timeout_seconds=30,
+    )
+    assert (prepared / "data" / "train.bin").read_bytes() == b"dataset-bytes"
+    seeds = [
+        sandbox.run_seed(
+            make_request(tmp_path, source, "python train.py {out}", seed=s, prepared_dir=prepared)
+        )
+        for s in (1, 2)
+    ]
+    assert [r.status for r in seeds] == [RunStatus.OK, RunStatus.OK], seeds[0].log_tail
+    assert (prepared / "data" / "train.bin").read_bytes() == b"dataset-bytes"  # nobody tampered
+    tamper = json.loads((audit / "runs" / "method" / "seed-1" / "out" / "metrics.json").read_text())
+    if LEVEL is Isolation.BUBBLEWRAP:
+        assert tamper["tamper"] == "refused"
+    # resume: the same prepare of the same commit is not run again
+    written = (prepared / "data" / "train.bin").stat().st_mtime_ns
+    again = sandbox.run_prepare(
+        f"python download.py {listener}", source=source, environment=CURRENT,
+        work_dir=audit / "prepare", log_dir=audit, timeout_seconds=30,
+    )  # fmt: skip
+    assert again == prepared and (again / "data" / "train.bin").stat().st_mtime_ns == written
+
+
+def test_failed_prepare_raises_with_the_tail_and_the_log(tmp_path: Path, paper: Source) -> None:
+    with pytest.raises(EnvSetupError, match=r"(?s)exit code 3.*prepare\.stderr\.log.*no dataset"):
+        sandbox.run_prepare(
+            "echo 'no dataset here' >&2; exit 3",
+            source=paper,
+            environment=CURRENT,
+            work_dir=tmp_path / "audit" / "prepare",
+            log_dir=tmp_path / "audit",
+            timeout_seconds=30,
+        )
+
+
+@pytest.mark.sandbox
+@needs_bwrap
+def test_bubblewrap_refuses_writes_outside_the_checkout(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    system = Path(sys.prefix) / "repaudit-was-here"
+    script = f"""
+        import json, sys
+        results = {{}}
+        for path in [{str(system)!r}, "/etc/repaudit-was-here", {str(outside)!r},
+                     {str(Path.home() / "repaudit-was-here")!r}]:
+            try:
+                open(path, "w").write("x")
+                results[path] = "written"
+            except OSError as error:
+                results[path] = type(error).__name__
+        open("inside.txt", "w").write("fine")
+        json.dump({{"test": {{"acc": 1}}, "results": results}}, open(sys.argv[1] + "/metrics.json", "w"))
+    """
+    source = make_source(tmp_path, {"train.py": script})
+    request = make_request(tmp_path, source, "python train.py {out}")
+    result = sandbox.run_seed(request)
+    assert result.status is RunStatus.OK, result.log_tail
+    results = json.loads((request.run_dir / "out" / "metrics.json").read_text())["results"]
+    assert results[str(system)] == results["/etc/repaudit-was-here"] == "OSError"
+    # /tmp and the home folder are private, throw-away copies: the write lands nowhere real
+    assert not outside.exists() and not system.exists()
+    assert not (Path.home() / "repaudit-was-here").exists()
+
+
+@pytest.mark.slow
+def test_seed_override_changes_hard_coded_torch_seeds(tmp_path: Path) -> None:
+    script = """
+        import json, sys, torch
+        torch.manual_seed(42)
+        json.dump({"test": {"acc": torch.rand(1).item()}}, open(sys.argv[1] + "/metrics.json", "w"))
+    """
+    source = make_source(tmp_path, {"train.py": script})
+
+    def values(override: bool) -> list[float]:
+        spec = AuditSpec(
+            claims=(CLAIM,), arms=(ArmSpec("method", "python -I train.py {out}"),), seeds=(1, 2),
+            seed_override=override,
+        )  # fmt: skip
+        env = environment.prepare_environment(
+            spec, source.repo_path, cache_dir=tmp_path / "cache", log_path=tmp_path / "env.log"
+        )
+        results = []
+        for seed in spec.seeds:
+            request = make_request(
+                tmp_path / f"o{override}", source, "python -I train.py {out}", seed=seed,
+                environment=env, seed_override=override,
+            )  # fmt: skip
+            result = sandbox.run_seed(request)
+            assert result.status is RunStatus.OK, result.log_tail
+            if override:
+                replaced = [c for c in result.seed_calls if c.function == "torch.manual_seed"]
+                assert len(replaced) == 1 and replaced[0].original == 42
+                assert replaced[0].replaced_by != 42
+            else:
+                assert result.seed_calls == ()
+            results.append(result.metrics["acc"])
+        return results
+
+    same = values(override=False)
+    assert same[0] == same[1]
+    different = values(override=True)
+    assert different[0] != different[1]
+
+
+def test_seed_variables_and_gpu_slots(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, paper: Source
+) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    request = make_request(tmp_path, paper, "x", seed=3, threads=4, gpus=(1,), env={"EXTRA": "1"})
+    variables = sandbox.seed_variables(request)
+    assert variables["REPAUDIT_SEED"] == "3" and variables["PYTHONHASHSEED"] == "3"
+    assert variables["OMP_NUM_THREADS"] == variables["MKL_NUM_THREADS"] == "4"
+    assert variables["CUDA_VISIBLE_DEVICES"] == "1" and variables["EXTRA"] == "1"
+    assert variables["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    assert "REPAUDIT_SEED_OVERRIDE" not in variables
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5")  # what Slurm granted: slot 1 is device 5
+    assert sandbox.seed_variables(request)["CUDA_VISIBLE_DEVICES"] == "5"
+    no_gpu = make_request(tmp_path, paper, "x", seed_override=True, deterministic=True)
+    variables = sandbox.seed_variables(no_gpu)
+    assert variables["CUDA_VISIBLE_DEVICES"] == ""
+    assert variables["REPAUDIT_SEED_OVERRIDE"] == "1" and variables["REPAUDIT_DETERMINISTIC"] == "1"
+
+
+def test_gpu_placeholder_is_the_device_as_the_process_sees_it(
+    tmp_path: Path, paper: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    script = "import json, os, sys; json.dump({'test': {'acc': 1}, 'cuda': os.environ['CUDA_VISIBLE_DEVICES'], 'gpu': sys.argv[2]}, open(sys.argv[1] + '/metrics.json', 'w'))"
+    source = make_source(tmp_path, {"train.py": script})
+    request = make_request(tmp_path, source, "python train.py {out} 'cuda:{gpu}'", gpus=(3,))
+    result = sandbox.run_seed(request)
+    assert result.status is RunStatus.OK, result.log_tail
+    written = json.loads((request.run_dir / "out" / "metrics.json").read_text())
+    assert written["cuda"] == "3" and written["gpu"] == "cuda:0"
+
+
+def test_kill_all_running_stops_seeds_and_says_interrupted(tmp_path: Path) -> None:
+    source = make_source(tmp_path, {"train.py": "import time\ntime.sleep(120)\n"})
+    results = []
+    worker = threading.Thread(
+        target=lambda: results.append(
+            sandbox.run_seed(make_request(tmp_path, source, "python train.py"))
+        )
+    )
+    worker.start()
+    time.sleep(1.0)
+    sandbox.kill_all_running()
+    worker.join(timeout=15)
+    assert results and results[0].status is RunStatus.FAILED
+    assert results[0].reason.startswith("interrupted")
+
+
+def test_logs_are_capped_with_the_cut_stated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(isolation, "LOG_HEAD_BYTES", 1000)
+    monkeypatch.setattr(isolation, "LOG_TAIL_BYTES", 500)
+    script = "for i in range(20000):\n    print('line', i)\nprint('acc 0.75')\n"
+    source = make_source(tmp_path, {"train.py": script})
+    claim = Claim("acc", 0.5, source=MetricSource(regex=r"acc ([0-9.]+)"))
+    request = make_request(tmp_path, source, "python train.py", claims=(claim,))
+    result = sandbox.run_seed(request)
+    log = (request.run_dir / "stdout.log").read_text()
+    assert len(log) < 1700 and "bytes cut here" in log and log.startswith("line 0\n")
+    assert result.status is RunStatus.OK and result.metrics == {"acc": 0.75}  # the tail was kept
+
+
+def test_run_seed_is_picklable_for_slurm(tmp_path: Path, paper: Source) -> None:
+    import pickle
+
+    request = make_request(tmp_path, paper, "python train.py {seed} {out}")
+    assert pickle.loads(pickle.dumps(request)) == request
+    assert pickle.loads(pickle.dumps(sandbox.run_seed)) is sandbox.run_seed
