@@ -1,0 +1,74 @@
+"""Reading per-seed score files: one per line, CSV with a column, JSON lists; bad input is one clear error."""
+
+from __future__ import annotations
+
+import pytest
+
+from repaudit.errors import UsageError
+from repaudit.model import Claim, Verdict
+from repaudit.scores import read_scores, scores_audit
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_one_number_per_line_skips_blanks_and_comments(tmp_path):
+    path = write(tmp_path, "m.txt", "# seeds 0-2\n0.81\n\n 0.80 \n8.05e-1\n")
+    assert read_scores(path) == (0.81, 0.80, 0.805)
+
+
+def test_csv_column(tmp_path):
+    path = write(tmp_path, "m.csv", "seed,acc\n0,0.81\n1,0.80\n2,\n")
+    assert read_scores(path, column="acc") == (0.81, 0.80)
+    with pytest.raises(UsageError, match="no column 'f1'.*seed, acc"):
+        read_scores(path, column="f1")
+
+
+def test_csv_without_column_says_to_pass_it(tmp_path):
+    path = write(tmp_path, "m.csv", "0,0.81\n1,0.80\n")
+    with pytest.raises(UsageError, match="--column"):
+        read_scores(path)
+
+
+def test_json_list(tmp_path):
+    assert read_scores(write(tmp_path, "m.json", "[0.81, 0.8, 1]")) == (0.81, 0.8, 1.0)
+    with pytest.raises(UsageError, match="JSON list"):
+        read_scores(write(tmp_path, "d.json", '{"acc": [0.8]}'))
+    with pytest.raises(UsageError, match="item 2"):
+        read_scores(write(tmp_path, "b.json", "[0.8, true]"))
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-Infinity"])
+def test_nan_and_inf_are_rejected_not_dropped(tmp_path, bad):
+    path = write(tmp_path, "m.txt", f"0.81\n{bad}\n0.80\n")
+    with pytest.raises(
+        UsageError, match=r"line 2: .* is not a finite score; leave failed runs out"
+    ):
+        read_scores(path)
+    with pytest.raises(UsageError, match="item 2"):
+        read_scores(write(tmp_path, "m.json", f'[0.81, "{bad}"]'))
+
+
+def test_unreadable_empty_and_garbage(tmp_path):
+    with pytest.raises(UsageError, match="cannot read scores"):
+        read_scores(tmp_path / "missing.txt")
+    with pytest.raises(UsageError, match="no scores found"):
+        read_scores(write(tmp_path, "e.txt", "\n# nothing\n"))
+    with pytest.raises(UsageError, match="line 1: 'acc' is not a number"):
+        read_scores(write(tmp_path, "h.txt", "acc\n0.8\n"))
+
+
+def test_scores_audit_is_a_complete_audit_with_a_stable_id():
+    claim = Claim("acc", 0.812, baseline=0.805)
+    method, baseline = (0.81, 0.80, 0.805, 0.812, 0.799), (0.80, 0.79, 0.801, 0.795, 0.798)
+    audit = scores_audit(claim, method, baseline, alpha=0.05, inputs=["m.txt", "b.txt"])
+    assert audit.source is None and audit.fingerprint is None
+    assert len(audit.runs) == 10 and all(r.ok for r in audit.runs)
+    assert audit.verdict is Verdict.HOLDS and audit.verdict_reason
+    again = scores_audit(claim, method, baseline, alpha=0.05, inputs=["m.txt", "b.txt"])
+    assert again.audit_id == audit.audit_id and again.results == audit.results
+    other = scores_audit(claim, method[:4], baseline, alpha=0.05, inputs=["m.txt", "b.txt"])
+    assert other.audit_id != audit.audit_id
