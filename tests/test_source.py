@@ -183,3 +183,33 @@ def test_checkout_from_many_threads_at_once(paper: git.Repo, tmp_path: Path) -> 
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_an_existing_relative_path_wins_over_github_shorthand(
+    paper: git.Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(Path(paper.working_tree_dir).parent)
+    source = resolve_source("paper/exp", cache_dir=tmp_path / "cache")
+    assert source.url is None and source.subdirectory == "exp"
+
+
+def test_uncommitted_changes_at_the_repository_root_are_refused(
+    paper: git.Repo, tmp_path: Path
+) -> None:
+    (Path(paper.working_tree_dir) / "train.py").write_text("print('edited')\n")
+    with pytest.raises(
+        SourceError, match="has uncommitted changes: commit them or pass --allow-dirty"
+    ):
+        resolve_source(str(paper.working_tree_dir), cache_dir=tmp_path / "cache")
+    # With --ref the user names a commit, so the working tree does not matter.
+    pinned = resolve_source(str(paper.working_tree_dir), ref="v1", cache_dir=tmp_path / "cache")
+    assert pinned.commit == paper.commit("v1").hexsha and not pinned.snapshot
+
+
+def test_ref_on_a_plain_folder_and_a_file_target_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "train.py").write_text("")
+    with pytest.raises(SourceError, match="not a git repository, so --ref v1 cannot apply"):
+        resolve_source(str(tmp_path / "plain"), ref="v1", cache_dir=tmp_path / "cache")
+    with pytest.raises(SourceError, match="is a file"):
+        resolve_source(str(tmp_path / "plain" / "train.py"), cache_dir=tmp_path / "cache")
