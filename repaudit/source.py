@@ -122,6 +122,11 @@ def _resolve_local(
         root = Path(repo.working_tree_dir or path).resolve()
         subdirectory = path.relative_to(root).as_posix() if path != root else ""
     display = root.name.removesuffix(".git") + (f"/{subdirectory}" if subdirectory else "")
+    if ref is None and not repo.head.is_valid():
+        raise SourceError(
+            f"{target} is in a git repository with no commits yet: commit the code "
+            "(`git add -A && git commit`) so the audit is pinned to it"
+        )
     commit = _rev_parse(repo, ref or "HEAD", target)
     warnings = _submodule_warning(repo, commit)
     if ref is None and not repo.bare:
@@ -188,8 +193,13 @@ def _snapshot(
         tree = _git(snapshot_dir, folder, "write-tree", env=env)
         message = f"repaudit snapshot of {folder}"
         commit = _git(snapshot_dir, folder, "commit-tree", tree, *parents, "-m", message, env=env)
-    # A ref per snapshot keeps it safe from `git gc` for as long as the cache lives.
-    store.git.update_ref(f"refs/snapshots/{commit}", commit)
+    # A ref per snapshot keeps it safe from `git gc` for as long as the cache lives. Two audits of
+    # the same files race for the same ref; the loser's update failing is harmless.
+    try:
+        store.git.update_ref(f"refs/snapshots/{commit}", commit)
+    except git.GitCommandError:
+        if not _has_commit(store, f"refs/snapshots/{commit}"):
+            raise
     return commit, snapshot_dir
 
 

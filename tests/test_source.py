@@ -213,3 +213,10 @@ def test_ref_on_a_plain_folder_and_a_file_target_are_refused(tmp_path: Path) -> 
         resolve_source(str(tmp_path / "plain"), ref="v1", cache_dir=tmp_path / "cache")
     with pytest.raises(SourceError, match="is a file"):
         resolve_source(str(tmp_path / "plain" / "train.py"), cache_dir=tmp_path / "cache")
+
+
+def test_a_repository_without_commits_is_refused(tmp_path: Path) -> None:
+    git.Repo.init(tmp_path / "fresh")
+    (tmp_path / "fresh" / "train.py").write_text("")
+    with pytest.raises(SourceError, match="no commits yet: commit the code"):
+        resolve_source(str(tmp_path / "fresh"), cache_dir=tmp_path / "cache")
