@@ -1,0 +1,220 @@
+"""LocalExecutor: slots, thread counts, disjoint GPU sets, streaming order, Ctrl-C, a real seed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import git
+import pytest
+
+from repaudit.errors import ExecutorError
+from repaudit.executor import LocalExecutor, plan_slots
+from repaudit.model import (
+    Claim,
+    Environment,
+    EnvironmentKind,
+    MetricSource,
+    RunResult,
+    RunStatus,
+    SeedRequest,
+    Source,
+)
+
+CLAIM = Claim("acc", 0.5, source=MetricSource(json_path="{out}/metrics.json", key="test.acc"))
+CURRENT = Environment(
+    EnvironmentKind.CURRENT, python=Path(sys.executable), bin_dir=Path(sys.executable).parent
+)
+
+
+def request(tmp_path: Path, seed: int, *, sleep: float = 0.0, source: Source | None = None,
+            command: str = "unused") -> SeedRequest:  # fmt: skip
+    """A seed request; `sleep` tells the fake runner below how long the seed "trains"."""
+    return SeedRequest(
+        arm="method",
+        seed=seed,
+        command=command,
+        source=source or Source("paper", "paper", tmp_path, "0" * 40),
+        environment=CURRENT,
+        run_dir=tmp_path / "runs" / f"seed-{seed}",
+        work_dir=tmp_path / "work" / f"seed-{seed}",
+        claims=(CLAIM,),
+        timeout_seconds=60.0,
+        env={"FAKE_SLEEP": str(sleep)},
+        spec_hash="abc123",
+    )
+
+
+def sleeping_seed(request: SeedRequest) -> RunResult:
+    """A stand-in for sandbox.run_seed: 'trains' for FAKE_SLEEP seconds, reports its slot."""
+    time.sleep(float(request.env["FAKE_SLEEP"]))
+    return RunResult(
+        arm=request.arm,
+        seed=request.seed,
+        status=RunStatus.OK,
+        metrics={"acc": request.threads + sum(request.gpus) / 100},
+        spec_hash=request.spec_hash,
+    )
+
+
+class Recorder:
+    """Wraps a runner, recording which GPU sets and how many seeds run at the same time."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: dict[int, tuple[int, ...]] = {}
+        self.most_at_once = 0
+        self.overlaps: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+        self.seen: list[SeedRequest] = []
+
+    def __call__(self, request: SeedRequest) -> RunResult:
+        with self.lock:
+            self.overlaps += [
+                (request.gpus, other)
+                for other in self.running.values()
+                if set(other) & set(request.gpus)
+            ]
+            self.running[request.seed] = request.gpus
+            self.most_at_once = max(self.most_at_once, len(self.running))
+            self.seen.append(request)
+        try:
+            return sleeping_seed(request)
+        finally:
+            with self.lock:
+                del self.running[request.seed]
+
+
+def test_results_stream_in_finish_order_not_request_order(tmp_path: Path) -> None:
+    sleeps = {0: 0.6, 1: 0.1, 2: 0.3}
+    executor = LocalExecutor(3, threads_per_slot=1, run_seed=sleeping_seed)
+    started = time.monotonic()
+    arrivals = [
+        (result.seed, time.monotonic() - started)
+        for result in executor.run_all([request(tmp_path, s, sleep=t) for s, t in sleeps.items()])
+    ]
+    assert [seed for seed, _ in arrivals] == [1, 2, 0]
+    # Streamed, not collected: the fast seed arrives long before the slow one finishes.
+    assert arrivals[0][1] < 0.45
+
+
+def test_workers_bound_concurrency_and_every_seed_runs_once(tmp_path: Path) -> None:
+    recorder = Recorder()
+    executor = LocalExecutor(2, threads_per_slot=1, run_seed=recorder)
+    results = list(executor.run_all([request(tmp_path, s, sleep=0.1) for s in range(6)]))
+    assert sorted(r.seed for r in results) == list(range(6))
+    assert recorder.most_at_once == 2
+
+
+def test_default_threads_split_the_cpus_between_slots(tmp_path: Path) -> None:
+    expected = max(1, (os.cpu_count() or 1) // 2)
+    assert {slot.threads for slot in LocalExecutor(2, run_seed=sleeping_seed).slots} == {expected}
+    results = LocalExecutor(2, threads_per_slot=3, run_seed=sleeping_seed).run_all(
+        [request(tmp_path, s) for s in range(3)]
+    )
+    assert {r.metrics["acc"] for r in results} == {3.0}  # every seed ran with the slot's 3 threads
+    assert plan_slots(64, threads_per_slot=None, gpus=(), gpus_per_seed=0)[0].threads >= 1
+
+
+def test_each_slot_owns_disjoint_gpus_from_a_fake_device_list(tmp_path: Path) -> None:
+    fake = [f"Fake GPU {i} (80 GiB)" for i in range(4)]
+    recorder = Recorder()
+    executor = LocalExecutor(2, gpus=fake, gpus_per_seed=2, run_seed=recorder)
+    assert [slot.gpus for slot in executor.slots] == [(0, 1), (2, 3)]
+    list(executor.run_all([request(tmp_path, s, sleep=0.05) for s in range(6)]))
+    assert recorder.most_at_once == 2 and not recorder.overlaps
+    assert {r.gpus for r in recorder.seen} == {(0, 1), (2, 3)}
+
+
+def test_no_gpus_per_seed_means_no_gpus_even_when_present(tmp_path: Path) -> None:
+    executor = LocalExecutor(2, gpus=["Fake GPU"], run_seed=sleeping_seed)
+    assert [slot.gpus for slot in executor.slots] == [(), ()]
+
+
+@pytest.mark.parametrize(
+    ("workers", "gpus", "fix"),
+    [(3, 4, "use --workers 2"), (1, 0, "run on a machine with GPUs or set gpus_per_seed = 0")],
+)
+def test_too_few_gpus_is_an_error_naming_the_fix(workers: int, gpus: int, fix: str) -> None:
+    with pytest.raises(ExecutorError, match=fix):
+        LocalExecutor(workers, gpus=[f"GPU {i}" for i in range(gpus)], gpus_per_seed=2)
+
+
+def test_zero_workers_is_an_error() -> None:
+    with pytest.raises(ExecutorError, match="at least 1"):
+        LocalExecutor(0)
+
+
+def test_on_start_is_called_once_per_seed_before_its_result(tmp_path: Path) -> None:
+    events: list[tuple[str, int]] = []
+    executor = LocalExecutor(2, threads_per_slot=1, run_seed=sleeping_seed)
+    requests = [request(tmp_path, s, sleep=0.05) for s in range(4)]
+    for result in executor.run_all(requests, on_start=lambda r: events.append(("start", r.seed))):
+        events.append(("done", result.seed))
+    assert sorted(e for e in events if e[0] == "start") == [("start", s) for s in range(4)]
+    for seed in range(4):
+        assert events.index(("start", seed)) < events.index(("done", seed))
+
+
+def test_a_runner_that_raises_becomes_a_failed_run(tmp_path: Path) -> None:
+    def broken(request: SeedRequest) -> RunResult:
+        raise OSError("disk full")
+
+    (result,) = LocalExecutor(1, run_seed=broken).run_all([request(tmp_path, 7)])
+    assert result.status is RunStatus.FAILED and result.seed == 7
+    assert "OSError: disk full" in result.reason
+
+
+def test_ctrl_c_kills_running_seeds_cancels_pending_and_reraises(tmp_path: Path) -> None:
+    killed = threading.Event()
+    started: list[int] = []
+
+    def until_killed(request: SeedRequest) -> RunResult:
+        started.append(request.seed)
+        if request.seed == 0:
+            return sleeping_seed(request)
+        killed.wait(timeout=30)
+        return RunResult(request.arm, request.seed, RunStatus.FAILED, reason="interrupted")
+
+    executor = LocalExecutor(2, threads_per_slot=1, run_seed=until_killed, kill_running=killed.set)
+    received: list[int] = []
+    main = threading.main_thread().ident
+    assert main is not None
+    # A real SIGINT (as Ctrl-C sends) while seeds 1 and 2 run.
+    threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT)).start()
+    begin = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        for result in executor.run_all([request(tmp_path, s) for s in range(5)]):
+            received.append(result.seed)
+    assert killed.is_set() and time.monotonic() - begin < 10
+    assert received == [0]  # finished seeds reached the caller; killed ones are not reported
+    assert sorted(started) == [0, 1, 2]  # seeds 3 and 4 never started
+
+
+@pytest.fixture
+def paper(tmp_path: Path) -> Iterator[Source]:
+    """A real git repository holding a tiny training script that reports its thread count."""
+    folder = tmp_path / "paper"
+    repo = git.Repo.init(folder)
+    (folder / "train.py").write_text(
+        "import json, os, sys\n"
+        "os.makedirs(sys.argv[2], exist_ok=True)\n"
+        "acc = int(sys.argv[1]) / 10 + int(os.environ['OMP_NUM_THREADS']) / 1000\n"
+        "json.dump({'test': {'acc': acc}}, open(os.path.join(sys.argv[2], 'metrics.json'), 'w'))\n"
+    )
+    repo.index.add(["train.py"])
+    actor = git.Actor("test", "test@example.com")
+    commit = repo.index.commit("paper", author=actor, committer=actor)
+    yield Source(str(folder), "paper", folder, commit.hexsha)
+
+
+def test_real_seeds_through_the_sandbox(tmp_path: Path, paper: Source) -> None:
+    command = "python train.py {seed} {out}"
+    requests = [request(tmp_path, s, source=paper, command=command) for s in (1, 2, 3)]
+    results = {r.seed: r for r in LocalExecutor(2, threads_per_slot=1).run_all(requests)}
+    assert {seed: r.status for seed, r in results.items()} == dict.fromkeys((1, 2, 3), RunStatus.OK)
+    assert {seed: r.metrics["acc"] for seed, r in results.items()} == {1: 0.101, 2: 0.201, 3: 0.301}
