@@ -12,6 +12,7 @@ repository, so ``checkout`` is the same for all of them:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -31,7 +32,10 @@ _SHORTHAND = re.compile(
     r"^(?P<owner>[A-Za-z0-9][A-Za-z0-9-]*)/(?P<name>[A-Za-z0-9._-]+?)(?:@(?P<ref>\S+))?$"
 )
 # Never ask for a password or a host key: an unreachable repository fails fast with git's message.
-_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": "ssh -o BatchMode=yes"}
+_GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh") + " -o BatchMode=yes",
+}
 # Snapshot commits carry fixed metadata, so the same files always give the same commit (and the same
 # audit id, which is what lets a re-run of an audit of an unversioned folder resume).
 _SNAPSHOT_ENV = {
@@ -59,7 +63,7 @@ def resolve_source(
         url = f"https://github.com/{shorthand['owner']}/{shorthand['name']}.git"
         return _resolve_remote(target, url, ref, cache_dir)
     if _URL.match(target):
-        return _resolve_remote(target, target, ref, cache_dir)
+        return _resolve_remote(_public(target), target, ref, cache_dir)
     raise SourceError(
         f"{target} does not exist: pass an existing folder, a git URL or owner/name for GitHub"
     )
@@ -207,10 +211,15 @@ def _snapshot(
 
 
 def _resolve_remote(target: str, url: str, ref: str | None, cache_dir: Path) -> Source:
-    """Clone ``url`` once into the cache (bare); later audits fetch into the same clone."""
+    """Clone ``url`` once into the cache (bare); later audits fetch into the same clone.
+
+    Only the URL without credentials is recorded or used in folder names (``target`` is already
+    stripped): audit records and reports are meant to be shared.
+    """
+    public = _public(url)
     clone_dir = (
-        cache_dir / "clones" / f"{_sanitize(re.sub(r'^[a-z]+://', '', url))}-"
-        f"{hashlib.sha256(url.encode()).hexdigest()[:8]}.git"
+        cache_dir / "clones" / f"{_sanitize(re.sub(r'^[a-z]+://', '', public))}-"
+        f"{hashlib.sha256(public.encode()).hexdigest()[:8]}.git"
     )
     warnings: tuple[str, ...] = ()
     if clone_dir.exists():
@@ -225,15 +234,20 @@ def _resolve_remote(target: str, url: str, ref: str | None, cache_dir: Path) -> 
                 )
     else:
         repo = _clone(url, clone_dir)
+    if ref and _is_full_sha(ref) and not _has_commit(repo, ref):
+        # A commit no branch or tag reaches (e.g. of a pull request): hosts serve it by SHA.
+        # On failure _rev_parse below reports the unknown ref, with how to list the known ones.
+        with contextlib.suppress(git.GitCommandError):
+            repo.git.fetch("origin", ref, env=_GIT_ENV)
     commit = _rev_parse(repo, ref or "HEAD", target)
-    owner_repo = "/".join(url.rstrip("/").removesuffix(".git").replace(":", "/").split("/")[-2:])
+    owner_repo = "/".join(public.rstrip("/").removesuffix(".git").replace(":", "/").split("/")[-2:])
     return Source(
         target,
         owner_repo,
         clone_dir.resolve(),
         commit,
         ref=ref,
-        url=url,
+        url=public,
         warnings=(*warnings, *_submodule_warning(repo, commit)),
     )
 
@@ -246,8 +260,9 @@ def _clone(url: str, clone_dir: Path) -> git.Repo:
     try:
         repo = git.Repo.clone_from(url, partial, bare=True, env=_GIT_ENV)
     except git.GitCommandError as error:
+        shutil.rmtree(partial, ignore_errors=True)
         raise SourceError(
-            f"cannot clone {url}: {_git_message(error)}; check the URL and network access, "
+            f"cannot clone {_public(url)}: {_git_message(error)}; check the URL and network access, "
             "or clone it yourself and pass the local folder"
         ) from error
     # A bare clone has no fetch refspec; map branches one to one so later fetches update them.
@@ -304,6 +319,12 @@ def _has_commit(repo: git.Repo, sha: str) -> bool:
     except git.GitCommandError:
         return False
     return True
+
+
+def _public(url: str) -> str:
+    """``url`` without an https token (https://user:token@host/... -> https://host/...); an ssh
+    user name such as git@ is kept, since it is not a secret and the URL needs it."""
+    return re.sub(r"^(https?://)[^/@]+@", r"\1", url)
 
 
 def _sanitize(text: str) -> str:

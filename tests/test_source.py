@@ -220,3 +220,18 @@ def test_a_repository_without_commits_is_refused(tmp_path: Path) -> None:
     (tmp_path / "fresh" / "train.py").write_text("")
     with pytest.raises(SourceError, match="no commits yet: commit the code"):
         resolve_source(str(tmp_path / "fresh"), cache_dir=tmp_path / "cache")
+
+
+def test_credentials_in_a_url_are_not_recorded(paper: git.Repo, tmp_path: Path) -> None:
+    with pytest.raises(SourceError) as caught:
+        resolve_source("https://user:s3cret@127.0.0.1:9/x/y.git", cache_dir=tmp_path / "cache")
+    assert "s3cret" not in str(caught.value) and "https://127.0.0.1:9/x/y.git" in str(caught.value)
+
+
+def test_a_commit_can_be_pinned_by_full_sha_from_the_clone(paper: git.Repo, tmp_path: Path) -> None:
+    url = Path(paper.working_tree_dir).as_uri()
+    sha = paper.commit("v1").hexsha
+    source = resolve_source(url, ref=sha, cache_dir=tmp_path / "cache")
+    assert source.commit == sha and source.ref == sha
+    with pytest.raises(SourceError, match="unknown ref '0{40}'"):
+        resolve_source(url, ref="0" * 40, cache_dir=tmp_path / "cache")
