@@ -108,7 +108,8 @@ def improvement_reason(imp: Improvement, alpha: float) -> str:
         if imp.decision is ImprovementDecision.HOLDS:
             return (
                 f"The claimed {gap:+.3g} gain over the baseline clears seed noise: {luck}. "
-                "The baseline was not re-run, so this checks the paper's gap, not its number."
+                "The baseline was not re-run, so this checks the paper's gap, not its number; "
+                "an unlucky or diverged baseline run would fake such a gap too."
             )
         return (
             f"The claimed {gap:+.3g} gain over the baseline is within seed noise: {luck}." + needed
@@ -138,8 +139,8 @@ def improvement_reason(imp: Improvement, alpha: float) -> str:
             "have shown."
         )
     return (
-        f"No significant gain ({observed}, Welch p = {p:.2g}), but the audit had only {power} "
-        f"power to detect the claimed {gap:+.3g}: absence of evidence is not evidence of "
+        f"No significant gain: {observed}, Welch p = {p:.2g}. But the audit had only {power} "
+        f"power to detect the claimed {gap:+.3g}, and absence of evidence is not evidence of "
         "absence." + needed
     )
 
