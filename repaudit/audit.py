@@ -22,6 +22,7 @@ from repaudit.model import (
     AuditSpec,
     Environment,
     RunResult,
+    RunStatus,
     SeedRequest,
     SlurmOptions,
     Source,
@@ -91,7 +92,9 @@ def run_audit(
     request: AuditRequest, make_executor: ExecutorFactory, progress: Progress | None = None
 ) -> Audit:
     """Run (or resume) one audit and store it; raises RepauditError only when it cannot go on."""
-    cache_dir = request.cache_dir or default_cache_dir()
+    # Absolute paths: seeds run with other working directories (and on other hosts under Slurm).
+    request = dataclasses.replace(request, store_dir=request.store_dir.resolve())
+    cache_dir = (request.cache_dir or default_cache_dir()).resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
     pinned = source.resolve_source(
         request.target, ref=request.ref, cache_dir=cache_dir, allow_dirty=request.allow_dirty
@@ -145,7 +148,12 @@ def _run_seeds(
             timeout_seconds=audit_spec.timeout_seconds,
         )
     requests = plan_seeds(audit_spec, spec_hash, pinned, env, paths, prepared)
-    finished = store.load_runs(paths, spec_hash)
+    # A seed repaudit itself could not start (no exit code) is tried again; every seed that ran is kept.
+    finished = {
+        key: run
+        for key, run in store.load_runs(paths, spec_hash).items()
+        if not (run.status is RunStatus.FAILED and run.returncode is None)
+    }
     pending = [r for r in requests if r.key not in finished]
     if progress:
         progress.planned(len(requests), len(requests) - len(pending))

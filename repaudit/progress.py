@@ -11,7 +11,9 @@ from repaudit.model import RunResult, RunStatus, SeedRequest
 
 
 def format_duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{max(0.0, seconds):.1f}s"
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
