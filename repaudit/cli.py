@@ -269,6 +269,61 @@ def init(folder: Path, force: bool) -> int:
     return 0
 
 
+@cli.command()
+@click.argument("audit_dir", type=click.Path(file_okay=False, path_type=Path))
+def report(audit_dir: Path) -> int:
+    """Re-render AUDIT_DIR's report.html and summary.md from its audit.json."""
+    from repaudit import report as outputs
+    from repaudit import store
+    from repaudit.model import ExitCode
+
+    audit = store.load_audit(audit_dir)
+    paths = store.AuditPaths(audit_dir)
+    outputs.write_report(audit, paths.report_html)
+    store.write_text_atomic(paths.summary_md, outputs.render_markdown(audit))
+    click.echo(f"wrote {paths.report_html} and {paths.summary_md}")
+    return ExitCode.HOLDS
+
+
+@cli.command(name="list")
+@click.option("--store", "store_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("audits"), show_default=True)  # fmt: skip
+def list_audits(store_dir: Path) -> int:
+    """Stored audits, oldest first: date, verdict, repository, commit and folder."""
+    from repaudit import store
+    from repaudit.model import ExitCode
+
+    audits = store.list_audits(store_dir)
+    if not audits:
+        click.echo(f"no audits under {store_dir}")
+    for audit in audits:
+        subject = audit.source.display_name if audit.source else "user numbers"
+        commit = audit.source.commit[:12] if audit.source else "-"
+        click.echo(f"{audit.created_at[:16].replace('T', ' ')}  {audit.verdict.value:<13}  "
+                   f"{subject}  {commit}  {audit.audit_dir}")  # fmt: skip
+    return ExitCode.HOLDS
+
+
+@cli.command()
+@click.argument("before_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("after_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--alpha", type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+              default=0.05, show_default=True, help="Significance level of each Welch test.")  # fmt: skip
+def diff(before_dir: Path, after_dir: Path, alpha: float) -> int:
+    """Compare two audits of one repository: which numbers moved, beyond seed noise or not.
+
+    Exits 1 when a number moved beyond seed noise (Welch's two-sided test per arm), else 0.
+    """
+    from repaudit import diff as comparison
+    from repaudit import store
+    from repaudit.model import ExitCode
+
+    before, after = store.load_audit(before_dir), store.load_audit(after_dir)
+    result = comparison.diff_audits(before, after, alpha)
+    click.echo(comparison.render_diff(result))
+    return ExitCode.DOES_NOT_HOLD if result.moved else ExitCode.HOLDS
+
+
 def _parse_fail_on(text: object) -> frozenset[str] | None:
     if not text:
         return None

@@ -61,7 +61,7 @@ def render_html(audit: Audit) -> str:
 def render_markdown(audit: Audit) -> str:
     """summary.md for CI step summaries; drops the seed table rather than pass the 1 MiB cap."""
     template = _environment().get_template("summary.md.j2")
-    values = {**context(audit), "marks": MARKS}
+    values = {**context(audit, with_plots=False), "marks": MARKS}
     text = template.render(values, compact=False)
     if len(text.encode()) > STEP_SUMMARY_LIMIT // 2:
         text = template.render(values, compact=True)
@@ -73,7 +73,7 @@ def render_text(audit: Audit) -> str:
     return (
         _environment()
         .get_template("verdict.txt.j2")
-        .render(context(audit) | {"audit_dir": str(audit.audit_dir or "")})
+        .render(context(audit, with_plots=False) | {"audit_dir": str(audit.audit_dir or "")})
     )
 
 

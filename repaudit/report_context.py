@@ -112,8 +112,8 @@ def run_label(run: RunResult) -> str:
 # ---------------------------------------------------------------- context
 
 
-def context(audit: Audit) -> dict[str, Any]:
-    """Everything the templates print, already formatted as strings."""
+def context(audit: Audit, *, with_plots: bool = True) -> dict[str, Any]:
+    """Everything the templates print, already formatted as strings (plots only for HTML)."""
     label, tone = VERDICT_WORDS[audit.verdict]
     source, fingerprint = audit.source, audit.fingerprint
     subject = source.display_name if source else "Numbers supplied by the user"
@@ -133,7 +133,7 @@ def context(audit: Audit) -> dict[str, Any]:
             "sentence": _sentence(audit),
             "reason": audit.verdict_reason,
         },
-        "claims": [_claim(result) for result in audit.results],
+        "claims": [_claim(result, with_plots) for result in audit.results],
         "notes": list(audit.notes),
         "runs": [_run(run, audit.spec.claim.metric, fmt) for run in audit.runs],
         "runs_summary": _runs_summary(audit.runs),
@@ -164,7 +164,7 @@ def _sentence(audit: Audit) -> str:
     return text + (f" ({more} more claim{'s' if more > 1 else ''} below)." if more else ".")
 
 
-def _claim(result: ClaimResult) -> dict[str, Any]:
+def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
     claim, rep, imp = result.claim, result.reproduction, result.improvement
     fmt = score_format(result)
     method = result.arms[0]
@@ -205,7 +205,7 @@ def _claim(result: ClaimResult) -> dict[str, Any]:
         "notes": list(imp.notes if imp else ()) + outliers,
         "arms": [_arm(a, fmt) for a in result.arms],
         "tests": [_test(t) for t in tests],
-        "plots": plots.plots(result) if method.n else [],
+        "plots": plots.plots(result) if with_plots and method.n else [],
     }
 
 

@@ -101,7 +101,8 @@ def _run(arm: str, seed: int, value: float, repeat: int = 0) -> RunResult:
     )
 
 
-@pytest.fixture
+# Session-scoped: an Audit is frozen all the way down, so tests can share one safely.
+@pytest.fixture(scope="session")
 def sample_audit() -> Audit:
     """A finished audit of a claimed +1.3-point gain that is within seed noise (does-not-hold)."""
     claim = Claim(
@@ -278,7 +279,7 @@ def sample_audit() -> Audit:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def user_numbers_audit() -> Audit:
     """`repaudit stats` on supplied numbers: no source, no fingerprint, no baseline runs."""
     claim = Claim(metric="mnli_accuracy", value=0.865, baseline=0.855)

@@ -1,0 +1,198 @@
+"""The report's renderers: golden bytes, self-containment, escaping, every section, CI outputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from markupsafe import escape
+
+from repaudit import plots, report, store
+from repaudit.cli import cli
+from repaudit.model import Audit, RunResult, RunStatus, Verdict
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("REPAUDIT_UPDATE_GOLDEN") == "1"  # regenerate after a deliberate change
+
+
+def stored(audit: Audit, root: Path) -> Path:
+    paths = store.AuditPaths(root / audit.audit_id)
+    paths.root.mkdir(parents=True)
+    store.save_audit(paths, audit)
+    return paths.root
+
+
+@pytest.fixture(scope="module")
+def sample_html(sample_audit) -> str:
+    return report.render_html(sample_audit)
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(text, encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == text, f"{name} changed; see REPAUDIT_UPDATE_GOLDEN"
+
+
+@pytest.mark.parametrize("fixture", ["sample_audit", "user_numbers_audit"])
+def test_stored_audit_renders_golden_bytes(fixture, request, tmp_path):
+    audit = store.load_audit(stored(request.getfixturevalue(fixture), tmp_path))
+    check_golden(f"{fixture}.html", report.render_html(audit))
+    check_golden(f"{fixture}.md", report.render_markdown(audit))
+    check_golden(f"{fixture}.junit.xml", report.render_junit(audit))
+    assert report.render_html(audit) == report.render_html(request.getfixturevalue(fixture))
+
+
+def test_html_fetches_nothing_and_runs_no_script(sample_html):
+    html = sample_html
+    assert "<script" not in html.lower()
+    assert not re.findall(r"""(?:src|href|url)\s*[=(]\s*["']?(?!#|data:)[a-z]+:""", html, re.I)
+    assert "@import" not in html and "<link" not in html
+    assert "default-src 'none'" in html  # the browser itself refuses any fetch
+
+
+def test_html_shows_every_section(sample_audit, sample_html):
+    html = sample_html
+    result = sample_audit.results[0]
+    assert "The claim does not hold" in html
+    assert "is reached only by a lucky seed" in html and "is within seed noise" in html
+    assert "2 of 10 method seeds did not finish" in html  # the verdict paragraph, verbatim
+    for test in result.improvement.tests:
+        assert escape(test.name) in html
+        assert test.meaning in html
+    assert "independent seeds; no shape assumption" in html
+    assert "Seeds per arm for 80% power" in html
+    assert "Nondeterminism floor" in html and "0.0007 sd" in html
+    assert "bubblewrap" in html and "no network" in html
+    assert sample_audit.source.commit in html and sample_audit.rerun_command in html
+    assert "[[claims]]" in html  # the spec as run
+    assert "torch==2.3.1" in html and "<details><summary>Environment fingerprint" in html
+    assert html.count("<figure>") == 3 and html.count('role="img"') == 3
+
+
+def test_failed_and_timed_out_seeds_are_listed_with_reasons(sample_audit, sample_html):
+    html = sample_html
+    markdown = report.render_markdown(sample_audit)
+    text = report.render_text(sample_audit)
+    for output in (html, markdown, text):
+        assert "method seed 3" in output and "CUDA out of memory" in output
+        assert "method seed 7" in output and "killed at the 30m wall-clock limit" in output
+    assert "&lt;GPU 0&gt;" in html  # the log tail, escaped
+    assert html.count('<span class="badge good">ok</span>') == 20  # every other run too
+
+
+def test_user_numbers_render_without_provenance(user_numbers_audit):
+    html = report.render_html(user_numbers_audit)
+    assert "Numbers supplied by the user" in html
+    assert "did not run the training" in html
+    assert "Environment fingerprint" not in html and "Isolation" not in html
+    assert "889" in html and "47%" in html  # seeds needed and the seed-luck chance
+    assert html.count("<figure>") == 2  # no baseline runs: no method-beside-baseline plot
+    assert "Numbers supplied by the user" in report.render_markdown(user_numbers_audit)
+
+
+def test_everything_user_written_is_escaped(sample_audit):
+    hostile = "<script>alert(1)</script> | a <b>table</b> breaker"
+    audit = dataclasses.replace(sample_audit, verdict_reason=hostile, notes=(hostile,))
+    html = report.render_html(audit)
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    markdown = report.render_markdown(audit)
+    assert "<script>" not in markdown and "&lt;b&gt;table&lt;/b&gt; breaker" in markdown
+    assert "\\| a" in markdown
+
+
+def test_junit_has_one_case_per_decision(sample_audit, user_numbers_audit):
+    suite = ET.fromstring(report.render_junit(sample_audit)).find("testsuite")
+    cases = suite.findall("testcase")
+    assert len(cases) == 2 and suite.get("failures") == "1" and suite.get("skipped") == "0"
+    assert cases[0].find("failure") is None  # optimistic still holds
+    assert cases[1].find("failure").get("type") == "within-noise"
+    inconclusive = ET.fromstring(report.render_junit(user_numbers_audit)).find("testsuite")
+    assert inconclusive.get("skipped") == "1" and inconclusive.get("failures") == "0"
+
+
+def test_an_audit_that_could_not_run_renders_everywhere(sample_audit):
+    failed = tuple(
+        RunResult(r.arm, r.seed, RunStatus.FAILED, reason="exit code 2: no such file train.py")
+        for r in sample_audit.runs
+    )
+    audit = dataclasses.replace(sample_audit, runs=failed, results=(), verdict=Verdict.ERROR,
+                                verdict_reason="No method seed finished successfully.")  # fmt: skip
+    html = report.render_html(audit)
+    assert "The audit could not run" in html and "22 runs did not finish" in html
+    assert ET.fromstring(report.render_junit(audit)).find("testsuite").get("errors") == "1"
+    assert "no such file train.py" in report.render_text(audit)
+
+
+def test_markdown_stays_under_the_step_summary_cap(sample_audit):
+    run = sample_audit.runs[0]
+    many = tuple(dataclasses.replace(run, seed=k, log_tail="x" * 400) for k in range(12000))
+    markdown = report.render_markdown(dataclasses.replace(sample_audit, runs=many))
+    assert len(markdown.encode()) <= report.STEP_SUMMARY_LIMIT // 2
+    assert "the seed table is in report.html" in markdown
+
+
+def test_step_summary_is_appended_within_its_cap(sample_audit, tmp_path, monkeypatch):
+    summary = tmp_path / "step_summary.md"
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    report.append_step_summary("ignored")  # unset: nothing happens
+    markdown = report.render_markdown(sample_audit)
+    filler = "y" * (report.STEP_SUMMARY_LIMIT - len(markdown) // 2)
+    summary.write_text("earlier step\n" + filler, encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    report.append_step_summary(markdown)
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("earlier step") and "truncated to fit" in text
+    assert summary.stat().st_size <= report.STEP_SUMMARY_LIMIT
+
+
+def test_write_report_is_atomic(sample_audit, tmp_path, monkeypatch):
+    target = tmp_path / "report.html"
+    report.write_report(sample_audit, target)
+    first = target.read_bytes()
+
+    def refuse(*_):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        report.write_report(sample_audit, target)
+    assert target.read_bytes() == first and sorted(tmp_path.iterdir()) == [target]
+
+
+def test_plots_are_deterministic_and_described(sample_audit):
+    first, again = plots.plots(sample_audit.results[0]), plots.plots(sample_audit.results[0])
+    assert [p.svg for p in first] == [p.svg for p in again]
+    for plot in first:
+        assert plot.title and plot.alt and f'aria-label="{escape(plot.alt)}"' in plot.svg
+        assert "<dc:date>" not in plot.svg and "<?xml" not in plot.svg
+
+
+def test_templates_are_found_from_the_checkout():
+    assert (report.template_dir() / "report.html.j2").is_file()
+
+
+def test_report_and_list_commands(sample_audit, user_numbers_audit, tmp_path):
+    folder = stored(sample_audit, tmp_path)
+    stored(user_numbers_audit, tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["report", str(folder)], standalone_mode=False)
+    assert result.exception is None and result.return_value == 0
+    golden = (GOLDEN / "sample_audit.html").read_text(encoding="utf-8")
+    assert (folder / "report.html").read_text(encoding="utf-8") == golden
+    assert (folder / "summary.md").is_file()
+    listing = runner.invoke(cli, ["list", "--store", str(tmp_path)], standalone_mode=False)
+    lines = listing.output.splitlines()
+    assert len(lines) == 2
+    assert "does-not-hold" in lines[0] and "example-lab/bert-casing" in lines[0]
+    assert "inconclusive" in lines[1] and "user numbers" in lines[1]
+
+
+def test_report_command_names_a_folder_without_an_audit(tmp_path):
+    result = CliRunner().invoke(cli, ["report", str(tmp_path)], standalone_mode=False)
+    assert "holds no audit.json" in str(result.exception)
