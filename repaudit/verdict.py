@@ -61,6 +61,11 @@ def _sign(direction: Direction) -> float:
     return 1.0 if direction is Direction.HIGHER else -1.0
 
 
+def _runs(claim: Claim) -> int:
+    """Runs behind the paper's number: ``claim.runs`` for mean claims, else one."""
+    return claim.runs if claim.kind is ClaimKind.MEAN else 1
+
+
 # ---------------------------------------------------------------- Q1
 
 
@@ -80,7 +85,7 @@ def reproduce(claim: Claim, method: np.ndarray, alpha: float) -> Reproduction:
             "seed, so this is not a perfect reproduction but no measurement of seed variance. "
             "Re-run with seed_override = true so that the seeds take effect.",
         )
-    sign, runs = _sign(claim.direction), claim.runs if claim.kind is ClaimKind.MEAN else 1
+    sign, runs = _sign(claim.direction), _runs(claim)
     oriented, target = sign * method, sign * claim.value
     interval = stats.prediction_interval(method, runs=runs, level=1 - alpha)
     low, high = sorted((sign * interval.low, sign * interval.high))
@@ -171,7 +176,7 @@ def _improvement(
         return dataclasses.replace(imp, reason=reason)
     if baseline is None:
         sd = stats.sd(method)
-        luck = stats.seed_luck(method, claimed_gap, runs=claim.runs)
+        luck = stats.seed_luck(method, claimed_gap, runs=_runs(claim))
         needed = power.seeds_needed(claimed_gap, sd, sd, alpha) if claimed_gap > 0 else None
         imp = dataclasses.replace(imp, seed_luck=luck, seeds_needed=needed)
         return decide_improvement(imp, luck, None, alpha)
@@ -312,10 +317,9 @@ def _holm_adjust(results: list[ClaimResult], alpha: float) -> list[ClaimResult]:
     if len(tested) < 2:
         return results
     raw = np.array([imp.p_value for imp in tested.values()], dtype=float)
+    luck = np.array([imp.seed_luck is not None for imp in tested.values()])
     # Welch's two one-sided p-values sum to 1; seed luck has no reverse test (1.0 never rejects).
-    reverse = np.array(
-        [1.0 if imp.seed_luck is not None else 1 - imp.p_value for imp in tested.values()]
-    )  # type: ignore[operator]
+    reverse = np.where(luck, 1.0, 1 - raw)
     out = list(results)
     for (i, imp), p, p_rev in zip(
         tested.items(), stats.holm(raw), stats.holm(reverse), strict=True
