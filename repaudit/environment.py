@@ -230,23 +230,14 @@ def _build(
 def _create_venv(venv: Path, *, with_pip: bool, log_path: Path) -> None:
     """An empty venv that also sees the auditor's site folders (after its own), with the seed hook."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    # The auditor's pip (visible through the .pth below) serves the venv through two shims, which
+    # saves ensurepip's seconds; without one, the venv gets its own pip.
+    shims = with_pip and importlib.util.find_spec("pip") is not None
+    own_pip = ["--seed"] if with_pip and not shims else []
     if shutil.which("uv"):
-        command = [
-            "uv",
-            "venv",
-            "--python",
-            sys.executable,
-            *(["--seed"] if with_pip else []),
-            str(venv),
-        ]
+        command = ["uv", "venv", "--python", sys.executable, *own_pip, str(venv)]
     else:
-        command = [
-            sys.executable,
-            "-m",
-            "venv",
-            *([] if with_pip else ["--without-pip"]),
-            str(venv),
-        ]
+        command = [sys.executable, "-m", "venv", *([] if own_pip else ["--without-pip"]), str(venv)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"$ {shlex.join(command)}\n{done.stdout}{done.stderr}\n")
@@ -257,6 +248,11 @@ def _create_venv(venv: Path, *, with_pip: bool, log_path: Path) -> None:
         )
     lines = [f"import site; site.addsitedir({folder!r})" for folder in _site_dirs()]
     (_site_packages(venv) / "repaudit_base.pth").write_text("\n".join(lines) + "\n")
+    for name in ("pip", "pip3") if shims else ():
+        # `pip install` in a setup command must install into this venv, never the auditor's.
+        shim = venv / "bin" / name
+        shim.write_text('#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n')
+        shim.chmod(0o755)
 
 
 def _install_hook(venv: Path) -> None:
@@ -303,22 +299,24 @@ def _digest(*parts: str) -> str:
 
 _TORCH_ORIGIN = "import importlib.util as u; s = u.find_spec('torch'); print(s.origin if s else '')"
 
+# Reads torch's version.py rather than importing torch (seconds, and CUDA initialisation); cuDNN is
+# the version of the wheel torch loads it from.
 _FINGERPRINT_PROBE = """
-import importlib.metadata as md, json, platform, sys
+import importlib.metadata as md, importlib.util, json, os, platform
 packages = {}
 for dist in md.distributions():  # sys.path order: the first of a name is the one imported
     name = dist.metadata["Name"]
     if name and name.lower() not in packages:
-        packages[name.lower()] = f"{name}=={dist.version}"
+        packages[name.lower()] = (name, dist.version)
 info = {"python": f"{platform.python_version()} ({platform.python_implementation()})",
-        "packages": sorted(packages.values(), key=str.lower)}
-try:
-    import torch
-    info["torch"] = torch.__version__
-    info["cuda"] = torch.version.cuda
-    info["cudnn"] = str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else None
-except Exception:
-    pass
+        "packages": sorted((f"{n}=={v}" for n, v in packages.values()), key=str.lower)}
+spec = importlib.util.find_spec("torch")
+if spec and spec.submodule_search_locations:
+    version = {}
+    with open(os.path.join(spec.submodule_search_locations[0], "version.py")) as f:
+        exec(f.read(), version)
+    info["torch"], info["cuda"] = version.get("__version__"), version.get("cuda")
+    info["cudnn"] = next((v for k, (n, v) in packages.items() if k.startswith("nvidia-cudnn")), None)
 print(json.dumps(info))
 """
 

@@ -1,0 +1,151 @@
+"""prepare_environment (current, overlay, cached venv, failures), fingerprint and GPU detection."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from repaudit import environment
+from repaudit.errors import EnvSetupError
+from repaudit.model import ArmSpec, AuditSpec, Claim, EnvironmentKind, Isolation
+
+
+def spec(**fields: object) -> AuditSpec:
+    return AuditSpec(
+        claims=(Claim("acc", 0.5),), arms=(ArmSpec("method", "python train.py {seed}"),), seeds=(1,),
+        **fields,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_current_is_the_running_interpreter(tmp_path: Path) -> None:
+    env = environment.prepare_environment(
+        spec(), tmp_path, cache_dir=tmp_path / "c", log_path=tmp_path / "l"
+    )
+    assert env.kind is EnvironmentKind.CURRENT and env.python == Path(sys.executable)
+    assert env.torch_from == "system" and env.cache_key is None
+    assert env.isolation is environment.detect_isolation()[0] and env.isolation_note
+    assert not (tmp_path / "c").exists()  # nothing built
+
+
+def test_conda_only_repositories_are_refused_with_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "environment.yml").write_text("dependencies: [numpy]\n")
+    with pytest.raises(
+        EnvSetupError, match="conda environment.*requirements.txt.*--environment current"
+    ):
+        environment.prepare_environment(
+            spec(environment=EnvironmentKind.VENV),
+            tmp_path,
+            cache_dir=tmp_path / "c",
+            log_path=tmp_path / "l",
+        )
+
+
+@pytest.mark.slow
+def test_venv_is_built_once_reuses_the_auditors_torch_and_carries_the_hook(tmp_path: Path) -> None:
+    checkout = tmp_path / "paper"
+    checkout.mkdir()
+    (checkout / "requirements.txt").write_text("numpy\n")  # already satisfied: nothing downloaded
+    (checkout / "pyproject.toml").write_text(
+        "[tool.ruff]\nline-length = 100\n"
+    )  # settings, not a project
+    (checkout / "environment.yml").write_text(
+        "dependencies: [numpy]\n"
+    )  # ignored: requirements.txt wins
+    venv_spec = spec(environment=EnvironmentKind.VENV, setup="python -c \"open('setup-ran', 'w')\"")
+    log = tmp_path / "audit" / "environment.log"
+    env = environment.prepare_environment(
+        venv_spec, checkout, cache_dir=tmp_path / "cache", log_path=log
+    )
+    assert env.kind is EnvironmentKind.VENV and not env.reused
+    assert env.python.parent == env.bin_dir and str(env.python).startswith(
+        str(tmp_path / "cache" / "venvs")
+    )
+    assert env.torch_from == "system"
+    assert "Requirement already satisfied: numpy" in log.read_text()
+    assert (checkout / "setup-ran").exists()
+    site_packages = next(env.bin_dir.parent.glob("lib/python*/site-packages"))
+    assert {"repaudit_seed_hook.py", "repaudit_seed_hook.pth"} <= {
+        p.name for p in site_packages.iterdir()
+    }
+    started = time.monotonic()
+    again = environment.prepare_environment(
+        venv_spec, checkout, cache_dir=tmp_path / "cache", log_path=log
+    )
+    assert again.reused and again.python == env.python and time.monotonic() - started < 2
+    changed = environment.prepare_environment(
+        spec(environment=EnvironmentKind.VENV), checkout, cache_dir=tmp_path / "cache", log_path=log
+    )
+    assert changed.cache_key != env.cache_key and not changed.reused
+
+
+@pytest.mark.slow
+def test_failed_install_shows_the_tail_keeps_the_log_and_leaves_no_venv(tmp_path: Path) -> None:
+    checkout = tmp_path / "paper"
+    checkout.mkdir()
+    (checkout / "requirements.txt").write_text("numpy===!!not-a-version\n")
+    log = tmp_path / "environment.log"
+    with pytest.raises(EnvSetupError) as error:
+        environment.prepare_environment(
+            spec(environment=EnvironmentKind.VENV),
+            checkout,
+            cache_dir=tmp_path / "cache",
+            log_path=log,
+        )
+    message = str(error.value)
+    assert "installing requirements.txt failed" in message and str(log) in message
+    assert "not-a-version" in message.split("Last lines:")[1]
+    assert "not-a-version" in log.read_text()
+    assert [p for p in (tmp_path / "cache" / "venvs").iterdir() if p.is_dir()] == []
+
+
+def test_fingerprint_records_packages_torch_and_only_safe_variables(tmp_path: Path) -> None:
+    env = environment.prepare_environment(
+        spec(), tmp_path, cache_dir=tmp_path / "c", log_path=tmp_path / "l"
+    )
+    variables = {"OMP_NUM_THREADS": "2", "GITHUB_TOKEN": "ghp_x", "PROXY": "http://u:p@h:1"}
+    fingerprint = environment.fingerprint(env, variables)
+    import numpy
+    import torch
+
+    assert f"numpy=={numpy.__version__}" in fingerprint.packages
+    assert fingerprint.torch == torch.__version__ and fingerprint.python.startswith(
+        sys.version.split()[0]
+    )
+    assert fingerprint.variables == {"OMP_NUM_THREADS": "2"}
+    assert fingerprint.cpu and fingerprint.cpu_count == os.cpu_count()
+    assert fingerprint.isolation is env.isolation and fingerprint.repaudit_version
+
+
+FAKE_NVIDIA_SMI = """#!/bin/sh
+echo "0, GPU-aaaa, NVIDIA H100 80GB HBM3, 81559, 550.54.15"
+echo "1, GPU-bbbb, NVIDIA H100 80GB HBM3, 81559, 550.54.15"
+"""
+
+
+def test_detect_gpus_reads_nvidia_smi_and_honours_the_granted_devices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(FAKE_NVIDIA_SMI)
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    gpus = environment.detect_gpus()
+    assert gpus == ("NVIDIA H100 80GB HBM3 (81559 MiB, driver 550.54.15)",) * 2
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-bbbb")
+    assert len(environment.detect_gpus()) == 1
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert environment.detect_gpus() == ()
+
+
+def test_isolation_level_can_be_lowered_but_never_overstated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REPAUDIT_ISOLATION", "none")
+    level, note = environment.detect_isolation()
+    assert level is Isolation.NONE and "WITHOUT isolation" in note and "bubblewrap" in note

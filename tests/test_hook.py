@@ -1,0 +1,136 @@
+"""The seed-override hook in a real environment: runs under python -I, stays inactive unless asked,
+replaces and logs each seeding call once, patches lazily imported packages, sets determinism."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from repaudit import environment
+from repaudit.model import ArmSpec, AuditSpec, Claim, Environment, EnvironmentKind
+
+HOOK_FILE = Path(environment.__file__).parent / "hook" / "repaudit_seed_hook.py"
+_spec = importlib.util.spec_from_file_location("repaudit_seed_hook_under_test", HOOK_FILE)
+assert _spec and _spec.loader
+hook = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(hook)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Environment:
+    """The overlay environment repaudit builds for environment = "current" with seed_override."""
+    folder = tmp_path_factory.mktemp("hook")
+    spec = AuditSpec(
+        claims=(Claim("acc", 0.5),),
+        arms=(ArmSpec("method", "x {seed}"),),
+        seeds=(1,),
+        seed_override=True,
+    )
+    built = environment.prepare_environment(
+        spec, folder, cache_dir=folder / "cache", log_path=folder / "env.log"
+    )
+    assert built.kind is EnvironmentKind.CURRENT and built.python != Path(os.sys.executable)
+    return built
+
+
+def run(
+    env: Environment, code: str, tmp_path: Path, *flags: str, **variables: str
+) -> tuple[str, list[dict]]:
+    log = tmp_path / "calls.jsonl"
+    done = subprocess.run(
+        [str(env.python), *flags, "-c", textwrap.dedent(code)],
+        env={"PATH": os.environ["PATH"], "REPAUDIT_SEED_LOG": str(log), **variables},
+        capture_output=True, text=True, check=True, cwd=tmp_path,
+    )  # fmt: skip
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return done.stdout.strip(), calls
+
+
+def test_inactive_without_its_variables(env: Environment, tmp_path: Path) -> None:
+    out, calls = run(
+        env,
+        "import sys, random; random.seed(1); print('repaudit_seed_hook' in sys.modules)",
+        tmp_path,
+        "-I",
+    )
+    assert out == "False" and calls == []
+
+
+def test_replaces_random_and_numpy_seeds_under_python_isolated(
+    env: Environment, tmp_path: Path
+) -> None:
+    code = """
+        import random, numpy as np
+        random.seed(42); a = random.random()
+        random.seed(42); b = random.random()
+        random.seed()  # no argument: system entropy, left alone
+        np.random.seed(42); c = np.random.rand()
+        d = np.random.default_rng(seed=42).random()
+        e = np.random.default_rng(None).random()
+        print(a == b, a, c, d)
+    """
+    out, calls = run(env, code, tmp_path, "-I", REPAUDIT_SEED_OVERRIDE="5")
+    same, a, c, d = out.split()
+    expected = hook.derive(5, 42)
+    import random
+
+    import numpy as np
+
+    random.seed(expected)
+    np.random.seed(expected)
+    assert same == "True" and float(a) == random.random() and float(c) == np.random.rand()
+    assert float(d) == np.random.default_rng(expected).random()
+    assert [c["function"] for c in calls] == [
+        "random.seed",
+        "random.seed",
+        "numpy.random.seed",
+        "numpy.random.default_rng",
+    ]
+    assert all(c["original"] == 42 and c["replaced_by"] == expected for c in calls)
+
+
+def test_derived_seeds_depend_on_both_seeds() -> None:
+    assert hook.derive(1, 42) != hook.derive(2, 42) != hook.derive(2, 43)
+    assert hook.derive(1, 42) == hook.derive(1, 42) < 2**32
+
+
+def test_lazily_imported_seed_everything_is_replaced_once(env: Environment, tmp_path: Path) -> None:
+    package = tmp_path / "lightning_fabric" / "utilities"
+    package.mkdir(parents=True)
+    (tmp_path / "lightning_fabric" / "__init__.py").write_text(
+        "from lightning_fabric.utilities.seed import seed_everything\n"
+    )
+    (package / "__init__.py").write_text("")
+    (package / "seed.py").write_text(
+        "import random\n\ndef seed_everything(seed=None, workers=False):\n    random.seed(seed)\n    return seed\n"
+    )
+    code = "from lightning_fabric import seed_everything; print(seed_everything(7))"
+    out, calls = run(env, code, tmp_path, REPAUDIT_SEED_OVERRIDE="3", PYTHONPATH=str(tmp_path))
+    assert int(out) == hook.derive(3, 7)
+    # seed_everything's own random.seed call is part of the replaced call, not a second one
+    assert calls == [
+        {"function": "seed_everything", "original": 7, "replaced_by": hook.derive(3, 7)}
+    ]
+
+
+@pytest.mark.slow
+def test_torch_seed_and_determinism(env: Environment, tmp_path: Path) -> None:
+    code = """
+        import torch
+        torch.manual_seed(42)
+        print(torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+              torch.initial_seed())
+    """
+    out, calls = run(
+        env, code, tmp_path, "-I", REPAUDIT_SEED_OVERRIDE="9", REPAUDIT_DETERMINISTIC="1"
+    )
+    assert out.split() == ["True", "True", str(hook.derive(9, 42))]
+    assert calls == [
+        {"function": "torch.manual_seed", "original": 42, "replaced_by": hook.derive(9, 42)}
+    ]
