@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -50,12 +52,9 @@ def test_venv_is_built_once_reuses_the_auditors_torch_and_carries_the_hook(tmp_p
     checkout = tmp_path / "paper"
     checkout.mkdir()
     (checkout / "requirements.txt").write_text("numpy\n")  # already satisfied: nothing downloaded
-    (checkout / "pyproject.toml").write_text(
-        "[tool.ruff]\nline-length = 100\n"
-    )  # settings, not a project
-    (checkout / "environment.yml").write_text(
-        "dependencies: [numpy]\n"
-    )  # ignored: requirements.txt wins
+    # settings only, not a project; and a conda file that requirements.txt overrides
+    (checkout / "pyproject.toml").write_text("[tool.ruff]\nline-length = 100\n")
+    (checkout / "environment.yml").write_text("dependencies: [numpy]\n")
     venv_spec = spec(environment=EnvironmentKind.VENV, setup="python -c \"open('setup-ran', 'w')\"")
     log = tmp_path / "audit" / "environment.log"
     env = environment.prepare_environment(
@@ -77,10 +76,15 @@ def test_venv_is_built_once_reuses_the_auditors_torch_and_carries_the_hook(tmp_p
         venv_spec, checkout, cache_dir=tmp_path / "cache", log_path=log
     )
     assert again.reused and again.python == env.python and time.monotonic() - started < 2
-    changed = environment.prepare_environment(
-        spec(environment=EnvironmentKind.VENV), checkout, cache_dir=tmp_path / "cache", log_path=log
+    # `pip` in a setup command installs into the venv, never into the auditor's interpreter
+    assert shutil.which("pip", path=str(env.bin_dir)) == str(env.bin_dir / "pip")
+    prefix = subprocess.run(
+        [env.python, "-c", "import sys; print(sys.prefix)"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    assert changed.cache_key != env.cache_key and not changed.reused
+    assert prefix.stdout.strip() == str(env.bin_dir.parent)
 
 
 @pytest.mark.slow
