@@ -121,7 +121,10 @@ def _commands(
 
 def _find_script(folder: Path) -> Path | None:
     for pattern in _SCRIPTS:
-        found = [p for p in sorted(folder.glob(pattern)) if p.is_file() and "test" not in p.name]
+        found = [
+            p for p in sorted(folder.glob(pattern))
+            if p.is_file() and "test" not in p.relative_to(folder).as_posix()
+        ]  # fmt: skip
         if found:
             return found[0]
     return None
