@@ -194,7 +194,7 @@ def test_more_seeds_reuse_the_finished_ones(tmp_path):
     make_repo(tmp_path / "paper")
     repaudit("check", "paper", "--seeds", "3", "--quiet", cwd=tmp_path)
     done = repaudit("check", "paper", "--seeds", "4", cwd=tmp_path)
-    assert "6 finished earlier, kept; 2 to run" in done.stderr
+    assert "(6 finished earlier, kept); 2 to run" in done.stderr
     assert len(list((tmp_path / "audits").glob("*/audit.json"))) == 1
 
 
