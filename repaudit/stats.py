@@ -32,7 +32,10 @@ ArrayLike = Sequence[float] | np.ndarray
 
 def scores_array(values: ArrayLike, *, name: str = "scores", min_n: int = 1) -> np.ndarray:
     """The one validation step: a finite 1-D float64 array of at least ``min_n`` scores."""
-    array = np.asarray(values, dtype=np.float64)
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name}: expected a list of numbers, got {values!r:.60}") from None
     if array.ndim != 1:
         raise UsageError(f"{name}: expected a flat list of numbers, got shape {array.shape}")
     if array.size < min_n:

@@ -20,7 +20,9 @@ def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-@pytest.mark.parametrize("bad", [[1.0, float("nan")], [float("inf"), 2.0], [[1.0, 2.0]]])
+@pytest.mark.parametrize(
+    "bad", [[1.0, float("nan")], [float("inf"), 2.0], [[1.0, 2.0]], ["x", 1.0], [[1.0], [2.0, 3.0]]]
+)
 def test_nan_inf_and_nested_are_rejected_with_a_clear_message(bad):
     with pytest.raises(UsageError, match="score"):
         stats.summarize_arm("method", bad, n_failed=0, rng=rng())
