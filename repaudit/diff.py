@@ -6,6 +6,7 @@ two-sided t-test on them (scipy); the environments are compared through their fi
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 
@@ -63,7 +64,9 @@ def diff_audits(before: Audit, after: Audit, alpha: float = 0.05) -> AuditDiff:
             continue
         arms = {a.arm: a for a in new.arms}
         moves += [_move(old.claim.metric, a, arms[a.arm], alpha) for a in old.arms if a.arm in arms]
-        pairs = [("reproduction", old.reproduction.decision, new.reproduction.decision)]
+        pairs: list[tuple[str, enum.StrEnum, enum.StrEnum]] = [
+            ("reproduction", old.reproduction.decision, new.reproduction.decision)
+        ]
         if old.improvement and new.improvement:
             pairs.append(("improvement", old.improvement.decision, new.improvement.decision))
         decisions += [

@@ -1,9 +1,10 @@
-"""The report's plots: matplotlib figures rendered to deterministic inline SVG, each with a text alternative."""
+"""The report's plots: matplotlib figures as deterministic inline SVG, each with a text alternative."""
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from markupsafe import Markup, escape
@@ -11,6 +12,9 @@ from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy import stats
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType  # matplotlib >= 3.9; annotations only
 
 from repaudit.model import BASELINE_ARM, ClaimKind, ClaimResult, Direction
 
@@ -20,7 +24,7 @@ CLAIM_COLOR = "#b4531f"
 BAND_COLOR = "#dbe6f3"
 
 # Fixed salt, text kept as text, no date: the same audit gives the same SVG bytes.
-_SVG_RC = {
+_SVG_RC: dict[RcKeyType, Any] = {
     "svg.hashsalt": "repaudit",
     "svg.fonttype": "none",
     "font.family": "sans-serif",
