@@ -8,7 +8,9 @@ standardised gamma(2)) where each run diverges with probability 0.1 to about 10 
 are in units of the body's sd. Real pools: /work/shared/data/seed-scores (see its README and the
 .source.txt files): A/A splits of one configuration for the null, two configurations for power.
 
-The deciding rules are simulated vectorised with the same scipy calls as repaudit.verdict; a
+The deciding rules are simulated vectorised with the same scipy calls as repaudit.verdict
+(Mann-Whitney, evidence only, uses scipy's default where repaudit enumerates small tied samples
+exactly; simulated scores have no ties); a
 cross-check at the end runs verdict.evaluate_claim itself on a few hundred samples and reports how
 many decisions differ (it must be 0). Takes about 2-3 minutes on 2 cores.
 """

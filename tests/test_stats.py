@@ -74,6 +74,17 @@ def test_mann_whitney_matches_scipy_and_reports_its_floor():
     assert stats.mann_whitney([3, 4], [0, 1, 2]).p_floor == pytest.approx(0.1)
 
 
+def test_mann_whitney_with_ties_never_goes_below_its_floor():
+    # scipy's normal approximation would give p = 0.023 here, below the exact floor of 1/20
+    tied = stats.mann_whitney([2.0, 2.0, 2.0], [1.0, 1.5, 1.0])
+    assert tied.p_greater == pytest.approx(0.05)
+    ref = sps.mannwhitneyu(
+        [2.0, 2.0, 2.0], [1.0, 1.5, 1.0], alternative="greater",
+        method=sps.PermutationMethod(n_resamples=np.inf),
+    )  # fmt: skip
+    assert tied.p_greater == ref.pvalue
+
+
 def test_probability_of_improvement_is_u_over_nm():
     estimate, interval = stats.probability_of_improvement(A, B, rng())
     u = sps.mannwhitneyu(A, B).statistic
