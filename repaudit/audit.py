@@ -21,6 +21,7 @@ from repaudit.model import (
     Audit,
     AuditSpec,
     Environment,
+    EnvironmentKind,
     RunResult,
     RunStatus,
     SeedRequest,
@@ -78,7 +79,8 @@ def rerun_command(argv: Sequence[str], commit: str) -> str:
     args = [a for a in args if not a.startswith("--ref=")]
     if args and args[0] != "check":
         args.insert(0, "check")
-    return shlex.join(["repaudit", *args, "--ref", commit])
+    # A token typed into an https URL must not reach audit.json or the report.
+    return shlex.join(["repaudit", *(source.public_url(a) for a in args), "--ref", commit])
 
 
 def default_cache_dir() -> Path:
@@ -107,6 +109,7 @@ def run_audit(
             registry_dir=request.store_dir / "registry",
             registry_key=pinned.display_name,
             overrides=request.overrides,
+            default_environment=EnvironmentKind.VENV if pinned.url else EnvironmentKind.CURRENT,
         )
         spec_hash = spec.spec_hash(audit_spec)
         paths = store.AuditPaths(request.store_dir / store.audit_id(pinned, spec_hash))

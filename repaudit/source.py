@@ -63,7 +63,7 @@ def resolve_source(
         url = f"https://github.com/{shorthand['owner']}/{shorthand['name']}.git"
         return _resolve_remote(target, url, ref, cache_dir)
     if _URL.match(target):
-        return _resolve_remote(_public(target), target, ref, cache_dir)
+        return _resolve_remote(public_url(target), target, ref, cache_dir)
     raise SourceError(
         f"{target} does not exist: pass an existing folder, a git URL or owner/name for GitHub"
     )
@@ -216,7 +216,7 @@ def _resolve_remote(target: str, url: str, ref: str | None, cache_dir: Path) -> 
     Only the URL without credentials is recorded or used in folder names (``target`` is already
     stripped): audit records and reports are meant to be shared.
     """
-    public = _public(url)
+    public = public_url(url)
     clone_dir = (
         cache_dir / "clones" / f"{_sanitize(re.sub(r'^[a-z]+://', '', public))}-"
         f"{hashlib.sha256(public.encode()).hexdigest()[:8]}.git"
@@ -262,7 +262,7 @@ def _clone(url: str, clone_dir: Path) -> git.Repo:
     except git.GitCommandError as error:
         shutil.rmtree(partial, ignore_errors=True)
         raise SourceError(
-            f"cannot clone {_public(url)}: {_git_message(error)}; check the URL and network access, "
+            f"cannot clone {public_url(url)}: {_git_message(error)}; check the URL and network access, "
             "or clone it yourself and pass the local folder"
         ) from error
     # A bare clone has no fetch refspec; map branches one to one so later fetches update them.
@@ -321,7 +321,7 @@ def _has_commit(repo: git.Repo, sha: str) -> bool:
     return True
 
 
-def _public(url: str) -> str:
+def public_url(url: str) -> str:
     """``url`` without an https token (https://user:token@host/... -> https://host/...); an ssh
     user name such as git@ is kept, since it is not a secret and the URL needs it."""
     return re.sub(r"^(https?://)[^/@]+@", r"\1", url)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from repaudit.errors import SpecError
-from repaudit.model import BASELINE_ARM, AuditSpec, MetricSource
+from repaudit.model import BASELINE_ARM, AuditSpec, EnvironmentKind, MetricSource
 from repaudit.spec_schema import SOURCE_KEYS, build_spec, check_table, parse_duration, parse_size
 
 __all__ = [
@@ -75,9 +75,13 @@ def load_spec(
     registry_dir: Path | None = None,
     registry_key: str | None = None,
     overrides: SpecOverrides = SpecOverrides(),
+    default_environment: EnvironmentKind = EnvironmentKind.CURRENT,
 ) -> AuditSpec:
     """Find the spec (--spec, repaudit.toml, [tool.repaudit], registry, or flags only), apply the
-    flags, validate, and return the AuditSpec. Raises SpecError naming the file, key and fix."""
+    flags, validate, and return the AuditSpec. Raises SpecError naming the file, key and fix.
+
+    `default_environment` applies when neither the spec nor a flag names one (DESIGN.md 5.2: a
+    cloned remote repository gets its own venv; a local one runs under the current interpreter)."""
     raw, where, origin = _find(repo_dir, spec_path, registry_dir, registry_key)
     if raw is None and overrides.command is None:
         raise SpecError(
@@ -87,6 +91,8 @@ def load_spec(
     raw = copy.deepcopy(raw or {})
     check_table(raw, "", where)  # before merging, so the merge can trust the top-level types
     flags = _merge_flags(raw, overrides)
+    if isinstance(raw.get("run", {}), dict):
+        raw.setdefault("run", {}).setdefault("environment", default_environment.value)
     return dataclasses.replace(build_spec(raw, where, flags), origin=origin)
 
 
