@@ -78,6 +78,8 @@ def chance(x: float) -> str:
 
 
 def duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f}s"
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     if hours:
@@ -177,7 +179,8 @@ def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
     if rep.chance_one_seed_reaches is not None:
         readings.append(("Chance one new seed reaches it", chance(rep.chance_one_seed_reaches)))
     if rep.best_of_k is not None:
-        readings.append(("Best-of-k reading", f"what the best of ~{rep.best_of_k:.0f} seeds gives"))
+        k = max(1, round(rep.best_of_k))
+        readings.append(("Best-of-k reading", f"what the best of ~{k} seed{'s' * (k > 1)} gives"))
     decisions = [_decision("Does the claimed number reproduce?", rep.decision.value,
                            REPRODUCTION_WORDS[rep.decision][1], rep.reason, readings)]  # fmt: skip
     if imp is not None:
