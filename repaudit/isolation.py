@@ -140,7 +140,8 @@ def _masked_dirs() -> list[Path]:
 
 def _interpreter_paths() -> list[Path]:
     """This interpreter's installation and import path, re-exposed read-only inside a masked home."""
-    return [Path(p) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path} if p]
+    paths = dict.fromkeys([sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path])
+    return [Path(p) for p in paths if os.path.isabs(p) and os.path.exists(p)]
 
 
 def _bwrap_argv(
