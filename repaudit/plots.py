@@ -97,7 +97,7 @@ def _seeds_plot(result: ClaimResult) -> Plot:
         axes.set_xlabel("successful seed (in seed order)")
         axes.set_ylabel(claim.metric)
         axes.set_xticks(seeds if method.n <= 20 else seeds[:: max(1, method.n // 10)])
-        axes.legend(loc="best", fontsize=7.5, frameon=False, ncols=2)
+        _legend_above(axes, columns=5)
         reached = seeds_reaching(result)
         band = (f"; the 95% prediction interval for one new seed is {interval.low:.4g} "
                 f"to {interval.high:.4g}") if interval else ""  # fmt: skip
@@ -179,7 +179,7 @@ def _gap_plot(result: ClaimResult) -> Plot | None:
         axes.set_yticks([])
         axes.spines["left"].set_visible(False)
         axes.set_xlabel(f"{what} (positive = method better)")
-        axes.legend(loc="upper left", fontsize=7.5, frameon=False)
+        _legend_above(axes, columns=2)
         alt = (f"Under seed noise alone the {what} is spread with standard error {scale:.3g}; "
                f"it reaches the claimed gap of {improvement.claimed_gap:+.3g} with chance "
                f"{noise.sf(improvement.claimed_gap):.2g}.")  # fmt: skip
@@ -187,6 +187,12 @@ def _gap_plot(result: ClaimResult) -> Plot | None:
             alt += (f" The re-runs show {improvement.observed_gap:+.3g}; noise alone gives at "
                     f"least that with chance {noise.sf(edge):.2g} (shaded).")  # fmt: skip
         return Plot("How large a gap seed noise alone produces", alt, _svg(figure, alt))
+
+
+def _legend_above(axes: Axes, columns: int) -> None:
+    """Above the axes, so the key never hides a seed (the band can fill the whole plot)."""
+    axes.legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncols=columns, fontsize=7.5,
+                frameon=False, borderaxespad=0, handlelength=1.6, columnspacing=1.2)  # fmt: skip
 
 
 def seeds_reaching(result: ClaimResult) -> int:

@@ -259,7 +259,7 @@ def _test(test: TestResult) -> dict[str, Any]:
         "deciding": test.deciding,
         "statistic": "—" if test.statistic is None else f"{test.statistic:.3g}",
         "p": p_value(test.p_value),
-        "interval": interval(test.interval, "{:.3g}".format) if test.interval else "",
+        "interval": f"95%: {interval(test.interval, '{:.3g}'.format)}" if test.interval else "",
         "assumption": test.assumption or "—",
         "meaning": test.meaning,
         "note": test.note,
