@@ -1,4 +1,4 @@
-"""Build or reuse the interpreter the seeds run under, and fingerprint it.
+"""Build or reuse the interpreter the seeds run under (its fingerprint: fingerprint.py).
 
 ``venv``: a virtual environment from what the repository declares, in repo2docker's order (a
 ``binder/`` folder replaces the root; ``environment.yml`` alone is unsupported; ``requirements.txt``;
@@ -25,20 +25,19 @@ import hashlib
 import importlib.util
 import json
 import os
-import platform
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
-from repaudit import __version__
 from repaudit.errors import EnvSetupError
-from repaudit.isolation import base_environment, detect_isolation, is_secret, run_contained
-from repaudit.model import AuditSpec, Environment, EnvironmentKind, Fingerprint
+from repaudit.fingerprint import detect_gpus, fingerprint, probe
+from repaudit.isolation import base_environment, detect_isolation, run_contained
+from repaudit.model import AuditSpec, Environment, EnvironmentKind
 
 __all__ = ["detect_gpus", "detect_isolation", "fingerprint", "prepare_environment"]
 
@@ -46,6 +45,7 @@ _RECIPE = "1"  # bump when the way environments are built changes: old cache ent
 _INSTALL_TIMEOUT = 3600.0
 _COMPLETE = ".repaudit-complete"
 _PACKAGE_DIR = Path(__file__).parent
+_TORCH_ORIGIN = "import importlib.util as u; s = u.find_spec('torch'); print(s.origin if s else '')"
 
 
 def prepare_environment(
@@ -85,7 +85,7 @@ def prepare_environment(
             except BaseException:
                 shutil.rmtree(venv, ignore_errors=True)  # a half-built venv is never reused
                 raise
-            origin = _probe(venv / "bin" / "python", _TORCH_ORIGIN)
+            origin = probe(venv / "bin" / "python", _TORCH_ORIGIN)
             torch_from = (
                 "none"
                 if not origin
@@ -293,115 +293,3 @@ def _locked(folder: Path) -> Iterator[None]:
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
-# ---------------------------------------------------------------- fingerprint
-
-_TORCH_ORIGIN = "import importlib.util as u; s = u.find_spec('torch'); print(s.origin if s else '')"
-
-# Reads torch's version.py rather than importing torch (seconds, and CUDA initialisation); cuDNN is
-# the version of the wheel torch loads it from.
-_FINGERPRINT_PROBE = """
-import importlib.metadata as md, importlib.util, json, os, platform
-packages = {}
-for dist in md.distributions():  # sys.path order: the first of a name is the one imported
-    name = dist.metadata["Name"]
-    if name and name.lower() not in packages:
-        packages[name.lower()] = (name, dist.version)
-info = {"python": f"{platform.python_version()} ({platform.python_implementation()})",
-        "packages": sorted((f"{n}=={v}" for n, v in packages.values()), key=str.lower)}
-spec = importlib.util.find_spec("torch")
-if spec and spec.submodule_search_locations:
-    version = {}
-    with open(os.path.join(spec.submodule_search_locations[0], "version.py")) as f:
-        exec(f.read(), version)
-    info["torch"], info["cuda"] = version.get("__version__"), version.get("cuda")
-    info["cudnn"] = next((v for k, (n, v) in packages.items() if k.startswith("nvidia-cudnn")), None)
-print(json.dumps(info))
-"""
-
-
-def fingerprint(environment: Environment, variables: Mapping[str, str]) -> Fingerprint:
-    """Python, OS, CPU, GPUs, torch/CUDA/cuDNN and every package as the seeds' interpreter sees them,
-    plus the variables repaudit set (names that look like credentials are left out)."""
-    info = json.loads(_probe(environment.python, _FINGERPRINT_PROBE) or "{}")
-    return Fingerprint(
-        python=info.get("python", platform.python_version()),
-        platform=platform.platform(),
-        cpu=_cpu_model(),
-        cpu_count=os.cpu_count() or 1,
-        gpus=detect_gpus(),
-        torch=info.get("torch"),
-        cuda=info.get("cuda"),
-        cudnn=info.get("cudnn"),
-        packages=tuple(info.get("packages", ())),
-        variables={k: v for k, v in sorted(variables.items()) if not is_secret(k, v)},
-        repaudit_version=__version__,
-        isolation=environment.isolation,
-    )
-
-
-def _probe(python: Path, code: str) -> str:
-    """Run ``code`` in the environment's interpreter, contained like a seed; its stdout ('' on error)."""
-    with tempfile.TemporaryDirectory(prefix="repaudit-probe-") as scratch:
-        folder = Path(scratch)
-        outcome = run_contained(
-            f"{shlex.quote(str(python))} -c {shlex.quote(code)}",
-            cwd=folder,
-            env={**base_environment(python.parent), "HOME": scratch},
-            stdout_path=folder / "out",
-            stderr_path=folder / "err",
-            timeout_seconds=300,
-            writable=[folder],
-            readonly=[python.parent.parent],
-        )
-        return (folder / "out").read_text().strip() if outcome.returncode == 0 else ""
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def detect_gpus() -> tuple[str, ...]:
-    """The GPUs repaudit may hand to seeds, in slot order ("name (memory, driver)"); () when none.
-
-    nvidia-smi when present, else torch.cuda. Under CUDA_VISIBLE_DEVICES (Slurm sets it) only the
-    granted devices are listed, in that order, matching how sandbox maps slots to devices.
-    """
-    if shutil.which("nvidia-smi"):
-        query = "--query-gpu=index,uuid,name,memory.total,driver_version"
-        try:
-            done = subprocess.run(
-                ["nvidia-smi", query, "--format=csv,noheader,nounits"],
-                capture_output=True, text=True, timeout=60, check=False,
-            )  # fmt: skip
-        except (OSError, subprocess.TimeoutExpired):
-            return ()
-        rows = [
-            [c.strip() for c in line.split(",")]
-            for line in done.stdout.splitlines()
-            if line.count(",") >= 4
-        ]
-        if done.returncode != 0:
-            return ()
-        if "CUDA_VISIBLE_DEVICES" in os.environ:
-            wanted = [d.strip() for d in os.environ["CUDA_VISIBLE_DEVICES"].split(",") if d.strip()]
-            rows = [
-                next(r for r in rows if d in (r[0], r[1]))
-                for d in wanted
-                if any(d in (r[0], r[1]) for r in rows)
-            ]
-        return tuple(
-            f"{name} ({memory} MiB, driver {driver})" for _, _, name, memory, driver in rows
-        )
-    if importlib.util.find_spec("torch") is None:
-        return ()
-    import torch
-
-    if not torch.cuda.is_available():
-        return ()
-    return tuple(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))

@@ -135,7 +135,8 @@ def _strongest(allowed: tuple[Isolation, ...]) -> tuple[Isolation, str]:
 
 def _masked_dirs() -> list[Path]:
     """Folders that hold the auditor's own files (keys, tokens, shell history): hidden under bwrap."""
-    return [p for p in {Path("/root"), Path("/home"), Path.home()} if p.is_dir()]
+    candidates = dict.fromkeys([Path("/root"), Path("/home"), Path.home()])
+    return [p for p in candidates if p.is_dir() and len(p.parts) > 1]  # never "/" itself
 
 
 def _interpreter_paths() -> list[Path]:
@@ -299,6 +300,10 @@ def run_contained(
         # wait4 rather than Popen.wait: its resource usage gives the tree's peak memory.
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
+    except BaseException:  # Ctrl-C while waiting (run_seed on a cluster node's main thread)
+        tree.kill()
+        process.wait()
+        raise
     finally:
         timer.cancel()
         with _RUNNING_LOCK:
@@ -334,3 +339,10 @@ def _copy_capped(stream: object, path: Path) -> None:
             log.write(f"\n[repaudit: {cut} bytes cut here; the log is capped]\n".encode())
         log.write(tail)
     stream.close()  # type: ignore[attr-defined]
+
+
+def format_duration(seconds: float) -> str:
+    """ "90s", "30m", "2h": how a timeout is spelled in reasons and messages."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g}h"
+    return f"{seconds / 60:g}m" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g}s"

@@ -1,7 +1,7 @@
 """Run ONE seed of audited code in a clean checkout, contained and recorded; never raises.
 
 The process control (allow-listed environment, bubblewrap / unshare, timeout, memory limit, capped
-logs) lives in isolation.py; this module decides what a seed sees:
+logs) lives in isolation.py, `prepare` in prepare.py; this module decides what a seed sees:
 
     cwd          its own clean checkout of the pinned commit (removed afterwards)
     writable     that checkout, {out} = <run dir>/out, HOME = <run dir>/home (removed afterwards)
@@ -22,28 +22,26 @@ import os
 import shlex
 import shutil
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 from repaudit import source as source_module
-from repaudit.errors import EnvSetupError
 from repaudit.isolation import (
     Outcome,
     base_environment,
     detect_isolation,
+    format_duration,
     kill_all_running,
     run_contained,
 )
 from repaudit.metrics import read_metrics
 from repaudit.model import (
-    Environment,
     Isolation,
     RunResult,
     RunStatus,
     SeedCall,
     SeedRequest,
-    Source,
 )
+from repaudit.prepare import link_prepared, run_prepare
 
 __all__ = [
     "detect_isolation",
@@ -54,7 +52,6 @@ __all__ = [
 ]
 
 LOG_TAIL_LINES = 40
-_MANIFEST = ".repaudit-prepared.json"
 _MAX_SEED_CALLS = 100  # distinct calls kept in the record; the hook logs at most 1000 per process
 
 
@@ -114,7 +111,7 @@ def _run_seed(request: SeedRequest, home: Path) -> RunResult:
     checkout = source_module.checkout(request.source, request.work_dir)
     readonly = [request.environment.bin_dir.parent]
     if request.prepared_dir is not None:
-        readonly.append(_link_prepared(request.prepared_dir, request.work_dir))
+        readonly.append(link_prepared(request.prepared_dir, request.work_dir))
     try:
         command = request.command.format(
             seed=request.seed,
@@ -175,7 +172,7 @@ def _judge(
         return (
             RunStatus.TIMEOUT,
             (
-                f"no result after the {_duration(request.timeout_seconds)} wall-clock limit; "
+                f"no result after the {format_duration(request.timeout_seconds)} wall-clock limit; "
                 "every process of the seed was killed"
             ),
             {},
@@ -216,12 +213,6 @@ def _result(request: SeedRequest, status: RunStatus, seconds: float, **fields: o
     )
 
 
-def _duration(seconds: float) -> str:
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g}h"
-    return f"{seconds / 60:g}m" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g}s"
-
-
 def _mentions_memory(run_dir: Path) -> bool:
     text = _log_tail(run_dir)
     return any(
@@ -259,128 +250,3 @@ def _seed_calls(path: Path) -> tuple[SeedCall, ...]:
             if len(calls) >= _MAX_SEED_CALLS:
                 break
     return tuple(calls)
-
-
-# ---------------------------------------------------------------- prepare
-
-
-def run_prepare(
-    command: str,
-    *,
-    source: Source,
-    environment: Environment,
-    work_dir: Path,
-    log_dir: Path,
-    timeout_seconds: float,
-    env: Mapping[str, str] | None = None,
-) -> Path:
-    """Run the spec's ``prepare`` once per audit, with network, in its own checkout at ``work_dir``;
-    return that checkout's audited folder (the seeds' ``prepared_dir``).
-
-    The files and folders prepare creates or changes inside the checkout are its outputs: each seed's
-    checkout gets a symlink to each, read-only under bubblewrap. A finished prepare of the same
-    command and commit is reused (resume). Raises EnvSetupError when it fails.
-    """
-    folder = work_dir / source.subdirectory
-    manifest = folder / _MANIFEST
-    if manifest.exists():
-        record = json.loads(manifest.read_text())
-        if record.get("command") == command and record.get("commit") == source.commit:
-            return folder
-    shutil.rmtree(work_dir, ignore_errors=True)
-    home = work_dir.with_name(work_dir.name + "-home")
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    folder = source_module.checkout(source, work_dir)
-    before = _files(work_dir)
-    stdout, stderr = log_dir / "prepare.stdout.log", log_dir / "prepare.stderr.log"
-    try:
-        outcome = run_contained(
-            command,
-            cwd=folder,
-            env={
-                **base_environment(environment.bin_dir, network=True),
-                "HOME": str(home),
-                **(env or {}),
-            },
-            stdout_path=stdout,
-            stderr_path=stderr,
-            timeout_seconds=timeout_seconds,
-            network=True,
-            writable=[work_dir, home],
-            readonly=[environment.bin_dir.parent],
-        )
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-    if outcome.returncode != 0 or outcome.timed_out:
-        what = (
-            f"timed out after {_duration(timeout_seconds)}"
-            if outcome.timed_out
-            else f"failed with exit code {outcome.returncode}"
-        )
-        raise EnvSetupError(
-            f"prepare command {command!r} {what}; fix the spec's [run] prepare and re-run "
-            f"(full logs: {stderr} and {stdout}). Last lines:\n{_prepare_tail(stdout, stderr)}"
-        )
-    outputs = _new_entries(before, _files(work_dir))
-    manifest.write_text(
-        json.dumps(
-            {"command": command, "commit": source.commit, "root": str(work_dir), "outputs": outputs}
-        )
-    )
-    return folder
-
-
-def _prepare_tail(stdout: Path, stderr: Path) -> str:
-    for path in (stderr, stdout):
-        if path.exists() and path.stat().st_size:
-            return "\n".join(path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:])
-    return "(no output)"
-
-
-def _files(root: Path) -> dict[str, tuple[int, int]]:
-    """Every entry under ``root``: relative path -> (size, mtime) for files, (-1, 0) for folders."""
-    entries: dict[str, tuple[int, int]] = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(folder, name)
-            stat = os.lstat(path)
-            key = os.path.relpath(path, root)
-            entries[key] = (
-                (-1, 0)
-                if name in dirs and not os.path.islink(path)
-                else (stat.st_size, stat.st_mtime_ns)
-            )
-    return entries
-
-
-def _new_entries(
-    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
-) -> list[str]:
-    """What prepare made: new or changed files, and new folders as a whole (not their contents)."""
-    outputs: list[str] = []
-    new_folders: set[Path] = set()
-    for path in sorted(after):
-        if new_folders.intersection(Path(path).parents):
-            continue
-        if before.get(path) != after[path]:
-            outputs.append(path)
-            if after[path] == (-1, 0):
-                new_folders.add(Path(path))
-    return outputs
-
-
-def _link_prepared(prepared_dir: Path, work_dir: Path) -> Path:
-    """Symlink prepare's outputs into a seed's checkout; return the prepared checkout's root."""
-    record = json.loads((prepared_dir / _MANIFEST).read_text())
-    root = Path(record["root"])
-    for relative in record["outputs"]:
-        target = work_dir / relative
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        elif target.exists() or target.is_symlink():
-            target.unlink()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to(root / relative)
-    return root

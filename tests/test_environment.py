@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import stat
 import subprocess
 import sys
 import time
@@ -105,46 +103,6 @@ def test_failed_install_shows_the_tail_keeps_the_log_and_leaves_no_venv(tmp_path
     assert "not-a-version" in message.split("Last lines:")[1]
     assert "not-a-version" in log.read_text()
     assert [p for p in (tmp_path / "cache" / "venvs").iterdir() if p.is_dir()] == []
-
-
-def test_fingerprint_records_packages_torch_and_only_safe_variables(tmp_path: Path) -> None:
-    env = environment.prepare_environment(
-        spec(), tmp_path, cache_dir=tmp_path / "c", log_path=tmp_path / "l"
-    )
-    variables = {"OMP_NUM_THREADS": "2", "GITHUB_TOKEN": "ghp_x", "PROXY": "http://u:p@h:1"}
-    fingerprint = environment.fingerprint(env, variables)
-    import numpy
-    import torch
-
-    assert f"numpy=={numpy.__version__}" in fingerprint.packages
-    assert fingerprint.torch == torch.__version__ and fingerprint.python.startswith(
-        sys.version.split()[0]
-    )
-    assert fingerprint.variables == {"OMP_NUM_THREADS": "2"}
-    assert fingerprint.cpu and fingerprint.cpu_count == os.cpu_count()
-    assert fingerprint.isolation is env.isolation and fingerprint.repaudit_version
-
-
-FAKE_NVIDIA_SMI = """#!/bin/sh
-echo "0, GPU-aaaa, NVIDIA H100 80GB HBM3, 81559, 550.54.15"
-echo "1, GPU-bbbb, NVIDIA H100 80GB HBM3, 81559, 550.54.15"
-"""
-
-
-def test_detect_gpus_reads_nvidia_smi_and_honours_the_granted_devices(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fake = tmp_path / "nvidia-smi"
-    fake.write_text(FAKE_NVIDIA_SMI)
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    gpus = environment.detect_gpus()
-    assert gpus == ("NVIDIA H100 80GB HBM3 (81559 MiB, driver 550.54.15)",) * 2
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-bbbb")
-    assert len(environment.detect_gpus()) == 1
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    assert environment.detect_gpus() == ()
 
 
 def test_isolation_level_can_be_lowered_but_never_overstated(
