@@ -1,0 +1,188 @@
+"""SlurmExecutor against a real single-node Slurm cluster started by the test (slurm_cluster.py).
+
+Here the store (tmp_path) is local, which is fine on one node; on a real cluster it must be on a
+filesystem the compute nodes share.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cloudpickle
+import git
+import pytest
+import submitit
+from slurm_cluster import SlurmCluster, unavailable
+
+from repaudit.errors import ExecutorError
+from repaudit.model import (
+    Claim,
+    Environment,
+    EnvironmentKind,
+    MetricSource,
+    RunResult,
+    RunStatus,
+    SeedRequest,
+    SlurmOptions,
+    Source,
+)
+from repaudit.slurm import SlurmExecutor
+
+CLAIM = Claim("acc", 0.5, source=MetricSource(json_path="{out}/metrics.json", key="test.acc"))
+CURRENT = Environment(
+    EnvironmentKind.CURRENT, python=Path(sys.executable), bin_dir=Path(sys.executable).parent
+)
+OPTIONS = SlurmOptions(partition="debug", cpus_per_task=1, mem_gb=0.5, timeout_min=5)
+# The test module's own seed runners travel to the node by value (the node cannot import tests/).
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    running = SlurmCluster(tmp_path_factory.mktemp("slurm"))
+    running.start()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in running.environment.items():
+            patch.setenv(name, value)
+        # submitit waits up to 15 s for a dead job's result file on slow shared filesystems.
+        patch.setattr(submitit.SlurmJob, "_results_timeout_s", 1)
+        yield running
+    running.stop()
+
+
+def request(tmp_path: Path, seed: int, source: Source, command: str, **env: str) -> SeedRequest:
+    return SeedRequest(
+        arm="method",
+        seed=seed,
+        command=command,
+        source=source,
+        environment=CURRENT,
+        run_dir=tmp_path / "runs" / f"seed-{seed}",
+        work_dir=tmp_path / "work" / f"seed-{seed}",
+        claims=(CLAIM,),
+        timeout_seconds=120.0,
+        env=env,
+        spec_hash="abc123",
+    )
+
+
+@pytest.fixture
+def paper(tmp_path: Path) -> Source:
+    """A real git repository holding a tiny training script."""
+    folder = tmp_path / "paper"
+    repo = git.Repo.init(folder)
+    (folder / "train.py").write_text(
+        "import json, os, sys\n"
+        "os.makedirs(sys.argv[2], exist_ok=True)\n"
+        "acc = int(sys.argv[1]) / 10 + int(os.environ['OMP_NUM_THREADS']) / 1000\n"
+        "json.dump({'test': {'acc': acc}}, open(os.path.join(sys.argv[2], 'metrics.json'), 'w'))\n"
+    )
+    repo.index.add(["train.py"])
+    actor = git.Actor("test", "test@example.com")
+    commit = repo.index.commit("paper", author=actor, committer=actor)
+    return Source(str(folder), "paper", folder, commit.hexsha)
+
+
+def sleeping_seed(request: SeedRequest) -> RunResult:
+    """Runs on the node: sleeps FAKE_SLEEP seconds, then reports the seed as its metric."""
+    time.sleep(float(request.env["FAKE_SLEEP"]))
+    return RunResult(request.arm, request.seed, RunStatus.OK, metrics={"acc": float(request.seed)})
+
+
+def test_missing_slurm_commands_is_an_error_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ExecutorError, match=r"needs sbatch, squeue.*--executor local"):
+        SlurmExecutor(tmp_path / "slurm", OPTIONS)
+
+
+@pytest.mark.slurm
+def test_seeds_run_as_one_job_array_through_the_sandbox(
+    cluster: SlurmCluster, tmp_path: Path, paper: Source
+) -> None:
+    executor = SlurmExecutor(tmp_path / "slurm", OPTIONS, poll_seconds=0.5)
+    requests = [request(tmp_path, s, paper, "python train.py {seed} {out}") for s in (1, 2, 3)]
+    started: list[int] = []
+    results = list(executor.run_all(requests, on_start=lambda r: started.append(r.seed)))
+    assert sorted(started) == [1, 2, 3]
+    by_seed = {r.seed: r for r in results}
+    assert {s: r.status for s, r in by_seed.items()} == dict.fromkeys((1, 2, 3), RunStatus.OK)
+    # cpus_per_task = 1 reached the training command as OMP_NUM_THREADS.
+    assert {s: r.metrics["acc"] for s, r in by_seed.items()} == {1: 0.101, 2: 0.201, 3: 0.301}
+    (array_id,) = {str(r.job_id).split("_")[0] for r in results}  # one job array ...
+    assert sorted(str(r.job_id) for r in results) == [f"{array_id}_{task}" for task in range(3)]
+    assert all((tmp_path / "runs" / f"seed-{s}" / "stdout.log").exists() for s in (1, 2, 3))
+
+
+@pytest.mark.slurm
+def test_a_cancelled_job_is_a_failed_run_and_the_others_finish(
+    cluster: SlurmCluster, tmp_path: Path, paper: Source
+) -> None:
+    executor = SlurmExecutor(tmp_path / "slurm", OPTIONS, run_seed=sleeping_seed, poll_seconds=0.5)
+    requests = [request(tmp_path, s, paper, "-", FAKE_SLEEP=t) for s, t in ((0, "0.5"), (1, "60"))]
+    results = executor.run_all(requests)
+    first = next(results)
+    assert (first.seed, first.status, first.metrics) == (0, RunStatus.OK, {"acc": 0.0})
+    cluster.run("scancel", str(first.job_id).split("_")[0] + "_1")
+    (cancelled,) = results
+    assert cancelled.seed == 1 and cancelled.status is RunStatus.FAILED
+    assert cancelled.job_id is not None and cancelled.job_id.endswith("_1")
+    assert (
+        f"Slurm job {cancelled.job_id} ended without a result (state CANCELLED" in cancelled.reason
+    )
+
+
+@pytest.mark.slurm
+def test_stopping_the_stream_cancels_the_jobs_still_queued(
+    cluster: SlurmCluster, tmp_path: Path, paper: Source
+) -> None:
+    executor = SlurmExecutor(tmp_path / "slurm", OPTIONS, run_seed=sleeping_seed, poll_seconds=0.5)
+    requests = [
+        request(tmp_path, s, paper, "-", FAKE_SLEEP="0.5" if s == 0 else "300") for s in range(4)
+    ]
+    results = executor.run_all(requests)
+    first = next(results)
+    assert first.seed == 0
+    results.close()  # what Ctrl-C in the caller's loop does to the generator
+    array_id = str(first.job_id).split("_")[0]
+    deadline = time.monotonic() + 20
+    while cluster.run("squeue", "--noheader", "--array", f"--jobs={array_id}").strip():
+        assert time.monotonic() < deadline, "jobs still queued after the stream was closed"
+        time.sleep(0.5)
+
+
+@pytest.mark.slurm
+def test_an_unknown_partition_is_an_error_listing_the_real_ones(
+    cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    options = SlurmOptions(partition="gpu-big")
+    with pytest.raises(
+        ExecutorError, match=r"partition 'gpu-big' does not exist; this cluster has debug"
+    ):
+        SlurmExecutor(tmp_path / "slurm", options)
+
+
+@pytest.mark.slurm
+def test_an_unreachable_controller_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    dead = tmp_path / "slurm.conf"
+    dead.write_text(
+        f"ClusterName=gone\nSlurmctldHost={os.uname().nodename}(127.0.0.1)\nSlurmctldPort=1\n"
+        "MessageTimeout=2\nAuthType=auth/none\n"
+        f"NodeName={os.uname().nodename} CPUs=1\nPartitionName=debug Nodes=ALL\n"
+    )
+    monkeypatch.setenv("SLURM_CONF", str(dead))
+    with pytest.raises(ExecutorError, match="Slurm is not reachable"):
+        SlurmExecutor(tmp_path / "slurm", OPTIONS)
