@@ -157,6 +157,10 @@ def _bwrap_argv(
     argv += ["--proc", "/proc", "--tmpfs", "/tmp"]
     for folder in _masked_dirs():
         argv += ["--tmpfs", str(folder)]
+    if not network and Path("/run").is_dir():
+        # A read-only mount does not stop connect() on a Unix socket, and /run holds the Docker,
+        # D-Bus and systemd sockets (docker.sock is root on the host).
+        argv += ["--tmpfs", "/run"]
     for path in [*_interpreter_paths(), *readonly]:
         argv += ["--ro-bind-try", str(path), str(path)]
     for path in writable:

@@ -333,6 +333,35 @@ def test_bubblewrap_refuses_writes_outside_the_checkout(tmp_path: Path) -> None:
     assert not (Path.home() / "repaudit-was-here").exists()
 
 
+@pytest.mark.sandbox
+@needs_bwrap
+def test_bubblewrap_hides_host_unix_sockets(tmp_path: Path) -> None:
+    """A read-only mount still lets code connect() to a socket file such as /run/docker.sock."""
+    path = Path("/run") / f"repaudit-test-{os.getpid()}.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen()
+    script = f"""
+        import json, socket, sys
+        try:
+            socket.socket(socket.AF_UNIX).connect({str(path)!r})
+            reached = "connected"
+        except OSError as error:
+            reached = type(error).__name__
+        json.dump({{"test": {{"acc": 1}}, "reached": reached}}, open(sys.argv[1] + "/metrics.json", "w"))
+    """
+    try:
+        source = make_source(tmp_path, {"train.py": script})
+        request = make_request(tmp_path, source, "python train.py {out}")
+        result = sandbox.run_seed(request)
+    finally:
+        server.close()
+        path.unlink()
+    assert result.status is RunStatus.OK, result.log_tail
+    reached = json.loads((request.run_dir / "out" / "metrics.json").read_text())["reached"]
+    assert reached == "FileNotFoundError"
+
+
 @pytest.mark.slow
 def test_seed_override_changes_hard_coded_torch_seeds(tmp_path: Path) -> None:
     script = """
