@@ -47,7 +47,7 @@ _NETWORK_ALLOWED = {
 }
 # Dropped even when allow-listed: names that look like credentials, and URLs carrying user:password@.
 _SECRET_NAME = re.compile(
-    r"TOKEN|SECRET|PASSW|PASSPHRASE|CREDENTIAL|API_?KEY|ACCESS_?KEY|PRIVATE|AUTH|COOKIE|SESSION"
+    r"TOKEN|SECRET|PASSW|PASSPHRASE|CREDENTIAL|(^|_)(API|ACCESS)?_?KEY($|_)|PRIVATE|AUTH|COOKIE|SESSION"
     r"|^AWS_|^AZURE_|^GOOGLE_|^GCP_|^GCLOUD|^GH_|^GITHUB_|^HF_|^HUGGING|^WANDB_|^NETRC|^SSH_",
     re.IGNORECASE,
 )

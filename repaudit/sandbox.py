@@ -21,6 +21,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -181,9 +182,7 @@ def _judge(
     if code != 0:
         if code == 125 and request.memory_bytes:
             return RunStatus.FAILED, "the memory limit could not be set (ulimit -d failed)", {}
-        reason = (
-            f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        )
+        reason = _exit_words(code)
         if request.memory_bytes and _mentions_memory(request.run_dir):
             reason += (
                 f"; it ran out of memory under the limit of {request.memory_bytes / 2**30:.3g} GiB"
@@ -211,6 +210,18 @@ def _result(request: SeedRequest, status: RunStatus, seconds: float, **fields: o
         spec_hash=request.spec_hash,
         **fields,  # type: ignore[arg-type]
     )
+
+
+def _exit_words(code: int | None) -> str:
+    """ "exit code 1", or which signal ended the run (a shell reports signal n as exit code 128+n)."""
+    number = -code if code is not None and code < 0 else (code or 0) - 128
+    if code is None or not 0 < number < signal.NSIG:
+        return f"exit code {code}"
+    name = signal.Signals(number).name if number in signal.valid_signals() else f"signal {number}"
+    words = f"killed by {name}" if code < 0 else f"exit code {code}: killed by {name}"
+    if number == signal.SIGKILL:
+        words += " (when repaudit did not send it, usually the kernel's out-of-memory killer)"
+    return words
 
 
 def _mentions_memory(run_dir: Path) -> bool:

@@ -128,6 +128,12 @@ def test_crash_is_a_failed_run_with_the_log_tail(tmp_path: Path) -> None:
     assert result.status is RunStatus.FAILED
     assert result.returncode == 1 and result.reason == "exit code 1"
     assert "ZeroDivisionError" in result.log_tail
+    killed = make_source(
+        tmp_path / "k", {"train.py": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"}
+    )
+    result = sandbox.run_seed(make_request(tmp_path / "k", killed, "python train.py"))
+    assert result.status is RunStatus.FAILED and "killed by SIGKILL" in result.reason
+    assert "out-of-memory killer" in result.reason
 
 
 def test_missing_and_nan_metrics_are_no_metric(tmp_path: Path) -> None:
