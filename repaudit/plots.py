@@ -46,9 +46,12 @@ class Plot:
 
 
 def plots(result: ClaimResult) -> list[Plot]:
-    """Every plot for one claim: its seeds, method beside baseline, and the gap under seed noise."""
+    """Every plot for one claim: its seeds, method beside baseline, and the gap under seed noise.
+
+    The method arm (the first) must have at least one successful seed.
+    """
     drawn = [_seeds_plot(result)]
-    if len(result.arms) > 1:
+    if len(result.arms) > 1 and all(arm.n for arm in result.arms):
         drawn.append(_arms_plot(result))
     gap = _gap_plot(result)
     if gap is not None:

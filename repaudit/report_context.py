@@ -169,13 +169,14 @@ def _sentence(audit: Audit) -> str:
 def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
     claim, rep, imp = result.claim, result.reproduction, result.improvement
     fmt = score_format(result)
-    method = result.arms[0]
-    readings = [
-        ("Claimed", fmt(claim.value)),
-        ("Re-runs", f"{fmt(method.mean)} ± {fmt(method.sd)} sd; median {fmt(method.median)}"),
-        ("95% prediction interval for one new seed", interval(rep.prediction_interval, fmt)),
-        ("Seeds reaching the claim", f"{plots.seeds_reaching(result)} of {method.n}"),
-    ]
+    method = result.arms[0] if result.arms and result.arms[0].n else None  # None: no seed finished
+    readings = [("Claimed", fmt(claim.value))]
+    if method is not None:
+        readings += [
+            ("Re-runs", f"{fmt(method.mean)} ± {fmt(method.sd)} sd; median {fmt(method.median)}"),
+            ("95% prediction interval for one new seed", interval(rep.prediction_interval, fmt)),
+            ("Seeds reaching the claim", f"{plots.seeds_reaching(result)} of {method.n}"),
+        ]
     if rep.chance_one_seed_reaches is not None:
         readings.append(("Chance one new seed reaches it", chance(rep.chance_one_seed_reaches)))
     if rep.best_of_k is not None:
@@ -188,7 +189,7 @@ def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
                                    imp.decision.value, IMPROVEMENT_WORDS[imp.decision][1],
                                    imp.reason, _improvement_readings(result, fmt)))  # fmt: skip
     floor = None
-    if result.repeat_sd is not None:
+    if result.repeat_sd is not None and method is not None:
         floor = f"{fmt(result.repeat_sd)} sd when one seed is re-run, against {fmt(method.sd)} seed to seed"
     outliers = [
         f"{len(a.outliers)} {a.arm} seed(s) flagged by the robust outlier rule "
@@ -208,7 +209,7 @@ def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
         "notes": list(imp.notes if imp else ()) + outliers,
         "arms": [_arm(a, fmt) for a in result.arms],
         "tests": [_test(t) for t in tests],
-        "plots": plots.plots(result) if with_plots and method.n else [],
+        "plots": plots.plots(result) if with_plots and method is not None else [],
     }
 
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from markupsafe import escape
 
-from repaudit import plots, report, store
+from repaudit import plots, report, store, verdict
 from repaudit.cli import cli
 from repaudit.model import Audit, RunResult, RunStatus, Verdict
 
@@ -121,8 +121,10 @@ def test_an_audit_that_could_not_run_renders_everywhere(sample_audit):
         RunResult(r.arm, r.seed, RunStatus.FAILED, reason="exit code 2: no such file train.py")
         for r in sample_audit.runs
     )
-    audit = dataclasses.replace(sample_audit, runs=failed, results=(), verdict=Verdict.ERROR,
-                                verdict_reason="No method seed finished successfully.")  # fmt: skip
+    results, overall, reason = verdict.evaluate(sample_audit.spec, failed)  # the real decisions
+    assert overall is Verdict.ERROR
+    audit = dataclasses.replace(sample_audit, runs=failed, results=results, verdict=overall,
+                                verdict_reason=reason)  # fmt: skip
     html = report.render_html(audit)
     assert "The audit could not run" in html and "22 runs did not finish" in html
     assert ET.fromstring(report.render_junit(audit)).find("testsuite").get("errors") == "1"
