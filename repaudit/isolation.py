@@ -113,8 +113,11 @@ def detect_isolation() -> tuple[Isolation, str]:
 
 @functools.cache
 def _strongest(allowed: tuple[Isolation, ...]) -> tuple[Isolation, str]:
-    bwrap = shutil.which("bwrap") and _works(_bwrap_argv(Path("/"), network=False))
-    if Isolation.BUBBLEWRAP in allowed and bwrap:
+    if (
+        Isolation.BUBBLEWRAP in allowed
+        and shutil.which("bwrap")
+        and _works(_bwrap_argv(Path("/"), network=False))
+    ):
         return Isolation.BUBBLEWRAP, (
             "seeds ran under bubblewrap: no network, system read-only, the auditor's home hidden, "
             "a private /tmp, only the seed's checkout and output folders writable; it is not a "

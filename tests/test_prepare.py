@@ -1,0 +1,71 @@
+"""run_prepare: what counts as its outputs, how seeds get them, failure, and reuse on resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from repaudit.errors import EnvSetupError
+from repaudit.prepare import link_prepared, run_prepare
+from repaudit.source import checkout
+from tests.test_sandbox import CURRENT, make_source
+
+PREPARE = (
+    "mkdir -p data/raw && echo rows > data/raw/train.csv && echo changed > config.txt"
+    " && date +%s%N > runs.txt"
+)
+
+
+def test_outputs_are_new_folders_whole_and_changed_files(tmp_path: Path) -> None:
+    source = make_source(tmp_path, {"config.txt": "original\n", "train.py": "pass\n"})
+    audit = tmp_path / "audit"
+    prepared = run_prepare(
+        PREPARE,
+        source=source,
+        environment=CURRENT,
+        work_dir=audit / "prepare",
+        log_dir=audit,
+        timeout_seconds=30,
+    )
+    seed = checkout(source, tmp_path / "seed")
+    root = link_prepared(prepared, tmp_path / "seed")
+    assert root == audit / "prepare"
+    assert (seed / "data").is_symlink() and (seed / "data").resolve() == root / "data"
+    assert (seed / "data" / "raw" / "train.csv").read_text() == "rows\n"
+    assert (seed / "config.txt").is_symlink() and (seed / "config.txt").read_text() == "changed\n"
+    assert not (seed / "train.py").is_symlink()  # untouched files stay the seed's own
+    assert not (seed / ".repaudit-prepared.json").exists()
+
+
+def test_a_finished_prepare_is_reused_and_a_changed_command_reruns(tmp_path: Path) -> None:
+    source = make_source(tmp_path, {"train.py": "pass\n"})
+    audit = tmp_path / "audit"
+
+    def prepare(command: str) -> str:
+        folder = run_prepare(
+            command,
+            source=source,
+            environment=CURRENT,
+            work_dir=audit / "prepare",
+            log_dir=audit,
+            timeout_seconds=30,
+        )
+        return (folder / "runs.txt").read_text()
+
+    stamp = prepare(PREPARE)
+    assert prepare(PREPARE) == stamp
+    assert prepare(PREPARE + " && true") != stamp
+
+
+def test_failed_prepare_raises_with_the_tail_and_the_log(tmp_path: Path) -> None:
+    source = make_source(tmp_path, {"train.py": "pass\n"})
+    with pytest.raises(EnvSetupError, match=r"(?s)exit code 3.*prepare\.stderr\.log.*no dataset"):
+        run_prepare(
+            "echo 'no dataset here' >&2; exit 3",
+            source=source,
+            environment=CURRENT,
+            work_dir=tmp_path / "audit" / "prepare",
+            log_dir=tmp_path / "audit",
+            timeout_seconds=30,
+        )
