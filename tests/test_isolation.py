@@ -1,0 +1,81 @@
+"""The allow-listed environment, the secret filter, isolation levels and run_contained directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from repaudit import isolation
+from repaudit.model import Isolation
+
+
+def test_allow_list_keeps_locale_and_path_and_drops_everything_else(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    monkeypatch.setenv("PYTHONPATH", "/somewhere")  # the auditor's, not the seed's
+    monkeypatch.setenv("LD_PRELOAD", "/tmp/evil.so")
+    monkeypatch.setenv("HF_TOKEN", "hf_x")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://user:secret@proxy.example:3128")
+    env = isolation.base_environment(tmp_path / "bin")
+    assert env["PATH"] == f"{tmp_path / 'bin'}:/usr/bin:/bin"
+    assert env["LANG"] == env["LC_ALL"] == "C.UTF-8"
+    assert not {"PYTHONPATH", "LD_PRELOAD", "HF_TOKEN", "HTTPS_PROXY"} & set(env)
+    online = isolation.base_environment(tmp_path / "bin", network=True)
+    assert online["HTTPS_PROXY"] == "http://proxy.example:3128"
+    assert "HTTP_PROXY" not in online  # carries a password
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "GITHUB_TOKEN",
+        "AWS_SECRET_ACCESS_KEY",
+        "OPENAI_API_KEY",
+        "DB_PASSWORD",
+        "WANDB_API_KEY",
+        "SSH_AUTH_SOCK",
+        "KEY",
+    ],
+)
+def test_credential_names_are_secret(name: str) -> None:
+    assert isolation.is_secret(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["LANG", "OMP_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG", "MONKEY_PATCH", "HIDDEN_SIZE"]
+)
+def test_ordinary_names_are_not(name: str) -> None:
+    assert not isolation.is_secret(name)
+
+
+def test_format_duration() -> None:
+    assert [isolation.format_duration(s) for s in (2, 90, 1800, 7200)] == ["2s", "90s", "30m", "2h"]
+
+
+def test_a_weaker_level_can_be_requested_a_stronger_one_never_claimed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    strongest = isolation.detect_isolation()[0]
+    monkeypatch.setenv("REPAUDIT_ISOLATION", "none")
+    assert isolation.detect_isolation()[0] is Isolation.NONE
+    monkeypatch.setenv("REPAUDIT_ISOLATION", "bubblewrap")
+    assert isolation.detect_isolation()[0] is strongest
+
+
+def test_run_contained_writes_logs_and_reports_the_exit(tmp_path: Path) -> None:
+    outcome = isolation.run_contained(
+        "echo out; echo err >&2; exit 4",
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        stdout_path=tmp_path / "o",
+        stderr_path=tmp_path / "e",
+        timeout_seconds=10,
+        writable=[tmp_path],
+    )
+    assert outcome.returncode == 4 and not outcome.timed_out and not outcome.interrupted
+    assert (tmp_path / "o").read_text() == "out\n" and (tmp_path / "e").read_text() == "err\n"
