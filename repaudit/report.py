@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -41,7 +42,15 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.filters["md"] = _markdown_text
+    environment.filters["wrap"] = _terminal_lines
     return environment
+
+
+def _terminal_lines(text: str) -> str:
+    """Wrapped at 100 columns; continuation lines indented under the text, not the label."""
+    margin = len(text) - len(text.lstrip())
+    indent = " " * (margin + 4 if margin else 0)
+    return textwrap.fill(text, width=100, subsequent_indent=indent, break_on_hyphens=False)
 
 
 def _markdown_text(text: object) -> str:
@@ -74,6 +83,7 @@ def render_text(audit: Audit) -> str:
         _environment()
         .get_template("verdict.txt.j2")
         .render(context(audit, with_plots=False) | {"audit_dir": str(audit.audit_dir or "")})
+        .rstrip("\n")  # click.echo ends the line
     )
 
 
