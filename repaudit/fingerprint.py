@@ -21,7 +21,7 @@ from pathlib import Path
 
 from repaudit import __version__
 from repaudit.isolation import base_environment, is_secret, run_contained
-from repaudit.model import Environment, Fingerprint
+from repaudit.model import Environment, EnvironmentKind, Fingerprint
 
 # Reads torch's version.py rather than importing torch (seconds, and CUDA initialisation); cuDNN is
 # the version of the wheel torch loads it from.
@@ -62,6 +62,18 @@ def fingerprint(environment: Environment, variables: Mapping[str, str]) -> Finge
         variables={k: v for k, v in sorted(variables.items()) if not is_secret(k, v)},
         repaudit_version=__version__,
         isolation=environment.isolation,
+        environment=describe(environment),
+        torch_from=environment.torch_from,
+    )
+
+
+def describe(environment: Environment) -> str:
+    """The seeds' interpreter in plain words, for the report's provenance."""
+    if environment.kind is EnvironmentKind.CURRENT:
+        return f"current interpreter ({environment.python})"
+    key = (environment.cache_key or "")[:12]
+    return (
+        f"venv {key} ({'reused from the cache' if environment.reused else 'built for this audit'})"
     )
 
 

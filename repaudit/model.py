@@ -209,6 +209,8 @@ class Fingerprint:
     variables: Mapping[str, str]  # variables repaudit set for the seeds (never secrets)
     repaudit_version: str
     isolation: Isolation = Isolation.NONE
+    environment: str = ""  # plain words: "venv 1a2b3c4d5e6f (reused from the cache)", "current ..."
+    torch_from: str = "none"  # "system" (the auditor's torch), "environment" (the repo's pin), "none"
 
 
 # ---------------------------------------------------------------- runs

@@ -34,6 +34,8 @@ def test_fingerprint_records_packages_torch_and_only_safe_variables(tmp_path: Pa
     assert recorded.variables == {"OMP_NUM_THREADS": "2"}
     assert recorded.cpu and recorded.cpu_count == os.cpu_count()
     assert recorded.isolation is env.isolation and recorded.repaudit_version
+    assert recorded.environment == f"current interpreter ({sys.executable})"
+    assert recorded.torch_from == "system"
 
 
 FAKE_NVIDIA_SMI = """#!/bin/sh
