@@ -15,6 +15,7 @@ import platform
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -70,7 +71,10 @@ def fingerprint(environment: Environment, variables: Mapping[str, str]) -> Finge
 def describe(environment: Environment) -> str:
     """The seeds' interpreter in plain words, for the report's provenance."""
     if environment.kind is EnvironmentKind.CURRENT:
-        return f"current interpreter ({environment.python})"
+        overlay = environment.python != Path(sys.executable)
+        return f"current interpreter ({sys.executable})" + (
+            " with the seed hook" if overlay else ""
+        )
     key = (environment.cache_key or "")[:12]
     return (
         f"venv {key} ({'reused from the cache' if environment.reused else 'built for this audit'})"
