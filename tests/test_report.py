@@ -14,7 +14,7 @@ from markupsafe import escape
 
 from repaudit import plots, report, store, verdict
 from repaudit.cli import cli
-from repaudit.model import Audit, RunResult, RunStatus, Verdict
+from repaudit.model import Audit, Direction, RunResult, RunStatus, Verdict
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("REPAUDIT_UPDATE_GOLDEN") == "1"  # regenerate after a deliberate change
@@ -198,3 +198,25 @@ def test_report_and_list_commands(sample_audit, user_numbers_audit, tmp_path):
 def test_report_command_names_a_folder_without_an_audit(tmp_path):
     result = CliRunner().invoke(cli, ["report", str(tmp_path)], standalone_mode=False)
     assert "holds no audit.json" in str(result.exception)
+
+
+def test_several_claims_each_get_a_section_and_test_cases(sample_audit):
+    first = sample_audit.results[0]
+    second = dataclasses.replace(first, claim=dataclasses.replace(first.claim, metric="sst2_f1"))
+    audit = dataclasses.replace(sample_audit, results=(first, second))
+    assert "(1 more claim below)" in report.context(audit, with_plots=False)["verdict"]["sentence"]
+    markdown = report.render_markdown(audit)
+    assert "### sst2_accuracy: claimed" in markdown and "### sst2_f1: claimed" in markdown
+    suite = ET.fromstring(report.render_junit(audit)).find("testsuite")
+    assert suite.get("tests") == "4" and suite.get("failures") == "2"
+
+
+def test_seeds_reaching_a_claim_respect_its_direction(user_numbers_audit):
+    result = user_numbers_audit.results[0]
+    higher = dataclasses.replace(result, claim=dataclasses.replace(result.claim, value=0.866))
+    lower = dataclasses.replace(
+        higher, claim=dataclasses.replace(higher.claim, direction=Direction.LOWER)
+    )
+    assert plots.seeds_reaching(higher) == 7 and plots.seeds_reaching(lower) == 13
+    audit = dataclasses.replace(user_numbers_audit, results=(lower,))
+    assert "lower is better" in report.context(audit, with_plots=False)["claims"][0]["about"]
