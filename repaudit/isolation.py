@@ -155,19 +155,20 @@ def _bwrap_argv(
     writable: Sequence[Path] = (),
     readonly: Sequence[Path] = (),
     devices: Sequence[str] = (),
+    hidden: Sequence[Path] = (),
 ) -> list[str]:
     argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm"]
     argv += ["--proc", "/proc", "--tmpfs", "/tmp"]
-    for folder in _masked_dirs():
-        argv += ["--tmpfs", str(folder)]
+    for folder in [*_masked_dirs(), *(h for h in hidden if len(h.absolute().parts) > 2)]:
+        argv += ["--tmpfs", os.path.abspath(folder)]  # the binds below are mounted back on top
     if not network and Path("/run").is_dir():
         # A read-only mount does not stop connect() on a Unix socket, and /run holds the Docker,
         # D-Bus and systemd sockets (docker.sock is root on the host).
         argv += ["--tmpfs", "/run"]
     for path in [*_interpreter_paths(), *readonly]:
-        argv += ["--ro-bind-try", str(path), str(path)]
+        argv += ["--ro-bind-try", os.path.abspath(path), os.path.abspath(path)]
     for path in writable:
-        argv += ["--bind", str(path), str(path)]
+        argv += ["--bind", os.path.abspath(path), os.path.abspath(path)]
     for device in devices:
         argv += ["--dev-bind-try", device, device]
     argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent"]
@@ -257,10 +258,12 @@ def run_contained(
     readonly: Sequence[Path] = (),
     memory_bytes: int | None = None,
     devices: Sequence[str] = (),
+    hidden: Sequence[Path] = (),
 ) -> Outcome:
     """Run the shell ``command`` under the strongest isolation available; wait, kill its tree at the
-    timeout, and write its output to the two (size-capped) log files. Raises OSError only when the
-    process cannot be started at all."""
+    timeout, and write its output to the two (size-capped) log files. Under bubblewrap, ``hidden``
+    folders look empty except for the ``writable`` and ``readonly`` paths inside them. Raises
+    OSError only when the process cannot be started at all."""
     isolation, _ = detect_isolation()
     if memory_bytes:
         # RLIMIT_DATA (heap and private writable mappings), per process: unlike the address-space
@@ -269,7 +272,12 @@ def run_contained(
     argv = ["/bin/sh", "-c", command]
     if isolation is Isolation.BUBBLEWRAP:
         wrapper = _bwrap_argv(
-            cwd, network=network, writable=writable, readonly=readonly, devices=devices
+            cwd,
+            network=network,
+            writable=writable,
+            readonly=readonly,
+            devices=devices,
+            hidden=hidden,
         )
         argv = [*wrapper, *argv]
     elif isolation is Isolation.UNSHARE_NET:

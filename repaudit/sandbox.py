@@ -149,6 +149,8 @@ def _run_seed(request: SeedRequest, home: Path) -> RunResult:
         readonly=readonly,
         memory_bytes=request.memory_bytes,
         devices=sorted(glob.glob("/dev/nvidia*")) if request.gpus else (),
+        # the audit folder: other seeds' logs, outputs and checkouts are not this seed's business
+        hidden=[Path(os.path.commonpath([run_dir.absolute(), request.work_dir.absolute()]))],
     )
     status, reason, metrics = _judge(request, outcome, out, checkout)
     return _result(

@@ -301,6 +301,9 @@ def test_training_has_no_network_but_prepare_does_and_shares_its_files(
 @needs_bwrap
 def test_bubblewrap_refuses_writes_outside_the_checkout(tmp_path: Path) -> None:
     outside = tmp_path / "outside.txt"
+    sibling = tmp_path / "audit" / "runs" / "method" / "seed-2" / "out" / "metrics.json"
+    sibling.parent.mkdir(parents=True)
+    sibling.write_text('{"test": {"acc": 0.99}}')
     system = Path(sys.prefix) / "repaudit-was-here"
     script = f"""
         import json, sys
@@ -312,6 +315,11 @@ def test_bubblewrap_refuses_writes_outside_the_checkout(tmp_path: Path) -> None:
                 results[path] = "written"
             except OSError as error:
                 results[path] = type(error).__name__
+        try:  # another seed's output in the same audit folder
+            open({str(sibling)!r}).read()
+            results["sibling"] = "read"
+        except OSError as error:
+            results["sibling"] = type(error).__name__
         open("inside.txt", "w").write("fine")
         json.dump({{"test": {{"acc": 1}}, "results": results}}, open(sys.argv[1] + "/metrics.json", "w"))
     """
@@ -321,6 +329,7 @@ def test_bubblewrap_refuses_writes_outside_the_checkout(tmp_path: Path) -> None:
     assert result.status is RunStatus.OK, result.log_tail
     results = json.loads((request.run_dir / "out" / "metrics.json").read_text())["results"]
     assert results[str(system)] == results["/etc/repaudit-was-here"] == "OSError"
+    assert results["sibling"] == "FileNotFoundError"
     # /tmp and the home folder are private, throw-away copies: the write lands nowhere real
     assert not outside.exists() and not system.exists()
     assert not (Path.home() / "repaudit-was-here").exists()
