@@ -56,6 +56,8 @@ _URL_USERINFO = re.compile(r"://[^/@\s]+@")
 #: Logs keep their first HEAD bytes and their last TAIL bytes; the cut is stated in the file.
 LOG_HEAD_BYTES = 8 * 1024 * 1024
 LOG_TAIL_BYTES = 2 * 1024 * 1024
+#: How often a running tree's memory is sampled (its peak, and the limit of the whole tree).
+MEMORY_POLL_SECONDS = 0.5
 
 
 def is_secret(name: str, value: str = "") -> bool:
@@ -189,7 +191,8 @@ class Outcome:
     seconds: float
     timed_out: bool = False
     interrupted: bool = False  # stopped by kill_all_running (Ctrl-C)
-    peak_memory_bytes: int | None = None  # largest resident set of one process of the tree
+    memory_exceeded: bool = False  # killed because the whole tree used more than the limit
+    peak_memory_bytes: int | None = None  # the tree's, sampled; at least its largest process's
 
 
 class _Tree:
@@ -199,6 +202,8 @@ class _Tree:
         self.process = process
         self.timed_out = False
         self.interrupted = False
+        self.memory_exceeded = False
+        self.peak_memory = 0
 
     def kill(self, *, reaped: bool = False) -> None:
         # The PID-namespace wrappers take their whole tree with them; for plain runs, the session's
@@ -311,6 +316,11 @@ def run_contained(
     timer = threading.Timer(timeout_seconds, on_timeout)
     timer.daemon = True
     timer.start()
+    stop_watching = threading.Event()
+    watcher = threading.Thread(
+        target=_watch_memory, args=(tree, memory_bytes, stop_watching), daemon=True
+    )
+    watcher.start()
     try:
         # wait4 rather than Popen.wait: its resource usage gives the tree's peak memory.
         _, status, usage = os.wait4(process.pid, 0)
@@ -321,6 +331,7 @@ def run_contained(
         raise
     finally:
         timer.cancel()
+        stop_watching.set()
         with _RUNNING_LOCK:
             _RUNNING.pop(process.pid, None)
     seconds = time.monotonic() - started
@@ -332,8 +343,37 @@ def run_contained(
         seconds=seconds,
         timed_out=tree.timed_out,
         interrupted=tree.interrupted,
-        peak_memory_bytes=usage.ru_maxrss * 1024 or None,
+        memory_exceeded=tree.memory_exceeded,
+        peak_memory_bytes=max(usage.ru_maxrss * 1024, tree.peak_memory) or None,
     )
+
+
+def _watch_memory(tree: _Tree, limit: int | None, stop: threading.Event) -> None:
+    """Sample the tree's memory (its peak) and kill it when all its processes together pass ``limit``;
+    the per-process RLIMIT_DATA stops one process at once, this stops a tree of forked workers."""
+    while not stop.wait(MEMORY_POLL_SECONDS):
+        used = _tree_memory(tree.process.pid)
+        tree.peak_memory = max(tree.peak_memory, used)
+        if limit and used > limit:
+            tree.memory_exceeded = True
+            tree.kill()
+            return
+
+
+def _tree_memory(root: int) -> int:
+    """Proportional set size of ``root`` and its descendants, in bytes: pages shared between forked
+    workers or libraries count once in total, not once per process as resident sizes would."""
+    total = 0
+    for pid in (root, *_descendants(root)):
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue  # already gone
+        for line in rollup.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1]) * 1024
+                break
+    return total
 
 
 def _copy_capped(stream: object, path: Path) -> None:

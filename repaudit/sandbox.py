@@ -180,6 +180,14 @@ def _judge(
             ),
             {},
         )
+    if outcome.memory_exceeded:
+        limit = request.memory_bytes or 0
+        return (
+            RunStatus.FAILED,
+            f"its processes together used more than the memory limit of {limit / 2**30:.3g} GiB; "
+            "every process of the seed was killed",
+            {},
+        )
     code = outcome.returncode
     if code != 0:
         if code == 125 and request.memory_bytes:

@@ -214,6 +214,27 @@ def test_memory_limit_fails_the_run_with_a_plain_reason(tmp_path: Path) -> None:
     assert "MemoryError" in result.log_tail and "the limit of 0.391 GiB" in result.reason
 
 
+def test_memory_limit_covers_the_whole_tree_of_workers(tmp_path: Path) -> None:
+    """Each worker stays under the per-process limit; together they pass it."""
+    script = """
+        import multiprocessing, time
+        def work():
+            block = b"x" * 150_000_000  # written, so resident
+            time.sleep(60)
+        if __name__ == "__main__":
+            workers = [multiprocessing.Process(target=work) for _ in range(3)]
+            for w in workers: w.start()
+            for w in workers: w.join()
+    """
+    source = make_source(tmp_path, {"train.py": script})
+    request = make_request(tmp_path, source, "python train.py", memory_bytes=300 * 2**20)
+    started = time.monotonic()
+    result = sandbox.run_seed(request)
+    assert result.status is RunStatus.FAILED and time.monotonic() - started < 30
+    assert "processes together used more than the memory limit of 0.293 GiB" in result.reason
+    assert result.peak_memory_bytes and result.peak_memory_bytes > 300 * 2**20
+
+
 @pytest.fixture
 def listener() -> Iterator[int]:
     """A TCP server on the host's loopback: the stand-in for "the network"."""
