@@ -36,8 +36,9 @@ from pathlib import Path
 
 from repaudit.errors import EnvSetupError
 from repaudit.fingerprint import detect_gpus, fingerprint, probe
-from repaudit.isolation import base_environment, detect_isolation, run_contained
+from repaudit.isolation import base_environment, detect_isolation
 from repaudit.model import AuditSpec, Environment, EnvironmentKind
+from repaudit.runner import run_contained
 
 __all__ = ["detect_gpus", "detect_isolation", "fingerprint", "prepare_environment"]
 

@@ -21,8 +21,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from repaudit import __version__
-from repaudit.isolation import base_environment, is_secret, run_contained
+from repaudit.isolation import base_environment, is_secret
 from repaudit.model import Environment, EnvironmentKind, Fingerprint
+from repaudit.runner import run_contained
 
 # Reads torch's version.py rather than importing torch (seconds, and CUDA initialisation); cuDNN is
 # the version of the wheel torch loads it from.

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from repaudit import source as source_module
 from repaudit.errors import EnvSetupError
-from repaudit.isolation import base_environment, format_duration, run_contained
+from repaudit.isolation import base_environment
 from repaudit.model import Environment, Source
+from repaudit.runner import format_duration, run_contained
 
 _MANIFEST = ".repaudit-prepared.json"
 _TAIL_LINES = 40

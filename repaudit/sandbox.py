@@ -26,14 +26,7 @@ import time
 from pathlib import Path
 
 from repaudit import source as source_module
-from repaudit.isolation import (
-    Outcome,
-    base_environment,
-    detect_isolation,
-    format_duration,
-    kill_all_running,
-    run_contained,
-)
+from repaudit.isolation import base_environment, detect_isolation
 from repaudit.metrics import read_metrics
 from repaudit.model import (
     Isolation,
@@ -43,6 +36,7 @@ from repaudit.model import (
     SeedRequest,
 )
 from repaudit.prepare import link_prepared, run_prepare
+from repaudit.runner import Outcome, format_duration, kill_all_running, run_contained
 
 __all__ = [
     "detect_isolation",

@@ -1,4 +1,4 @@
-"""The allow-listed environment, the secret filter, isolation levels and run_contained directly."""
+"""The allow-listed environment, the secret filter and the isolation levels."""
 
 from __future__ import annotations
 
@@ -53,10 +53,6 @@ def test_ordinary_names_are_not(name: str) -> None:
     assert not isolation.is_secret(name)
 
 
-def test_format_duration() -> None:
-    assert [isolation.format_duration(s) for s in (2, 90, 1800, 7200)] == ["2s", "90s", "30m", "2h"]
-
-
 def test_a_weaker_level_can_be_requested_a_stronger_one_never_claimed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -65,17 +61,3 @@ def test_a_weaker_level_can_be_requested_a_stronger_one_never_claimed(
     assert isolation.detect_isolation()[0] is Isolation.NONE
     monkeypatch.setenv("REPAUDIT_ISOLATION", "bubblewrap")
     assert isolation.detect_isolation()[0] is strongest
-
-
-def test_run_contained_writes_logs_and_reports_the_exit(tmp_path: Path) -> None:
-    outcome = isolation.run_contained(
-        "echo out; echo err >&2; exit 4",
-        cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin"},
-        stdout_path=tmp_path / "o",
-        stderr_path=tmp_path / "e",
-        timeout_seconds=10,
-        writable=[tmp_path],
-    )
-    assert outcome.returncode == 4 and not outcome.timed_out and not outcome.interrupted
-    assert (tmp_path / "o").read_text() == "out\n" and (tmp_path / "e").read_text() == "err\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 import git
 import pytest
 
-from repaudit import environment, isolation, sandbox
+from repaudit import environment, isolation, runner, sandbox
 from repaudit.model import (
     ArmSpec,
     AuditSpec,
@@ -476,8 +476,8 @@ def test_kill_all_running_stops_seeds_and_says_interrupted(tmp_path: Path) -> No
 def test_logs_are_capped_with_the_cut_stated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(isolation, "LOG_HEAD_BYTES", 1000)
-    monkeypatch.setattr(isolation, "LOG_TAIL_BYTES", 500)
+    monkeypatch.setattr(runner, "LOG_HEAD_BYTES", 1000)
+    monkeypatch.setattr(runner, "LOG_TAIL_BYTES", 500)
     script = "for i in range(20000):\n    print('line', i)\nprint('acc 0.75')\n"
     source = make_source(tmp_path, {"train.py": script})
     claim = Claim("acc", 0.5, source=MetricSource(regex=r"acc ([0-9.]+)"))
