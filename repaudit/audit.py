@@ -99,7 +99,11 @@ def run_audit(
     cache_dir = (request.cache_dir or default_cache_dir()).resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
     pinned = source.resolve_source(
-        request.target, ref=request.ref, cache_dir=cache_dir, allow_dirty=request.allow_dirty
+        request.target,
+        ref=request.ref,
+        cache_dir=cache_dir,
+        allow_dirty=request.allow_dirty,
+        ignore=(request.store_dir, cache_dir),  # repaudit's own folders are never the audited code
     )
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix="code-") as scratch:
         code_dir = source.checkout(pinned, Path(scratch) / "code")

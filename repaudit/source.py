@@ -19,6 +19,7 @@ import re
 import shutil
 import tempfile
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import git
@@ -49,14 +50,23 @@ _SNAPSHOT_ENV = {
 
 
 def resolve_source(
-    target: str, *, ref: str | None = None, cache_dir: Path, allow_dirty: bool = False
+    target: str,
+    *,
+    ref: str | None = None,
+    cache_dir: Path,
+    allow_dirty: bool = False,
+    ignore: Sequence[Path] = (),
 ) -> Source:
-    """Pin ``target`` (URL, owner/name[@ref], git repository, folder) to one commit; record its full SHA."""
+    """Pin ``target`` (URL, owner/name[@ref], git repository, folder) to one commit; record its full SHA.
+
+    ``ignore``: folders that are never part of the audited code even when they lie inside it (the
+    audit store itself, when `repaudit check .` runs in the paper's repository).
+    """
     path = Path(target).expanduser()
     if not _URL.match(target) and path.exists():
         if not path.is_dir():
             raise SourceError(f"{target} is a file: pass the repository's folder or its URL")
-        return _resolve_local(target, path.resolve(), ref, cache_dir, allow_dirty)
+        return _resolve_local(target, path.resolve(), ref, cache_dir, allow_dirty, ignore)
     shorthand = None if _URL.match(target) else _SHORTHAND.match(target)
     if shorthand:
         ref = _merge_refs(target, shorthand["ref"], ref)
@@ -95,7 +105,12 @@ def checkout(source: Source, dest: Path) -> Path:
 
 
 def _resolve_local(
-    target: str, path: Path, ref: str | None, cache_dir: Path, allow_dirty: bool
+    target: str,
+    path: Path,
+    ref: str | None,
+    cache_dir: Path,
+    allow_dirty: bool,
+    ignore: Sequence[Path],
 ) -> Source:
     try:
         repo = git.Repo(path, search_parent_directories=True)
@@ -106,7 +121,7 @@ def _resolve_local(
             raise SourceError(
                 f"{target} is not a git repository, so --ref {ref} cannot apply: drop --ref"
             )
-        commit, repo_path = _snapshot(path, cache_dir, base=None)
+        commit, repo_path = _snapshot(path, cache_dir, base=None, excludes=_excludes(path, ignore))
         warning = (
             f"{target} is not a git repository: audited a snapshot of its files, but no commit pins it; "
             "run `git init && git commit` there so the audit can be repeated exactly"
@@ -134,7 +149,10 @@ def _resolve_local(
     commit = _rev_parse(repo, ref or "HEAD", target)
     warnings = _submodule_warning(repo, commit)
     if ref is None and not repo.bare:
-        changes = repo.git.status("--porcelain", "--untracked-files=all", "--", subdirectory or ".")
+        excludes = _excludes(root, ignore)
+        changes = repo.git.status(
+            "--porcelain", "--untracked-files=all", "--", subdirectory or ".", *excludes
+        )
         if changes:
             where = f"{target}" if not subdirectory else f"{target} (in repository {root})"
             if not allow_dirty:
@@ -142,7 +160,7 @@ def _resolve_local(
                     f"{where} has uncommitted changes: commit them or pass --allow-dirty"
                 )
             commit, snapshot_repo = _snapshot(
-                root, cache_dir, base=(repo, commit), only=subdirectory or "."
+                root, cache_dir, base=(repo, commit), only=subdirectory or ".", excludes=excludes
             )
             warning = (
                 f"{where} has uncommitted changes: audited a snapshot ({commit[:12]}) that includes "
@@ -168,8 +186,21 @@ def _resolve_local(
     )
 
 
+def _excludes(root: Path, ignore: Sequence[Path]) -> tuple[str, ...]:
+    """git pathspecs leaving out the ignored folders that lie inside ``root``."""
+    inside = (
+        p.resolve() for p in ignore if p.resolve().is_relative_to(root) and p.resolve() != root
+    )
+    return tuple(f":(exclude){p.relative_to(root).as_posix()}" for p in inside)
+
+
 def _snapshot(
-    folder: Path, cache_dir: Path, *, base: tuple[git.Repo, str] | None, only: str = "."
+    folder: Path,
+    cache_dir: Path,
+    *,
+    base: tuple[git.Repo, str] | None,
+    only: str = ".",
+    excludes: tuple[str, ...] = (),
 ) -> tuple[str, Path]:
     """Commit ``folder``'s files into a private bare repository; return (commit SHA, repository).
 
@@ -193,7 +224,7 @@ def _snapshot(
         if base is not None:
             _git(snapshot_dir, folder, "read-tree", base[1], env=env)
             parents = ["-p", base[1]]
-        _git(snapshot_dir, folder, "add", "--all", "--", only, env=env)
+        _git(snapshot_dir, folder, "add", "--all", "--", only, *excludes, env=env)
         tree = _git(snapshot_dir, folder, "write-tree", env=env)
         message = f"repaudit snapshot of {folder}"
         commit = _git(snapshot_dir, folder, "commit-tree", tree, *parents, "-m", message, env=env)

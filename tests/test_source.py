@@ -235,3 +235,31 @@ def test_a_commit_can_be_pinned_by_full_sha_from_the_clone(paper: git.Repo, tmp_
     assert source.commit == sha and source.ref == sha
     with pytest.raises(SourceError, match="unknown ref '0{40}'"):
         resolve_source(url, ref="0" * 40, cache_dir=tmp_path / "cache")
+
+
+def test_the_audit_store_inside_the_repository_is_not_an_uncommitted_change(tmp_path):
+    repo_dir = tmp_path / "paper"
+    repo_dir.mkdir()
+    repo = git.Repo.init(repo_dir)
+    (repo_dir / "train.py").write_text("print(1)\n")
+    repo.index.add(["train.py"])
+    repo.index.commit("code")
+    (repo_dir / "audits" / "some-audit").mkdir(parents=True)
+    (repo_dir / "audits" / "some-audit" / "audit.json").write_text("{}")
+    with pytest.raises(SourceError, match="uncommitted changes"):
+        resolve_source(str(repo_dir), cache_dir=tmp_path / "cache")
+    pinned = resolve_source(
+        str(repo_dir), cache_dir=tmp_path / "cache", ignore=[repo_dir / "audits"]
+    )
+    assert pinned.commit == repo.head.commit.hexsha and not pinned.snapshot
+
+
+def test_a_plain_folder_snapshot_leaves_out_the_store(tmp_path):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "train.py").write_text("print(1)\n")
+    first = resolve_source(str(folder), cache_dir=tmp_path / "cache", ignore=[folder / "audits"])
+    (folder / "audits").mkdir()
+    (folder / "audits" / "audit.json").write_text("{}")
+    again = resolve_source(str(folder), cache_dir=tmp_path / "cache", ignore=[folder / "audits"])
+    assert again.commit == first.commit
