@@ -1,7 +1,8 @@
 """Run ONE seed of audited code in a clean checkout, contained and recorded; never raises.
 
-The process control (allow-listed environment, bubblewrap / unshare, timeout, memory limit, capped
-logs) lives in isolation.py, `prepare` in prepare.py; this module decides what a seed sees:
+The allow-listed environment and the bubblewrap / unshare wrapper live in isolation.py, running the
+tree (timeout, memory limit, capped logs) in runner.py, `prepare` in prepare.py; this module decides
+what a seed sees:
 
     cwd          its own clean checkout of the pinned commit (removed afterwards)
     writable     that checkout, {out} = <run dir>/out, HOME = <run dir>/home (removed afterwards)
