@@ -65,7 +65,7 @@ class SlurmCluster:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.hostname = socket.gethostname()
+        self.hostname = socket.gethostname().split(".")[0]  # slurmd names itself by the short name
         self.processes: list[subprocess.Popen[bytes]] = []
         self.config = root / "slurm.conf"
         bin_dir = root / "bin"
@@ -92,7 +92,7 @@ class SlurmCluster:
                     f"--log-file={self.root / 'log' / 'munged.log'}")  # fmt: skip
         self._wait(lambda: socket_path.exists(), timeout, "munged did not create its socket")
         self._spawn("slurmctld", "slurmctld", "-D", "-i", "-f", str(self.config))
-        self._spawn("slurmd", "slurmd", "-D", "-f", str(self.config))
+        self._spawn("slurmd", "slurmd", "-D", "-N", self.hostname, "-f", str(self.config))
         self._wait(self._node_idle, timeout, "the node did not become idle in sinfo")
 
     def stop(self) -> None:
@@ -122,10 +122,12 @@ class SlurmCluster:
             os.cpu_count() or 1,
             os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
         )
-        memory_mb //= 2**20
+        memory_mb = (
+            memory_mb * 9 // 10 // 2**20
+        )  # below what slurmd measures, or it drains the node
         lines = {
             "ClusterName": "repaudit-test",
-            "SlurmctldHost": self.hostname,
+            "SlurmctldHost": f"{self.hostname}(127.0.0.1)",  # no DNS needed for the own name
             "SlurmctldPort": _free_port(),
             "SlurmdPort": _free_port(),
             "SlurmUser": "root",
@@ -150,7 +152,7 @@ class SlurmCluster:
             "SchedulerParameters": "sched_interval=1",
             "MessageTimeout": 5,
             "KillWait": 1,  # submitit ignores SIGTERM; SIGKILL a cancelled job soon after
-            "NodeName": f"{self.hostname} CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN",
+            "NodeName": f"{self.hostname} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN",
             "PartitionName": "debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
         }
         self.config.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
