@@ -46,17 +46,24 @@ class _Tree:
         self.interrupted = False
         self.memory_exceeded = False
         self.peak_memory = 0
+        self._reaped = False
+        self._lock = threading.Lock()  # the timer, the memory watcher and Ctrl-C may kill at once
 
-    def kill(self, *, reaped: bool = False) -> None:
+    def kill(self) -> None:
         # The PID-namespace wrappers take their whole tree with them; for plain runs, the session's
         # process group plus every descendant still attached by parent id. Once the first process
         # is reaped its id may be reused, so then only the group (which pins the id) is signalled.
-        pids = [] if reaped else [self.process.pid, *_descendants(self.process.pid)]
-        for pid in pids:
+        with self._lock:
+            pids = [] if self._reaped else [self.process.pid, *_descendants(self.process.pid)]
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(OSError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+    def reaped(self) -> None:
+        with self._lock:
+            self._reaped = True
 
 
 _RUNNING: dict[int, _Tree] = {}
@@ -166,6 +173,7 @@ def run_contained(
     try:
         # wait4 rather than Popen.wait: its resource usage gives the tree's peak memory.
         _, status, usage = os.wait4(process.pid, 0)
+        tree.reaped()
         process.returncode = os.waitstatus_to_exitcode(status)
     except BaseException:  # Ctrl-C while waiting (run_seed on a cluster node's main thread)
         tree.kill()
@@ -177,7 +185,7 @@ def run_contained(
         with _RUNNING_LOCK:
             _RUNNING.pop(process.pid, None)
     seconds = time.monotonic() - started
-    tree.kill(reaped=True)  # background processes the command left behind go with it
+    tree.kill()  # background processes the command left behind go with it
     for reader in readers:
         reader.join(timeout=5)
     return Outcome(
