@@ -118,13 +118,9 @@ class SlurmCluster:
         ).stdout
 
     def _write_config(self, munge_socket: Path) -> None:
-        cpus, memory_mb = (
-            os.cpu_count() or 1,
-            os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
-        )
-        memory_mb = (
-            memory_mb * 9 // 10 // 2**20
-        )  # below what slurmd measures, or it drains the node
+        cpus = os.cpu_count() or 1
+        # A little below what slurmd measures: a node configured with more memory is drained.
+        memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 9 // 10 // 2**20
         lines = {
             "ClusterName": "repaudit-test",
             "SlurmctldHost": f"{self.hostname}(127.0.0.1)",  # no DNS needed for the own name
