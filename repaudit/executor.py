@@ -116,15 +116,16 @@ class LocalExecutor:
         def run_in_slot(request: SeedRequest) -> RunResult:
             # The pool has one thread per slot, so a slot is always free when a task starts.
             slot = free.get()
-            started = time.monotonic()
             try:
                 placed = dataclasses.replace(request, threads=slot.threads, gpus=slot.gpus)
                 if on_start is not None:
                     with start_lock:
                         on_start(placed)
-                return self._run_seed(placed)
-            except Exception as error:
-                return crashed(request, error, time.monotonic() - started)
+                started = time.monotonic()
+                try:
+                    return self._run_seed(placed)
+                except Exception as error:
+                    return crashed(placed, error, time.monotonic() - started)
             finally:
                 free.put(slot)
 

@@ -195,6 +195,31 @@ def test_ctrl_c_kills_running_seeds_cancels_pending_and_reraises(tmp_path: Path)
     assert sorted(started) == [0, 1, 2]  # seeds 3 and 4 never started
 
 
+def test_an_interrupt_in_the_callers_loop_also_kills_the_running_seeds(tmp_path: Path) -> None:
+    killed = threading.Event()
+
+    def until_killed(request: SeedRequest) -> RunResult:
+        if request.seed == 0:
+            return sleeping_seed(request)
+        killed.wait(timeout=30)
+        return RunResult(request.arm, request.seed, RunStatus.FAILED, reason="interrupted")
+
+    executor = LocalExecutor(2, threads_per_slot=1, run_seed=until_killed, kill_running=killed.set)
+    with pytest.raises(KeyboardInterrupt):
+        for _result in executor.run_all([request(tmp_path, s) for s in range(3)]):
+            raise KeyboardInterrupt  # Ctrl-C while the caller stores the first result
+    assert killed.is_set()
+
+
+def test_gpus_per_seed_on_a_machine_without_gpus_is_an_error() -> None:
+    from repaudit.environment import detect_gpus
+
+    if detect_gpus():
+        pytest.skip("this machine has GPUs")
+    with pytest.raises(ExecutorError, match="run on a machine with GPUs"):
+        LocalExecutor(1, gpus_per_seed=1)
+
+
 @pytest.fixture
 def paper(tmp_path: Path) -> Iterator[Source]:
     """A real git repository holding a tiny training script that reports its thread count."""
