@@ -169,7 +169,7 @@ def _file_keys(requirements: Path, checkout_dir: Path) -> list[str]:
         if path in seen or not path.is_file():
             continue
         seen.add(path)
-        keys.append(f"{path.relative_to(checkout_dir)}:{_digest(path.read_bytes().hex())}")
+        keys.append(f"{os.path.relpath(path, checkout_dir)}:{_digest(path.read_bytes().hex())}")
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             words = line.split()
             if len(words) >= 2 and words[0] in ("-r", "-c", "--requirement", "--constraint"):
