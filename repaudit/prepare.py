@@ -87,7 +87,12 @@ def run_prepare(
     outputs = _new_entries(before, _files(work_dir))
     manifest.write_text(
         json.dumps(
-            {"command": command, "commit": source.commit, "root": str(work_dir), "outputs": outputs}
+            {
+                "command": command,
+                "commit": source.commit,
+                "root": str(work_dir.absolute()),
+                "outputs": outputs,
+            }
         )
     )
     return folder
