@@ -22,6 +22,7 @@ from repaudit.model import (
     AuditSpec,
     Environment,
     EnvironmentKind,
+    Isolation,
     RunResult,
     RunStatus,
     SeedRequest,
@@ -153,6 +154,7 @@ def _run_seeds(
             work_dir=paths.prepare_dir,
             log_dir=paths.root,
             timeout_seconds=audit_spec.timeout_seconds,
+            env=audit_spec.env,
         )
     requests = plan_seeds(audit_spec, spec_hash, pinned, env, paths, prepared)
     # A seed repaudit itself could not start (no exit code) is tried again; every seed that ran is kept.
@@ -173,7 +175,9 @@ def _run_seeds(
     fingerprint = environment.fingerprint(env, sandbox.seed_variables(requests[0]))
     store.write_json_atomic(paths.environment_json, store.to_plain(fingerprint))
     results, overall, reason = verdict.evaluate(audit_spec, runs)
-    notes = pinned.warnings + ((env.isolation_note,) if env.isolation_note else ())
+    # Weaker isolation than bubblewrap is a warning the terminal and the report must show.
+    weak = env.isolation is not Isolation.BUBBLEWRAP and env.isolation_note
+    notes = pinned.warnings + ((env.isolation_note,) if weak else ())
     audit = Audit(
         audit_id=paths.root.name,
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
