@@ -243,7 +243,7 @@ def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> int:
     else:
         click.echo(report.render_text(result))
     if options["html_path"]:
-        options["html_path"].write_text(report.render_html(result), encoding="utf-8")
+        report.write_report(result, options["html_path"])
     return verdict.exit_code(result.verdict, result.results)
 
 
