@@ -148,6 +148,7 @@ def check(target: str, **options: object) -> int:
     """
     from repaudit import audit as audit_stage
     from repaudit import report, store, verdict
+    from repaudit.model import ExitCode, Verdict
     from repaudit.progress import TerminalProgress
     from repaudit.spec import SpecOverrides
 
@@ -188,7 +189,12 @@ def check(target: str, **options: object) -> int:
     report.append_step_summary(markdown)
     if junit:
         junit.write_text(report.render_junit(result), encoding="utf-8")
-    return verdict.exit_code(result.verdict, result.results, fail_on)
+    code = verdict.exit_code(result.verdict, result.results, fail_on)
+    if code is ExitCode.HOLDS and result.verdict is not Verdict.HOLDS:
+        click.echo(
+            f"warning: the verdict is {result.verdict.value}; --fail-on lets it pass", err=True
+        )
+    return code
 
 
 # ---------------------------------------------------------------- stats

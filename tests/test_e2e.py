@@ -215,3 +215,24 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
     plain.mkdir()
     no_spec = repaudit("check", "plain", "--claim", "0.8", cwd=tmp_path)
     assert no_spec.returncode == 2 and "--command" in no_spec.stderr
+
+
+def test_fail_on_lets_chosen_decisions_pass_with_a_warning(tmp_path):
+    make_repo(tmp_path / "paper")
+    bogus = repaudit("check", "paper", "--fail-on", "bogus", cwd=tmp_path)
+    assert bogus.returncode == 2 and "bogus" in bogus.stderr
+    # 3 seeds cannot give the power to call the gap noise: inconclusive (3) unless --fail-on says otherwise.
+    plain = repaudit(
+        "check", "paper", "--seeds", "3", "--baseline-claim", "0.7999", "--quiet", cwd=tmp_path
+    )
+    assert plain.returncode == 3, plain.stdout
+    lenient = repaudit(
+        "check", "paper", "--seeds", "3", "--baseline-claim", "0.7999", "--quiet",
+        "--fail-on", "not-reproduced,reversed", cwd=tmp_path,
+    )  # fmt: skip
+    assert lenient.returncode == 0 and "--fail-on lets it pass" in lenient.stderr
+    strict = repaudit(
+        "check", "paper", "--seeds", "3", "--baseline-claim", "0.7999", "--quiet",
+        "--fail-on", "inconclusive", cwd=tmp_path,
+    )  # fmt: skip
+    assert strict.returncode == 1
