@@ -4,62 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import git
 import pytest
+from executor_fakes import make_paper, seed_request, sleeping_seed
 
 from repaudit.errors import ExecutorError
 from repaudit.executor import LocalExecutor, plan_slots
-from repaudit.model import (
-    Claim,
-    Environment,
-    EnvironmentKind,
-    MetricSource,
-    RunResult,
-    RunStatus,
-    SeedRequest,
-    Source,
-)
-
-CLAIM = Claim("acc", 0.5, source=MetricSource(json_path="{out}/metrics.json", key="test.acc"))
-CURRENT = Environment(
-    EnvironmentKind.CURRENT, python=Path(sys.executable), bin_dir=Path(sys.executable).parent
-)
-
-
-def request(tmp_path: Path, seed: int, *, sleep: float = 0.0, source: Source | None = None,
-            command: str = "unused") -> SeedRequest:  # fmt: skip
-    """A seed request; `sleep` tells the fake runner below how long the seed "trains"."""
-    return SeedRequest(
-        arm="method",
-        seed=seed,
-        command=command,
-        source=source or Source("paper", "paper", tmp_path, "0" * 40),
-        environment=CURRENT,
-        run_dir=tmp_path / "runs" / f"seed-{seed}",
-        work_dir=tmp_path / "work" / f"seed-{seed}",
-        claims=(CLAIM,),
-        timeout_seconds=60.0,
-        env={"FAKE_SLEEP": str(sleep)},
-        spec_hash="abc123",
-    )
-
-
-def sleeping_seed(request: SeedRequest) -> RunResult:
-    """A stand-in for sandbox.run_seed: 'trains' for FAKE_SLEEP seconds, reports its slot."""
-    time.sleep(float(request.env["FAKE_SLEEP"]))
-    return RunResult(
-        arm=request.arm,
-        seed=request.seed,
-        status=RunStatus.OK,
-        metrics={"acc": request.threads + sum(request.gpus) / 100},
-        spec_hash=request.spec_hash,
-    )
+from repaudit.model import RunResult, RunStatus, SeedRequest
 
 
 class Recorder:
@@ -95,7 +49,9 @@ def test_results_stream_in_finish_order_not_request_order(tmp_path: Path) -> Non
     started = time.monotonic()
     arrivals = [
         (result.seed, time.monotonic() - started)
-        for result in executor.run_all([request(tmp_path, s, sleep=t) for s, t in sleeps.items()])
+        for result in executor.run_all(
+            [seed_request(tmp_path, s, sleep=t) for s, t in sleeps.items()]
+        )
     ]
     assert [seed for seed, _ in arrivals] == [1, 2, 0]
     # Streamed, not collected: the fast seed arrives long before the slow one finishes.
@@ -105,7 +61,7 @@ def test_results_stream_in_finish_order_not_request_order(tmp_path: Path) -> Non
 def test_workers_bound_concurrency_and_every_seed_runs_once(tmp_path: Path) -> None:
     recorder = Recorder()
     executor = LocalExecutor(2, threads_per_slot=1, run_seed=recorder)
-    results = list(executor.run_all([request(tmp_path, s, sleep=0.1) for s in range(6)]))
+    results = list(executor.run_all([seed_request(tmp_path, s, sleep=0.1) for s in range(6)]))
     assert sorted(r.seed for r in results) == list(range(6))
     assert recorder.most_at_once == 2
 
@@ -114,9 +70,9 @@ def test_default_threads_split_the_cpus_between_slots(tmp_path: Path) -> None:
     expected = max(1, (os.cpu_count() or 1) // 2)
     assert {slot.threads for slot in LocalExecutor(2, run_seed=sleeping_seed).slots} == {expected}
     results = LocalExecutor(2, threads_per_slot=3, run_seed=sleeping_seed).run_all(
-        [request(tmp_path, s) for s in range(3)]
+        [seed_request(tmp_path, s) for s in range(3)]
     )
-    assert {r.metrics["acc"] for r in results} == {3.0}  # every seed ran with the slot's 3 threads
+    assert {r.metrics["threads"] for r in results} == {3.0}  # every seed ran with the slot's 3
     assert plan_slots(64, threads_per_slot=None, gpus=(), gpus_per_seed=0)[0].threads >= 1
 
 
@@ -125,7 +81,7 @@ def test_each_slot_owns_disjoint_gpus_from_a_fake_device_list(tmp_path: Path) ->
     recorder = Recorder()
     executor = LocalExecutor(2, gpus=fake, gpus_per_seed=2, run_seed=recorder)
     assert [slot.gpus for slot in executor.slots] == [(0, 1), (2, 3)]
-    list(executor.run_all([request(tmp_path, s, sleep=0.05) for s in range(6)]))
+    list(executor.run_all([seed_request(tmp_path, s, sleep=0.05) for s in range(6)]))
     assert recorder.most_at_once == 2 and not recorder.overlaps
     assert {r.gpus for r in recorder.seen} == {(0, 1), (2, 3)}
 
@@ -152,7 +108,7 @@ def test_zero_workers_is_an_error() -> None:
 def test_on_start_is_called_once_per_seed_before_its_result(tmp_path: Path) -> None:
     events: list[tuple[str, int]] = []
     executor = LocalExecutor(2, threads_per_slot=1, run_seed=sleeping_seed)
-    requests = [request(tmp_path, s, sleep=0.05) for s in range(4)]
+    requests = [seed_request(tmp_path, s, sleep=0.05) for s in range(4)]
     for result in executor.run_all(requests, on_start=lambda r: events.append(("start", r.seed))):
         events.append(("done", result.seed))
     assert sorted(e for e in events if e[0] == "start") == [("start", s) for s in range(4)]
@@ -164,7 +120,7 @@ def test_a_runner_that_raises_becomes_a_failed_run(tmp_path: Path) -> None:
     def broken(request: SeedRequest) -> RunResult:
         raise OSError("disk full")
 
-    (result,) = LocalExecutor(1, run_seed=broken).run_all([request(tmp_path, 7)])
+    (result,) = LocalExecutor(1, run_seed=broken).run_all([seed_request(tmp_path, 7)])
     assert result.status is RunStatus.FAILED and result.seed == 7
     assert "OSError: disk full" in result.reason
 
@@ -188,7 +144,7 @@ def test_ctrl_c_kills_running_seeds_cancels_pending_and_reraises(tmp_path: Path)
     threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT)).start()
     begin = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
-        for result in executor.run_all([request(tmp_path, s) for s in range(5)]):
+        for result in executor.run_all([seed_request(tmp_path, s) for s in range(5)]):
             received.append(result.seed)
     assert killed.is_set() and time.monotonic() - begin < 10
     assert received == [0]  # finished seeds reached the caller; killed ones are not reported
@@ -206,7 +162,7 @@ def test_an_interrupt_in_the_callers_loop_also_kills_the_running_seeds(tmp_path:
 
     executor = LocalExecutor(2, threads_per_slot=1, run_seed=until_killed, kill_running=killed.set)
     with pytest.raises(KeyboardInterrupt):
-        for _result in executor.run_all([request(tmp_path, s) for s in range(3)]):
+        for _result in executor.run_all([seed_request(tmp_path, s) for s in range(3)]):
             raise KeyboardInterrupt  # Ctrl-C while the caller stores the first result
     assert killed.is_set()
 
@@ -220,26 +176,9 @@ def test_gpus_per_seed_on_a_machine_without_gpus_is_an_error() -> None:
         LocalExecutor(1, gpus_per_seed=1)
 
 
-@pytest.fixture
-def paper(tmp_path: Path) -> Iterator[Source]:
-    """A real git repository holding a tiny training script that reports its thread count."""
-    folder = tmp_path / "paper"
-    repo = git.Repo.init(folder)
-    (folder / "train.py").write_text(
-        "import json, os, sys\n"
-        "os.makedirs(sys.argv[2], exist_ok=True)\n"
-        "acc = int(sys.argv[1]) / 10 + int(os.environ['OMP_NUM_THREADS']) / 1000\n"
-        "json.dump({'test': {'acc': acc}}, open(os.path.join(sys.argv[2], 'metrics.json'), 'w'))\n"
-    )
-    repo.index.add(["train.py"])
-    actor = git.Actor("test", "test@example.com")
-    commit = repo.index.commit("paper", author=actor, committer=actor)
-    yield Source(str(folder), "paper", folder, commit.hexsha)
-
-
-def test_real_seeds_through_the_sandbox(tmp_path: Path, paper: Source) -> None:
-    command = "python train.py {seed} {out}"
-    requests = [request(tmp_path, s, source=paper, command=command) for s in (1, 2, 3)]
+def test_real_seeds_through_the_sandbox(tmp_path: Path) -> None:
+    paper = make_paper(tmp_path)
+    requests = [seed_request(tmp_path, s, source=paper) for s in (1, 2, 3)]
     results = {r.seed: r for r in LocalExecutor(2, threads_per_slot=1).run_all(requests)}
     assert {seed: r.status for seed, r in results.items()} == dict.fromkeys((1, 2, 3), RunStatus.OK)
     assert {seed: r.metrics["acc"] for seed, r in results.items()} == {1: 0.101, 2: 0.201, 3: 0.301}

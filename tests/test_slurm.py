@@ -7,38 +7,24 @@ filesystem the compute nodes share.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import cloudpickle
-import git
+import executor_fakes
 import pytest
 import submitit
+from executor_fakes import make_paper, seed_request, sleeping_seed
 from slurm_cluster import SlurmCluster, unavailable
 
 from repaudit.errors import ExecutorError
-from repaudit.model import (
-    Claim,
-    Environment,
-    EnvironmentKind,
-    MetricSource,
-    RunResult,
-    RunStatus,
-    SeedRequest,
-    SlurmOptions,
-    Source,
-)
+from repaudit.model import RunStatus, SlurmOptions
 from repaudit.slurm import SlurmExecutor
 
-CLAIM = Claim("acc", 0.5, source=MetricSource(json_path="{out}/metrics.json", key="test.acc"))
-CURRENT = Environment(
-    EnvironmentKind.CURRENT, python=Path(sys.executable), bin_dir=Path(sys.executable).parent
-)
 OPTIONS = SlurmOptions(partition="debug", cpus_per_task=1, mem_gb=0.5, timeout_min=5)
-# The test module's own seed runners travel to the node by value (the node cannot import tests/).
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
+# The tests' own seed runner travels to the node by value (the node cannot import tests/).
+cloudpickle.register_pickle_by_value(executor_fakes)
 
 
 @pytest.fixture(scope="module")
@@ -57,45 +43,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
     running.stop()
 
 
-def request(tmp_path: Path, seed: int, source: Source, command: str, **env: str) -> SeedRequest:
-    return SeedRequest(
-        arm="method",
-        seed=seed,
-        command=command,
-        source=source,
-        environment=CURRENT,
-        run_dir=tmp_path / "runs" / f"seed-{seed}",
-        work_dir=tmp_path / "work" / f"seed-{seed}",
-        claims=(CLAIM,),
-        timeout_seconds=120.0,
-        env=env,
-        spec_hash="abc123",
-    )
-
-
-@pytest.fixture
-def paper(tmp_path: Path) -> Source:
-    """A real git repository holding a tiny training script."""
-    folder = tmp_path / "paper"
-    repo = git.Repo.init(folder)
-    (folder / "train.py").write_text(
-        "import json, os, sys\n"
-        "os.makedirs(sys.argv[2], exist_ok=True)\n"
-        "acc = int(sys.argv[1]) / 10 + int(os.environ['OMP_NUM_THREADS']) / 1000\n"
-        "json.dump({'test': {'acc': acc}}, open(os.path.join(sys.argv[2], 'metrics.json'), 'w'))\n"
-    )
-    repo.index.add(["train.py"])
-    actor = git.Actor("test", "test@example.com")
-    commit = repo.index.commit("paper", author=actor, committer=actor)
-    return Source(str(folder), "paper", folder, commit.hexsha)
-
-
-def sleeping_seed(request: SeedRequest) -> RunResult:
-    """Runs on the node: sleeps FAKE_SLEEP seconds, then reports the seed as its metric."""
-    time.sleep(float(request.env["FAKE_SLEEP"]))
-    return RunResult(request.arm, request.seed, RunStatus.OK, metrics={"acc": float(request.seed)})
-
-
 def test_missing_slurm_commands_is_an_error_with_the_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -106,10 +53,11 @@ def test_missing_slurm_commands_is_an_error_with_the_fix(
 
 @pytest.mark.slurm
 def test_seeds_run_as_one_job_array_through_the_sandbox(
-    cluster: SlurmCluster, tmp_path: Path, paper: Source
+    cluster: SlurmCluster, tmp_path: Path
 ) -> None:
     executor = SlurmExecutor(tmp_path / "slurm", OPTIONS, poll_seconds=0.5)
-    requests = [request(tmp_path, s, paper, "python train.py {seed} {out}") for s in (1, 2, 3)]
+    paper = make_paper(tmp_path)
+    requests = [seed_request(tmp_path, s, source=paper) for s in (1, 2, 3)]
     started: list[int] = []
     results = list(executor.run_all(requests, on_start=lambda r: started.append(r.seed)))
     assert sorted(started) == [1, 2, 3]
@@ -124,13 +72,13 @@ def test_seeds_run_as_one_job_array_through_the_sandbox(
 
 @pytest.mark.slurm
 def test_a_cancelled_job_is_a_failed_run_and_the_others_finish(
-    cluster: SlurmCluster, tmp_path: Path, paper: Source
+    cluster: SlurmCluster, tmp_path: Path
 ) -> None:
     executor = SlurmExecutor(tmp_path / "slurm", OPTIONS, run_seed=sleeping_seed, poll_seconds=0.5)
-    requests = [request(tmp_path, s, paper, "-", FAKE_SLEEP=t) for s, t in ((0, "0.5"), (1, "60"))]
+    requests = [seed_request(tmp_path, s, sleep=t) for s, t in ((0, 0.5), (1, 60))]
     results = executor.run_all(requests)
     first = next(results)
-    assert (first.seed, first.status, first.metrics) == (0, RunStatus.OK, {"acc": 0.0})
+    assert (first.seed, first.status, first.metrics["threads"]) == (0, RunStatus.OK, 1.0)
     cluster.run("scancel", str(first.job_id).split("_")[0] + "_1")
     (cancelled,) = results
     assert cancelled.seed == 1 and cancelled.status is RunStatus.FAILED
@@ -142,12 +90,10 @@ def test_a_cancelled_job_is_a_failed_run_and_the_others_finish(
 
 @pytest.mark.slurm
 def test_stopping_the_stream_cancels_the_jobs_still_queued(
-    cluster: SlurmCluster, tmp_path: Path, paper: Source
+    cluster: SlurmCluster, tmp_path: Path
 ) -> None:
     executor = SlurmExecutor(tmp_path / "slurm", OPTIONS, run_seed=sleeping_seed, poll_seconds=0.5)
-    requests = [
-        request(tmp_path, s, paper, "-", FAKE_SLEEP="0.5" if s == 0 else "300") for s in range(4)
-    ]
+    requests = [seed_request(tmp_path, s, sleep=0.5 if s == 0 else 300) for s in range(4)]
     results = executor.run_all(requests)
     first = next(results)
     assert first.seed == 0
