@@ -7,8 +7,7 @@ In one run, on one machine, over a fresh git copy of examples/paper-repo:
      another, with the thread count one repaudit worker gives each seed;
   2. `repaudit check COPY --seeds N --workers 1` into a fresh store;
   3. the same audit with `--workers 2`;
-then prints audit time / loop time (target <= 1.10, goal 1.02) and the 2-worker speed-up, and
-the CPU-time ratio, which a machine busy with other work disturbs far less than wall time.
+then prints audit time / loop time (target <= 1.10, goal 1.02) and the 2-worker speed-up.
 With --rounds R each is timed R times, interleaved, and the medians are compared.
 """
 
@@ -16,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shlex
 import shutil
 import statistics
@@ -68,20 +66,13 @@ def loop_script(paper: Path, seeds: int, threads: int, out_root: Path) -> str:
     return "\n".join(lines)
 
 
-def cpu_seconds() -> float:
-    """CPU time of every finished child process and the descendants they waited for."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(command: list[str], **kwargs: object) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one command; CPU time is less sensitive to a busy machine."""
-    started, cpu_started = time.perf_counter(), cpu_seconds()
+def timed(command: list[str], **kwargs: object) -> float:
+    started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
-    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
+    seconds = time.perf_counter() - started
     if done.returncode not in (0, 1, 3):  # a verdict of any kind is fine; 2 and 4 mean it broke
         sys.exit(f"{shlex.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return seconds, cpu
+    return seconds
 
 
 def main() -> None:
@@ -103,7 +94,7 @@ def main() -> None:
                  "--cache-dir", str(work / "cache"), "--quiet"]  # fmt: skip
         # Warm the page cache (torch's files) so the first timed run is not the only cold one.
         timed(["bash", "-c", loop_script(paper, 1, threads, work / "warm")], env=environment)
-        times: dict[str, list[tuple[float, float]]] = {"loop": [], "one": [], "two": []}
+        times: dict[str, list[float]] = {"loop": [], "one": [], "two": []}
         for round_ in range(args.rounds):
             script = loop_script(paper, args.seeds, threads, work / f"loop-{round_}")
             times["loop"].append(timed(["bash", "-c", script], env=environment))
@@ -111,18 +102,13 @@ def main() -> None:
                 store = work / f"store-{key}-{round_}"
                 command = [*audit, "--workers", str(workers), "--store", str(store)]
                 times[key].append(timed(command, env=environment, cwd=work))
-    loop, one, two = (
-        statistics.median(wall for wall, _ in times[k]) for k in ("loop", "one", "two")
-    )
-    loop_cpu, one_cpu = (statistics.median(cpu for _, cpu in times[k]) for k in ("loop", "one"))
+    loop, one, two = (statistics.median(times[k]) for k in ("loop", "one", "two"))
     runs = args.seeds * len(arm_commands(args.example))
     print(f"{args.seeds} seeds per arm ({runs} training runs), {threads} threads per run, "
           f"{args.rounds} round(s), medians")  # fmt: skip
     print(f"plain shell loop       {loop:7.1f} s   ({loop / runs:.2f} s per run)")
     print(f"repaudit, 1 worker     {one:7.1f} s   ratio {one / loop:.3f} "
           f"(target <= {TARGET_RATIO:.2f}, goal {GOAL_RATIO:.2f})")  # fmt: skip
-    print(f"CPU time: loop {loop_cpu:.1f} s, repaudit 1 worker {one_cpu:.1f} s, "
-          f"ratio {one_cpu / loop_cpu:.3f}")  # fmt: skip
     print(f"repaudit, 2 workers    {two:7.1f} s   speed-up {one / two:.2f}x over 1 worker")
 
 
