@@ -55,7 +55,7 @@ def test_results_stream_in_finish_order_not_request_order(tmp_path: Path) -> Non
     ]
     assert [seed for seed, _ in arrivals] == [1, 2, 0]
     # Streamed, not collected: the fast seed arrives long before the slow one finishes.
-    assert arrivals[0][1] < 0.45
+    assert arrivals[0][1] < arrivals[-1][1] - 0.25
 
 
 def test_workers_bound_concurrency_and_every_seed_runs_once(tmp_path: Path) -> None:
