@@ -90,13 +90,18 @@ class SlurmCluster:
                     f"--socket={socket_path}", f"--pid-file={self.root / 'munge' / 'pid'}",
                     f"--seed-file={self.root / 'munge' / 'seed'}",
                     f"--log-file={self.root / 'log' / 'munged.log'}")  # fmt: skip
-        self._wait(lambda: socket_path.exists(), timeout, "munged did not create its socket")
+        self._started(socket_path.exists, timeout, "munged did not create its socket")
         self._spawn("slurmctld", "slurmctld", "-D", "-i", "-f", str(self.config))
         self._spawn("slurmd", "slurmd", "-D", "-N", self.hostname, "-f", str(self.config))
-        self._wait(self._node_idle, timeout, "the node did not become idle in sinfo")
+        self._started(self._node_idle, timeout, "the node did not become idle in sinfo")
 
     def stop(self) -> None:
-        """Stop the daemons this cluster started (by their pids), newest first."""
+        """Cancel every job (a job step outlives slurmd otherwise), then stop the daemons this
+        cluster started, by their pids, newest first."""
+        if self.processes and all(p.poll() is None for p in self.processes):
+            subprocess.run(["scancel", f"--user={os.getuid()}"], env={**os.environ, **self.environment},
+                           capture_output=True, check=False)  # fmt: skip
+            self._wait(self._queue_empty, 15)
         for process in reversed(self.processes):
             process.terminate()
         for process in reversed(self.processes):
@@ -165,27 +170,37 @@ class SlurmCluster:
         )
 
     def _node_idle(self) -> bool:
-        answer = subprocess.run(
-            ["sinfo", "--noheader", "--format=%T"],
-            env={**os.environ, **self.environment},
-            capture_output=True,
-            text=True,
-        )
-        return answer.stdout.split() == ["idle"]
+        return self._ask("sinfo", "--noheader", "--format=%T").split() == ["idle"]
 
-    def _wait(self, ready: Callable[[], bool], timeout: float, problem: str) -> None:
+    def _queue_empty(self) -> bool:
+        return self._ask("squeue", "--noheader", "--format=%i") == ""
+
+    def _ask(self, *command: str) -> str:
+        """A client command's stdout, or "?" when it fails (the controller may still be starting)."""
+        answer = subprocess.run(
+            command, env={**os.environ, **self.environment}, capture_output=True, text=True
+        )
+        return answer.stdout.strip() if answer.returncode == 0 else "?"
+
+    def _wait(self, ready: Callable[[], bool], timeout: float) -> str | None:
+        """None once `ready()` holds; else why not (a daemon exited, or the time ran out)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if ready():
-                return
+                return None
             dead = [str(p.args[0]) for p in self.processes if p.poll() is not None]
             if dead:
-                problem = f"{', '.join(dead)} exited"
-                break
+                return f"{', '.join(dead)} exited"
             time.sleep(0.2)
+        return f"not within {timeout:.0f} s"
+
+    def _started(self, ready: Callable[[], bool], timeout: float, problem: str) -> None:
+        why = self._wait(ready, timeout)
+        if why is None:
+            return
         logs = sorted((self.root / "log").glob("*"))
         tails = "\n".join(
             f"--- {p.name}\n" + "\n".join(p.read_text().splitlines()[-15:]) for p in logs
         )
         self.stop()
-        raise RuntimeError(f"Slurm test cluster failed to start: {problem}\n{tails}")
+        raise RuntimeError(f"Slurm test cluster failed to start: {problem} ({why})\n{tails}")
