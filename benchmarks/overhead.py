@@ -28,6 +28,10 @@ from pathlib import Path
 import git
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from repaudit.executor import usable_cpus  # noqa: E402
+
 EXAMPLE = ROOT / "examples" / "paper-repo"
 TARGET_RATIO, GOAL_RATIO = 1.10, 1.02
 
@@ -81,7 +85,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="times each is timed (default 1)")
     parser.add_argument("--example", type=Path, default=EXAMPLE)
     args = parser.parse_args()
-    threads = max(1, os.cpu_count() or 1)  # what LocalExecutor gives one worker's slot
+    threads = usable_cpus()  # what LocalExecutor gives one worker's slot
     environment = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",

@@ -46,6 +46,13 @@ class Slot:
     gpus: tuple[int, ...] = ()
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on: fewer than os.cpu_count() under taskset, cpusets or Slurm."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def plan_slots(
     workers: int, *, threads_per_slot: int | None, gpus: Sequence[str], gpus_per_seed: int
 ) -> tuple[Slot, ...]:
@@ -65,7 +72,7 @@ def plan_slots(
             f"{workers} worker(s) x {gpus_per_seed} GPU(s) per seed needs {workers * gpus_per_seed} "
             f"GPUs but {len(gpus)} are visible; {fix}"
         )
-    threads = threads_per_slot or max(1, (os.cpu_count() or 1) // workers)
+    threads = threads_per_slot or max(1, usable_cpus() // workers)
     return tuple(
         Slot(i, threads, tuple(range(i * gpus_per_seed, (i + 1) * gpus_per_seed)))
         for i in range(workers)

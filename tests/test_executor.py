@@ -67,7 +67,7 @@ def test_workers_bound_concurrency_and_every_seed_runs_once(tmp_path: Path) -> N
 
 
 def test_default_threads_split_the_cpus_between_slots(tmp_path: Path) -> None:
-    expected = max(1, (os.cpu_count() or 1) // 2)
+    expected = max(1, len(os.sched_getaffinity(0)) // 2)
     assert {slot.threads for slot in LocalExecutor(2, run_seed=sleeping_seed).slots} == {expected}
     results = LocalExecutor(2, threads_per_slot=3, run_seed=sleeping_seed).run_all(
         [seed_request(tmp_path, s) for s in range(3)]
