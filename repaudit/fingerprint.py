@@ -139,6 +139,10 @@ def detect_gpus() -> tuple[str, ...]:
         return tuple(
             f"{name} ({memory} MiB, driver {driver})" for _, _, name, memory, driver in rows
         )
+    # Importing torch costs seconds: ask it only where a CUDA (/dev/nvidia*) or ROCm (/dev/kfd) device
+    # node exists at all, so a CPU-only machine's audit does not pay for it.
+    if not (list(Path("/dev").glob("nvidia[0-9]*")) or Path("/dev/kfd").exists()):
+        return ()
     if importlib.util.find_spec("torch") is None:
         return ()
     import torch
