@@ -364,6 +364,10 @@ def _sanitize(text: str) -> str:
 
 def _git_message(error: git.GitCommandError) -> str:
     """The last meaningful line git printed, without gitpython's framing."""
-    lines = [line.strip() for line in str(error.stderr or error).splitlines() if line.strip()]
-    text = lines[-1] if lines else str(error)
-    return text.removeprefix("stderr: ").strip("'").strip()
+    # gitpython frames stderr as "\n  stderr: '...\n'": the closing quote stands on a line alone.
+    lines = [
+        line.strip().removeprefix("stderr: ").strip("'").strip()
+        for line in str(error.stderr or error).splitlines()
+    ]
+    meaningful = [line for line in lines if line]
+    return meaningful[-1] if meaningful else str(error)

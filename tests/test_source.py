@@ -263,3 +263,12 @@ def test_a_plain_folder_snapshot_leaves_out_the_store(tmp_path):
     (folder / "audits" / "audit.json").write_text("{}")
     again = resolve_source(str(folder), cache_dir=tmp_path / "cache", ignore=[folder / "audits"])
     assert again.commit == first.commit
+
+
+def test_an_unreachable_url_names_git_s_reason(tmp_path):
+    with pytest.raises(SourceError) as caught:
+        resolve_source(f"file://{tmp_path}/no-such-repo.git", cache_dir=tmp_path / "cache")
+    message = str(caught.value)
+    assert "cannot clone" in message and "no-such-repo" in message
+    reason = message.split(": ", 1)[1].split("; check")[0]
+    assert reason.strip(), message  # git's own words, not an empty quote
