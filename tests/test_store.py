@@ -1,5 +1,6 @@
 """The store: layout, atomic records, round trips, resume and locking."""
 
+import dataclasses
 import json
 import multiprocessing
 from pathlib import Path
@@ -8,148 +9,84 @@ import pytest
 
 from repaudit import store
 from repaudit.errors import StoreError
-from repaudit.model import (
-    ArmSpec,
-    ArmSummary,
-    Audit,
-    AuditSpec,
-    Claim,
-    ClaimResult,
-    Direction,
-    Fingerprint,
-    Improvement,
-    ImprovementDecision,
-    Interval,
-    Isolation,
-    MetricSource,
-    Reproduction,
-    ReproductionDecision,
-    RunResult,
-    RunStatus,
-    SeedCall,
-    Source,
-    TestResult,
-    Verdict,
-)
+from repaudit.model import RunResult, RunStatus, Source
 
-SPEC = AuditSpec(
-    claims=(
-        Claim(
-            metric="acc",
-            value=0.81,
-            direction=Direction.HIGHER,
-            baseline=0.80,
-            source=MetricSource(json_path="{out}/m.json", key="test.acc"),
-        ),
-    ),
-    arms=(ArmSpec("method", "python t.py --seed {seed}"), ArmSpec("baseline", "python t.py -b")),
-    seeds=(1, 2, 3),
-    env={"A": "1"},
-)
 SOURCE = Source(
     target="./paper", display_name="Owner/Paper Repo", repo_path=Path("/tmp/x"), commit="ab" * 20
 )
-
-
-def make_audit() -> Audit:
-    runs = (
-        RunResult(
-            "method",
-            1,
-            RunStatus.OK,
-            {"acc": 0.8},
-            seconds=1.5,
-            spec_hash="h1",
-            seed_calls=(SeedCall("torch.manual_seed", 42, 7),),
-        ),
-        RunResult("method", 2, RunStatus.FAILED, {}, reason="exit 1", returncode=1, spec_hash="h1"),
-    )
-    arm = ArmSummary(
-        "method", (0.8, 0.81), 2, 1, 0.805, 0.007, 0.805, 0.8, 0.81, Interval(0.74, 0.87), None
-    )
-    result = ClaimResult(
-        claim=SPEC.claim,
-        arms=(arm,),
-        reproduction=Reproduction(ReproductionDecision.INCONCLUSIVE, "too few", Interval(0.7, 0.9)),
-        improvement=Improvement(
-            ImprovementDecision.INCONCLUSIVE,
-            "no power",
-            0.01,
-            seed_luck=0.3,
-            tests=(TestResult("Welch", 1.0, 0.2, deciding=True),),
-        ),
-    )
-    fingerprint = Fingerprint(
-        "3.11",
-        "linux",
-        "cpu",
-        2,
-        (),
-        "2.13",
-        None,
-        None,
-        ("numpy==2",),
-        {"PYTHONHASHSEED": "0"},
-        "0.1.0",
-        Isolation.BUBBLEWRAP,
-    )
-    return Audit(
-        "owner-paper-repo-abab",
-        "2026-11-25T00:00:00Z",
-        SPEC,
-        SOURCE,
-        fingerprint,
-        runs,
-        (result,),
-        Verdict.INCONCLUSIVE,
-        "Too few seeds.",
-        notes=("snapshot",),
-    )
 
 
 def test_audit_id_reads_like_owner_repo_commit_hash():
     assert store.audit_id(SOURCE, "0123456789abcdef") == f"owner-paper-repo-{'ab' * 6}-01234567"
 
 
-def test_record_round_trips_and_carries_the_json_contract():
-    audit = make_audit()
-    record = store.to_record(audit)
-    text = json.dumps(record, allow_nan=False)  # strictly valid JSON
-    assert record["format"] == 1
-    assert record["verdict"] == "inconclusive"
-    assert record["reproduction"]["decision"] == "inconclusive"
-    assert record["reproduction"]["prediction_interval"] == {"low": 0.7, "high": 0.9, "level": 0.95}
-    assert record["improvement"]["decision"] == "inconclusive"
-    assert record["arms"]["method"]["values"] == [0.8, 0.81]
-    assert record["runs"][0]["value"] == 0.8 and record["runs"][1]["value"] is None
-    assert {"arm", "seed", "status", "value", "seconds"} <= set(record["runs"][0])
+@pytest.mark.parametrize("fixture", ["sample_audit", "user_numbers_audit"])
+def test_record_round_trips_through_strict_json(fixture, request):
+    audit = request.getfixturevalue(fixture)
+    text = json.dumps(store.to_record(audit), allow_nan=False)
     assert store.from_record(json.loads(text)) == audit
 
 
-def test_newer_record_format_is_refused_with_the_fix():
-    record = store.to_record(make_audit()) | {"format": 99}
+def test_record_carries_the_json_contract(sample_audit):
+    record = store.to_record(sample_audit)
+    primary = sample_audit.results[0]
+    assert record["format"] == 1
+    assert record["verdict"] == sample_audit.verdict.value
+    assert record["reproduction"]["decision"] == primary.reproduction.decision.value
+    interval = primary.reproduction.prediction_interval
+    assert record["reproduction"]["prediction_interval"] == {
+        "low": interval.low,
+        "high": interval.high,
+        "level": 0.95,
+    }
+    assert record["improvement"]["decision"] == primary.improvement.decision.value
+    for arm in primary.arms:
+        assert record["arms"][arm.arm]["values"] == list(arm.values)
+        assert (
+            record["arms"][arm.arm]["mean"] == arm.mean and record["arms"][arm.arm]["sd"] == arm.sd
+        )
+    metric = sample_audit.spec.claim.metric
+    for run, plain in zip(sample_audit.runs, record["runs"], strict=True):
+        assert {"arm", "seed", "status", "value", "seconds"} <= set(plain)
+        assert plain["value"] == run.value(metric)
+        assert plain["status"] == run.status.value
+
+
+def test_newer_record_format_is_refused_with_the_fix(sample_audit):
+    record = store.to_record(sample_audit) | {"format": 99}
     with pytest.raises(StoreError, match="upgrade repaudit"):
         store.from_record(record)
 
 
-def test_save_and_load_runs_keeps_only_matching_spec_hash(tmp_path):
+def test_save_and_load_runs_keeps_only_matching_spec_hash(tmp_path, sample_audit):
     paths = store.AuditPaths(tmp_path / "a")
-    for result in make_audit().runs:
+    for result in sample_audit.runs:
         store.save_run(paths, result)
-    store.save_run(paths, RunResult("baseline", 1, RunStatus.OK, {"acc": 0.7}, spec_hash="other"))
-    loaded = store.load_runs(paths, "h1")
-    assert set(loaded) == {"method/seed-1", "method/seed-2"}
-    assert loaded["method/seed-1"] == make_audit().runs[0]
+    store.save_run(paths, RunResult("baseline", 99, RunStatus.OK, {"acc": 0.7}, spec_hash="other"))
+    spec_hash = sample_audit.runs[0].spec_hash
+    loaded = store.load_runs(paths, spec_hash)
+    assert loaded == {r.key: r for r in sample_audit.runs if r.spec_hash == spec_hash}
+    assert "baseline/seed-99" not in loaded
     assert not list(paths.root.rglob("*.tmp"))
 
 
-def test_save_and_load_audit(tmp_path):
+def test_an_unreadable_run_record_means_the_seed_runs_again(tmp_path, sample_audit):
     paths = store.AuditPaths(tmp_path / "a")
-    audit = make_audit()
-    store.save_audit(paths, audit)
-    loaded = store.load_audit(paths.root)
-    assert loaded.audit_dir == paths.root
-    assert store.list_audits(tmp_path) == [loaded]
+    first = sample_audit.runs[0]
+    store.save_run(paths, first)
+    run_json = paths.run_dir(first.arm, first.seed, first.repeat) / "run.json"
+    run_json.write_text("{ half a record")
+    assert store.load_runs(paths, first.spec_hash) == {}
+
+
+def test_save_load_and_list_audits(tmp_path, sample_audit, user_numbers_audit):
+    for audit in (sample_audit, user_numbers_audit):
+        store.save_audit(store.AuditPaths(tmp_path / audit.audit_id), audit)
+    listed = store.list_audits(tmp_path)
+    assert [a.audit_id for a in listed] == [sample_audit.audit_id, user_numbers_audit.audit_id]
+    assert listed[0] == dataclasses.replace(
+        sample_audit, audit_dir=tmp_path / sample_audit.audit_id
+    )
 
 
 def test_load_audit_of_a_folder_without_record_says_what_to_pass(tmp_path):
@@ -167,11 +104,10 @@ def _try_lock(root: str, queue) -> None:
 
 def test_lock_keeps_a_second_process_out(tmp_path):
     paths = store.AuditPaths(tmp_path / "a")
-    queue = multiprocessing.get_context("fork").Queue()
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
     with store.locked(paths):
-        process = multiprocessing.get_context("fork").Process(
-            target=_try_lock, args=(str(paths.root), queue)
-        )
+        process = context.Process(target=_try_lock, args=(str(paths.root), queue))
         process.start()
         process.join(10)
         message = queue.get(timeout=5)
