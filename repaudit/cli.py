@@ -141,7 +141,7 @@ DECISION_NAMES = ("not-reproduced", "optimistic", "inconclusive", "within-noise"
     help=f"Comma-separated decisions that fail the job, from: {', '.join(DECISION_NAMES)}.",
 )
 @click.option("--quiet", is_flag=True, help="No live progress.")
-def check(target: str, **options: object) -> int:
+def check(target: str, **options: Any) -> int:
     """Re-run TARGET's training under N seeds and test its claim.
 
     TARGET is a URL, owner/name[@ref], a local git repository, a folder inside one, or a plain folder.
@@ -330,10 +330,10 @@ def diff(before_dir: Path, after_dir: Path, alpha: float) -> int:
     return ExitCode.DOES_NOT_HOLD if result.moved else ExitCode.HOLDS
 
 
-def _parse_fail_on(text: object) -> frozenset[str] | None:
+def _parse_fail_on(text: str | None) -> frozenset[str] | None:
     if not text:
         return None
-    names = frozenset(n.strip() for n in str(text).split(",") if n.strip())
+    names = frozenset(n.strip() for n in text.split(",") if n.strip())
     unknown = names - set(DECISION_NAMES)
     if unknown:
         raise click.BadParameter(

@@ -150,7 +150,9 @@ class AuditSpec:
     alpha: float = 0.05
     stats_seed: int = 0  # seeds the bootstrap / ASO generator: same audit, same numbers
     slurm: SlurmOptions | None = None  # [slurm] table, for --executor slurm
-    origin: str = "flags"  # where the spec came from: a path, "pyproject.toml", "registry:...", "flags"
+    origin: str = (
+        "flags"  # where the spec came from: a path, "pyproject.toml", "registry:...", "flags"
+    )
 
     @property
     def claim(self) -> Claim:
@@ -210,7 +212,9 @@ class Fingerprint:
     repaudit_version: str
     isolation: Isolation = Isolation.NONE
     environment: str = ""  # plain words: "venv 1a2b3c4d5e6f (reused from the cache)", "current ..."
-    torch_from: str = "none"  # "system" (the auditor's torch), "environment" (the repo's pin), "none"
+    torch_from: str = (
+        "none"  # "system" (the auditor's torch), "environment" (the repo's pin), "none"
+    )
 
 
 # ---------------------------------------------------------------- runs
@@ -337,7 +341,9 @@ class Reproduction:
     decision: ReproductionDecision
     reason: str  # plain words
     prediction_interval: Interval | None = None  # single-run claims
-    claim_percentile: float | None = None  # share of seeds below (direction-aware) the claim, 0..100
+    claim_percentile: float | None = (
+        None  # share of seeds below (direction-aware) the claim, 0..100
+    )
     chance_one_seed_reaches: float | None = None  # under a normal fit
     best_of_k: float | None = None  # seeds whose expected best equals the claim
     test: TestResult | None = None  # mean claims: the t-test

@@ -167,7 +167,7 @@ def _from_plain(kind: Any, value: Any) -> Any:
     if origin in (Mapping, dict) or kind is Mapping:
         args = typing.get_args(kind)
         return {k: _from_plain(args[1], v) for k, v in value.items()} if args else dict(value)
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         hints = typing.get_type_hints(kind)
         fields = {f.name for f in dataclasses.fields(kind)}
         return kind(**{k: _from_plain(hints[k], v) for k, v in value.items() if k in fields})

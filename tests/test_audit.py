@@ -47,6 +47,8 @@ def test_plan_covers_every_arm_and_seed_and_repeats_the_first_method_seed(tmp_pa
         "method/seed-1-r2",
     ]
     assert plan[0].claims[0].source.json_path == "{out}/m.json"
-    assert plan[2].claims[0].source.regex == "acc ([0-9.]+)"  # the baseline arm reads its own source
+    assert (
+        plan[2].claims[0].source.regex == "acc ([0-9.]+)"
+    )  # the baseline arm reads its own source
     assert plan[4].run_dir == paths.run_dir("method", 1, 1)
     assert {r.spec_hash for r in plan} == {"hash"}
