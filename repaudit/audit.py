@@ -9,13 +9,13 @@ import dataclasses
 import os
 import shlex
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from repaudit import __version__, environment, report, sandbox, source, spec, store, verdict
-from repaudit.executor import Executor, LocalExecutor
+from repaudit.executor import Executor, ExecutorFactory
 from repaudit.model import (
     BASELINE_ARM,
     Audit,
@@ -26,7 +26,6 @@ from repaudit.model import (
     RunResult,
     RunStatus,
     SeedRequest,
-    SlurmOptions,
     Source,
 )
 
@@ -49,27 +48,6 @@ class AuditRequest:
     store_dir: Path = Path("audits")
     cache_dir: Path | None = None  # default: default_cache_dir()
     argv: tuple[str, ...] = ()  # the command-line arguments, for the exact re-run command
-
-
-ExecutorFactory = Callable[[AuditSpec, store.AuditPaths], Executor]
-
-
-def executor_factory(
-    name: str, *, workers: int = 1, slurm_partition: str | None = None
-) -> ExecutorFactory:
-    """Local slots (default) or Slurm through submitit; the Slurm folder lives inside the audit folder."""
-
-    def make(audit_spec: AuditSpec, paths: store.AuditPaths) -> Executor:
-        if name == "slurm":
-            from repaudit.slurm import SlurmExecutor
-
-            options = audit_spec.slurm or SlurmOptions()
-            if slurm_partition:
-                options = dataclasses.replace(options, partition=slurm_partition)
-            return SlurmExecutor(paths.root / "slurm", options)
-        return LocalExecutor(workers, gpus_per_seed=audit_spec.gpus_per_seed)
-
-    return make
 
 
 def rerun_command(argv: Sequence[str], commit: str) -> str:
@@ -130,7 +108,7 @@ def run_audit(
                 pinned,
                 env,
                 paths,
-                make_executor(audit_spec, paths),
+                make_executor(audit_spec, paths.root),
                 progress,
             )
 

@@ -148,6 +148,7 @@ def check(target: str, **options: Any) -> int:
     """
     from repaudit import audit as audit_stage
     from repaudit import report, store, verdict
+    from repaudit.executor import executor_factory
     from repaudit.model import ExitCode, Verdict
     from repaudit.progress import TerminalProgress
     from repaudit.spec import SpecOverrides
@@ -168,7 +169,7 @@ def check(target: str, **options: Any) -> int:
         argv=tuple(sys.argv[1:]),
     )
     progress = None if quiet else TerminalProgress()
-    make_executor = audit_stage.executor_factory(
+    make_executor = executor_factory(
         executor_name, workers=workers, slurm_partition=slurm_partition
     )
     try:

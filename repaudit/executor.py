@@ -13,11 +13,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from repaudit import environment, sandbox
 from repaudit.errors import ExecutorError
-from repaudit.model import RunResult, RunStatus, SeedRequest
+from repaudit.model import AuditSpec, RunResult, RunStatus, SeedRequest, SlurmOptions
 
 #: Runs one seed and never raises (sandbox.run_seed); injectable so tests can time the scheduling.
 SeedRunner = Callable[[SeedRequest], RunResult]
@@ -149,3 +150,25 @@ class LocalExecutor:
             raise
         finally:
             pool.shutdown(wait=True)
+
+
+#: Builds the executor once the audit's spec and folder are known: (spec, audit folder) -> Executor.
+ExecutorFactory = Callable[[AuditSpec, Path], Executor]
+
+
+def executor_factory(
+    name: str, *, workers: int = 1, slurm_partition: str | None = None
+) -> ExecutorFactory:
+    """Local slots (default) or Slurm through submitit; the Slurm folder lives inside the audit folder."""
+
+    def make(audit_spec: AuditSpec, audit_dir: Path) -> Executor:
+        if name == "slurm":
+            from repaudit.slurm import SlurmExecutor  # imports this module: load it only when asked
+
+            options = audit_spec.slurm or SlurmOptions()
+            if slurm_partition:
+                options = dataclasses.replace(options, partition=slurm_partition)
+            return SlurmExecutor(audit_dir / "slurm", options)
+        return LocalExecutor(workers, gpus_per_seed=audit_spec.gpus_per_seed)
+
+    return make
