@@ -132,3 +132,27 @@ def test_an_unreachable_controller_is_an_error(
     monkeypatch.setenv("SLURM_CONF", str(dead))
     with pytest.raises(ExecutorError, match="Slurm is not reachable"):
         SlurmExecutor(tmp_path / "slurm", OPTIONS)
+
+
+@pytest.mark.slurm
+def test_check_on_slurm_records_job_ids_in_the_stored_audit(
+    cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    from test_e2e import SPEC, make_repo
+
+    from repaudit import audit, store
+    from repaudit.executor import executor_factory
+
+    slurm_table = (
+        '\n[slurm]\npartition = "debug"\ncpus_per_task = 1\nmem_gb = 0.5\ntimeout_min = 5\n'
+    )
+    make_repo(tmp_path / "paper", spec=SPEC.replace("seeds = 4", "seeds = 3") + slurm_table)
+    request = audit.AuditRequest(
+        target=str(tmp_path / "paper"), store_dir=tmp_path / "audits", cache_dir=tmp_path / "cache"
+    )
+    result = audit.run_audit(request, executor_factory("slurm"))
+    assert [r.status for r in result.runs] == [RunStatus.OK] * 6
+    assert all(r.job_id and "_" in r.job_id for r in result.runs)
+    stored = store.load_audit(result.audit_dir)
+    assert [r.job_id for r in stored.runs] == [r.job_id for r in result.runs]
+    assert (result.audit_dir / "slurm").is_dir()  # submitit's own folder lives inside the audit
