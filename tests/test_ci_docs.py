@@ -7,50 +7,15 @@ import re
 import shlex
 import subprocess
 import sys
-import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import git
 import pytest
+from toy_paper import make_repo
 
 pytestmark = pytest.mark.slow
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "ci.md"
-
-TRAIN = textwrap.dedent(
-    """
-    import argparse, json, os, random
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--model", default="method")
-    args = parser.parse_args()
-    rng = random.Random(args.seed * 7 + (args.model == "baseline"))
-    acc = (0.811 if args.model == "method" else 0.806) + rng.gauss(0, 0.003)
-    os.makedirs(args.out, exist_ok=True)
-    json.dump({"test": {"acc": acc}}, open(os.path.join(args.out, "metrics.json"), "w"))
-    """
-)
-SPEC = textwrap.dedent(
-    """
-    [claim]
-    metric = "test_accuracy"
-    value = 0.812
-    baseline = 0.805
-
-    [run]
-    command = "python train.py --seed {seed} --out {out}"
-    timeout = "60s"
-
-    [run.metric]
-    json = "{out}/metrics.json"
-    key = "test.acc"
-
-    [baseline]
-    command = "python train.py --model baseline --seed {seed} --out {out}"
-    """
-)
 
 
 def documented_commands() -> dict[str, list[str]]:
@@ -75,14 +40,7 @@ def documented_gitignore() -> str:
 
 def paper_repository(path: Path) -> Path:
     """A paper's repository set up as docs/ci.md says: a spec, and the documented .gitignore."""
-    path.mkdir()
-    repo = git.Repo.init(path)
-    (path / "train.py").write_text(TRAIN, encoding="utf-8")
-    (path / "repaudit.toml").write_text(SPEC, encoding="utf-8")
-    (path / ".gitignore").write_text(documented_gitignore(), encoding="utf-8")
-    repo.index.add(["train.py", "repaudit.toml", ".gitignore"])
-    repo.index.commit("paper code")
-    return path
+    return make_repo(path, files={".gitignore": documented_gitignore()})
 
 
 def test_both_workflows_are_documented():

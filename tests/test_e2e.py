@@ -7,73 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
-import git
 import pytest
+from toy_paper import SPEC, make_repo
 
 pytestmark = pytest.mark.slow
-
-TRAIN = textwrap.dedent(
-    """
-    import argparse, json, os, random, time
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--model", default="method")
-    args = parser.parse_args()
-    behaviour = json.load(open("behaviour.json"))
-    seed = str(args.seed)
-    if seed in behaviour.get("crash", []):
-        raise SystemExit("CUDA error: out of memory (simulated crash)")
-    if seed in behaviour.get("sleep", {}):
-        time.sleep(behaviour["sleep"][seed])
-    rng = random.Random(args.seed * 1000 + (args.model == "baseline"))
-    acc = (0.80 if args.model == "method" else 0.79) + rng.gauss(0, 0.004)
-    if seed in behaviour.get("nan", []):
-        acc = float("nan")
-    print(f"epoch 1 test acc: {acc:.6f}")
-    if seed not in behaviour.get("no_metric", []):
-        os.makedirs(args.out, exist_ok=True)
-        json.dump({"test": {"acc": acc}}, open(os.path.join(args.out, "metrics.json"), "w"))
-    """
-)
-
-SPEC = textwrap.dedent(
-    """
-    [claim]
-    metric = "test_accuracy"
-    direction = "higher"
-    value = 0.801
-    baseline = 0.79
-
-    [run]
-    command = "python train.py --seed {seed} --out {out}"
-    timeout = "20s"
-    environment = "current"
-    seeds = 4
-
-    [run.metric]
-    json = "{out}/metrics.json"
-    key = "test.acc"
-
-    [baseline]
-    command = "python train.py --model baseline --seed {seed} --out {out}"
-    """
-)
-
-
-def make_repo(path: Path, behaviour: dict | None = None, spec: str = SPEC) -> Path:
-    path.mkdir(parents=True)
-    repo = git.Repo.init(path)
-    (path / "train.py").write_text(TRAIN)
-    (path / "repaudit.toml").write_text(spec)
-    (path / "behaviour.json").write_text(json.dumps(behaviour or {}))
-    repo.index.add(["train.py", "repaudit.toml", "behaviour.json"])
-    repo.index.commit("paper code")
-    return path
 
 
 def repaudit(

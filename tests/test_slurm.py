@@ -17,6 +17,7 @@ import pytest
 import submitit
 from executor_fakes import make_paper, seed_request, sleeping_seed
 from slurm_cluster import SlurmCluster, unavailable
+from toy_paper import SPEC, make_repo
 
 from repaudit.errors import ExecutorError
 from repaudit.model import RunStatus, SlurmOptions
@@ -138,8 +139,6 @@ def test_an_unreachable_controller_is_an_error(
 def test_check_on_slurm_records_job_ids_in_the_stored_audit(
     cluster: SlurmCluster, tmp_path: Path
 ) -> None:
-    from test_e2e import SPEC, make_repo
-
     from repaudit import audit, store
     from repaudit.executor import executor_factory
 
