@@ -172,9 +172,14 @@ def _run_seeds(
         repaudit_version=__version__,
     )
     store.save_audit(paths, audit)
+    write_outputs(audit, paths)
+    return audit
+
+
+def write_outputs(audit: Audit, paths: store.AuditPaths) -> None:
+    """report.html and summary.md beside audit.json (also `repaudit report`, which re-renders)."""
     report.write_report(audit, paths.report_html)
     store.write_text_atomic(paths.summary_md, report.render_markdown(audit))
-    return audit
 
 
 def plan_seeds(

@@ -280,14 +280,12 @@ def init(folder: Path, force: bool) -> int:
 @click.argument("audit_dir", type=click.Path(file_okay=False, path_type=Path))
 def report(audit_dir: Path) -> int:
     """Re-render AUDIT_DIR's report.html and summary.md from its audit.json."""
-    from repaudit import report as outputs
     from repaudit import store
+    from repaudit.audit import write_outputs
     from repaudit.model import ExitCode
 
-    audit = store.load_audit(audit_dir)
     paths = store.AuditPaths(audit_dir)
-    outputs.write_report(audit, paths.report_html)
-    store.write_text_atomic(paths.summary_md, outputs.render_markdown(audit))
+    write_outputs(store.load_audit(audit_dir), paths)
     click.echo(f"wrote {paths.report_html} and {paths.summary_md}")
     return ExitCode.HOLDS
 

@@ -7,9 +7,7 @@ same audit always renders the same bytes.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -18,6 +16,7 @@ import jinja2
 
 from repaudit.model import Audit, Verdict
 from repaudit.report_context import IMPROVEMENT_WORDS, REPRODUCTION_WORDS, context
+from repaudit.store import write_text_atomic
 
 __all__ = ["context", "render_html", "render_markdown", "render_text", "render_junit"]
 
@@ -131,17 +130,7 @@ def _case(name: str, decision: str, tone: str, reason: str) -> ET.Element:
 
 def write_report(audit: Audit, path: Path) -> None:
     """Render report.html and write it atomically; a failed render leaves no partial file."""
-    html = render_html(audit)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(html)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    write_text_atomic(path, render_html(audit))
 
 
 def append_step_summary(markdown: str) -> None:
