@@ -95,6 +95,33 @@ def test_replaces_random_and_numpy_seeds_under_python_isolated(
     assert all(c["original"] == 42 and c["replaced_by"] == expected for c in calls)
 
 
+def test_numpy_random_state_is_seeded_and_still_a_random_state(
+    env: Environment, tmp_path: Path
+) -> None:
+    # scikit-learn's random_state=42 becomes np.random.RandomState(42): the commonest hard-coded seed.
+    code = """
+        import pickle
+        import numpy as np
+        made = np.random.RandomState(42)
+        a = made.rand()
+        made.seed(seed=42)
+        b = made.rand()
+        print(a == b, a, isinstance(np.random.mtrand._rand, np.random.RandomState),
+              isinstance(made, np.random.mtrand.RandomState), pickle.loads(pickle.dumps(made)).rand() == made.rand())
+    """
+    out, calls = run(env, code, tmp_path, "-I", REPAUDIT_SEED_OVERRIDE="5")
+    same, a, global_is_instance, subclass_is_instance, pickles = out.split()
+    expected = hook.derive(5, 42)
+    import numpy as np
+
+    assert float(a) == np.random.RandomState(expected).rand()
+    assert same == global_is_instance == subclass_is_instance == pickles == "True"
+    assert calls == [
+        {"function": "numpy.random.RandomState", "original": 42, "replaced_by": expected},
+        {"function": "numpy.random.RandomState.seed", "original": 42, "replaced_by": expected},
+    ]
+
+
 def test_derived_seeds_depend_on_both_seeds() -> None:
     assert hook.derive(1, 42) != hook.derive(2, 42) != hook.derive(2, 43)
     assert hook.derive(1, 42) == hook.derive(1, 42) < 2**32

@@ -43,6 +43,13 @@ _TARGETS = {
     "accelerate.utils.random": (("set_seed", "accelerate.set_seed", "seed"),),
 }
 
+# module -> (class, name in the log, name of the seed parameter): seeded through a subclass, since
+# replacing a class by a function would break isinstance checks. numpy's RandomState also covers
+# scikit-learn, whose random_state=42 becomes np.random.RandomState(42).
+_CLASS_TARGETS = {
+    "numpy.random": (("RandomState", "numpy.random.RandomState", "seed"),),
+}
+
 _audit_seed = None
 _deterministic = False
 _log_path = None
@@ -65,7 +72,7 @@ def install():
     _log_path = os.environ.get("REPAUDIT_SEED_LOG")
     if not any(isinstance(finder, _Finder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
-    for name in [*_TARGETS, "torch"]:
+    for name in [*_TARGETS, "torch"]:  # _CLASS_TARGETS' modules are all in _TARGETS
         module = sys.modules.get(name)
         if module is not None:
             _patch(name, module)
@@ -78,6 +85,10 @@ def _patch(name, module):
                 function = getattr(module, attribute, None)
                 if callable(function) and not getattr(function, "__repaudit_wrapped__", False):
                     setattr(module, attribute, _wrap(function, label, parameter))
+            for attribute, label, parameter in _CLASS_TARGETS.get(name, ()):
+                cls = getattr(module, attribute, None)
+                if isinstance(cls, type) and not getattr(cls, "__repaudit_wrapped__", False):
+                    setattr(module, attribute, _seeded_subclass(cls, label, parameter))
         if name == "torch" and _deterministic:
             module.use_deterministic_algorithms(True)
             module.backends.cudnn.deterministic = True
@@ -100,6 +111,33 @@ def _wrap(function, label, parameter):
 
     wrapper.__repaudit_wrapped__ = True
     return wrapper
+
+
+def _seeded_subclass(cls, label, parameter):
+    """``cls`` whose constructor and ``.seed()`` get replaced seeds. Objects made before the patch
+    (numpy's global RandomState) must still pass ``isinstance(x, np.random.RandomState)``, hence the
+    metaclass that answers isinstance and issubclass for the original class."""
+
+    class _Meta(type(cls)):
+        def __instancecheck__(self, instance):
+            return isinstance(instance, cls)
+
+        def __subclasscheck__(self, subclass):
+            return issubclass(subclass, cls)
+
+    def __init__(self, *args, **kwargs):
+        if not getattr(_state, "inside", False):
+            args, kwargs = _replace(label, parameter, args, kwargs)
+        cls.__init__(self, *args, **kwargs)
+
+    def seed(self, *args, **kwargs):
+        if not getattr(_state, "inside", False):
+            args, kwargs = _replace(f"{label}.seed", parameter, args, kwargs)
+        return cls.seed(self, *args, **kwargs)
+
+    members = {"__init__": __init__, "seed": seed, "__repaudit_wrapped__": True}
+    members.update(__module__=cls.__module__, __qualname__=cls.__qualname__, __doc__=cls.__doc__)
+    return _Meta(cls.__name__, (cls,), members)
 
 
 def _replace(label, parameter, args, kwargs):
