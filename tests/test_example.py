@@ -42,3 +42,23 @@ def test_the_bundled_example_claim_does_not_hold(tmp_path):
     assert [r["status"] for r in record["runs"]] == ["ok"] * 10
     assert len(set(record["arms"]["method"]["values"])) == 5  # the seed really changes the result
     assert Path(record["audit_dir"], "report.html").is_file()
+
+
+def test_the_bundled_real_scores_give_the_documented_verdict():
+    scores = EXAMPLE.parent / "seed-scores"
+    args = [
+        str(scores / "bert-base-uncased-sst2.txt"),
+        "--baseline",
+        str(scores / "bert-base-cased-sst2.txt"),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "repaudit", "stats", *args, "--claim", "0.931", "--baseline-claim", "0.915",
+         "--format", "json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    record = json.loads(done.stdout)
+    assert record["reproduction"]["decision"] == "not-reproduced"
+    assert record["improvement"]["decision"] == "holds"
+    assert record["improvement"]["consistent_with_claim"] is False
+    assert record["arms"]["method"]["n"] == record["arms"]["baseline"]["n"] == 20
