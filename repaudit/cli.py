@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import click
 
 from repaudit import __version__
 from repaudit.errors import RepauditError
+from repaudit.model import Audit, Claim, ClaimKind, Direction, ExitCode, Verdict
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -32,6 +34,63 @@ def cli() -> None:
 # ---------------------------------------------------------------- check
 
 DECISION_NAMES = ("not-reproduced", "optimistic", "inconclusive", "within-noise", "reversed")
+OUTPUT_OPTIONS = ("output_format", "summary_md", "junit", "fail_on")
+
+
+def _parse_fail_on(
+    ctx: click.Context, param: click.Parameter, text: str | None
+) -> frozenset[str] | None:
+    if not text:
+        return None
+    names = frozenset(n.strip() for n in text.split(",") if n.strip())
+    unknown = names - set(DECISION_NAMES)
+    if unknown:
+        raise click.BadParameter(
+            f"unknown decision(s) {', '.join(sorted(unknown))}; choose from {', '.join(DECISION_NAMES)}"
+        )
+    return names
+
+
+def ci_output_options(command: Callable[..., int]) -> Callable[..., int]:
+    """--format, --summary-md, --junit and --fail-on: `check` and `stats` answer CI jobs alike."""
+    options = [
+        click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True),
+        click.option("--summary-md", type=click.Path(dir_okay=False, path_type=Path), help="Also write the Markdown summary here."),
+        click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write a JUnit XML file (one case per decision)."),
+        click.option("--fail-on", callback=_parse_fail_on, help=f"Comma-separated decisions that fail the job, from: {', '.join(DECISION_NAMES)}."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def emit_verdict(
+    audit: Audit,
+    *,
+    output_format: str,
+    summary_md: Path | None,
+    junit: Path | None,
+    fail_on: frozenset[str] | None,
+) -> int:
+    """Print the verdict (text or the JSON record), write the CI files, and return the exit code."""
+    from repaudit import report, store, verdict
+
+    if output_format == "json":
+        click.echo(json.dumps(store.to_record(audit), indent=2))
+    else:
+        click.echo(report.render_text(audit))
+    markdown = report.render_markdown(audit)
+    if summary_md:
+        store.write_text_atomic(summary_md, markdown)
+    report.append_step_summary(markdown)
+    if junit:
+        store.write_text_atomic(junit, report.render_junit(audit))
+    code = verdict.exit_code(audit.verdict, audit.results, fail_on)
+    if code is ExitCode.HOLDS and audit.verdict is not Verdict.HOLDS:
+        click.echo(
+            f"warning: the verdict is {audit.verdict.value}; --fail-on lets it pass", err=True
+        )
+    return code
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -121,25 +180,7 @@ DECISION_NAMES = ("not-reproduced", "optimistic", "inconclusive", "within-noise"
     type=click.Path(path_type=Path),
     help="Clones and environments (default ~/.cache/repaudit).",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
-@click.option(
-    "--summary-md", type=click.Path(path_type=Path), help="Also write the Markdown summary here."
-)
-@click.option(
-    "--junit",
-    type=click.Path(path_type=Path),
-    help="Also write a JUnit XML file (one case per claim).",
-)
-@click.option(
-    "--fail-on",
-    help=f"Comma-separated decisions that fail the job, from: {', '.join(DECISION_NAMES)}.",
-)
+@ci_output_options
 @click.option("--quiet", is_flag=True, help="No live progress.")
 def check(target: str, **options: Any) -> int:
     """Re-run TARGET's training under N seeds and test its claim.
@@ -147,15 +188,11 @@ def check(target: str, **options: Any) -> int:
     TARGET is a URL, owner/name[@ref], a local git repository, a folder inside one, or a plain folder.
     """
     from repaudit import audit as audit_stage
-    from repaudit import report, store, verdict
     from repaudit.executor import executor_factory
-    from repaudit.model import ExitCode, Verdict
     from repaudit.progress import TerminalProgress
     from repaudit.spec import SpecOverrides
 
-    fail_on = _parse_fail_on(options.pop("fail_on"))
-    output_format = options.pop("output_format")
-    summary_md, junit = options.pop("summary_md"), options.pop("junit")
+    outputs = {name: options.pop(name) for name in OUTPUT_OPTIONS}
     workers, executor_name = options.pop("workers"), options.pop("executor_name")
     slurm_partition, quiet = options.pop("slurm_partition"), options.pop("quiet")
     request = audit_stage.AuditRequest(
@@ -180,22 +217,7 @@ def check(target: str, **options: Any) -> int:
             err=True,
         )
         return 130
-    if output_format == "json":
-        click.echo(json.dumps(store.to_record(result), indent=2))
-    else:
-        click.echo(report.render_text(result))
-    markdown = report.render_markdown(result)
-    if summary_md:
-        summary_md.write_text(markdown, encoding="utf-8")
-    report.append_step_summary(markdown)
-    if junit:
-        junit.write_text(report.render_junit(result), encoding="utf-8")
-    code = verdict.exit_code(result.verdict, result.results, fail_on)
-    if code is ExitCode.HOLDS and result.verdict is not Verdict.HOLDS:
-        click.echo(
-            f"warning: the verdict is {result.verdict.value}; --fail-on lets it pass", err=True
-        )
-    return code
+    return emit_verdict(result, **outputs)
 
 
 # ---------------------------------------------------------------- stats
@@ -217,8 +239,7 @@ def check(target: str, **options: Any) -> int:
               default=0.05, show_default=True, help="Significance level.")  # fmt: skip
 @click.option("--metric", default="score", show_default=True, help="Metric name for the report.")
 @click.option("--column", help="CSV column holding the scores (files with a header row).")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)  # fmt: skip
+@ci_output_options
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the self-contained HTML report here.")  # fmt: skip
 def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> int:
@@ -226,8 +247,7 @@ def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> int:
 
     METHOD_FILE holds one score per line, a CSV file (with --column), or a JSON list.
     """
-    from repaudit import report, scores, store, verdict
-    from repaudit.model import Claim, ClaimKind, Direction
+    from repaudit import report, scores
 
     column = options["column"]
     claim = Claim(
@@ -245,13 +265,9 @@ def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> int:
         claim, method, baseline, alpha=options["alpha"], inputs=inputs,
         rerun_command=shlex.join(["repaudit", *sys.argv[1:]]),
     )  # fmt: skip
-    if options["output_format"] == "json":
-        click.echo(json.dumps(store.to_record(result), indent=2))
-    else:
-        click.echo(report.render_text(result))
     if options["html_path"]:
         report.write_report(result, options["html_path"])
-    return verdict.exit_code(result.verdict, result.results)
+    return emit_verdict(result, **{name: options[name] for name in OUTPUT_OPTIONS})
 
 
 # ---------------------------------------------------------------- init
@@ -282,7 +298,6 @@ def report(audit_dir: Path) -> int:
     """Re-render AUDIT_DIR's report.html and summary.md from its audit.json."""
     from repaudit import store
     from repaudit.audit import write_outputs
-    from repaudit.model import ExitCode
 
     paths = store.AuditPaths(audit_dir)
     write_outputs(store.load_audit(audit_dir), paths)
@@ -296,7 +311,6 @@ def report(audit_dir: Path) -> int:
 def list_audits(store_dir: Path) -> int:
     """Stored audits, oldest first: date, verdict, repository, commit and folder."""
     from repaudit import store
-    from repaudit.model import ExitCode
 
     audits = store.list_audits(store_dir)
     if not audits:
@@ -321,25 +335,11 @@ def diff(before_dir: Path, after_dir: Path, alpha: float) -> int:
     """
     from repaudit import diff as comparison
     from repaudit import store
-    from repaudit.model import ExitCode
 
     before, after = store.load_audit(before_dir), store.load_audit(after_dir)
     result = comparison.diff_audits(before, after, alpha)
     click.echo(comparison.render_diff(result))
     return ExitCode.DOES_NOT_HOLD if result.moved else ExitCode.HOLDS
-
-
-def _parse_fail_on(text: str | None) -> frozenset[str] | None:
-    if not text:
-        return None
-    names = frozenset(n.strip() for n in text.split(",") if n.strip())
-    unknown = names - set(DECISION_NAMES)
-    if unknown:
-        raise click.BadParameter(
-            f"unknown decision(s) {', '.join(sorted(unknown))}; choose from {', '.join(DECISION_NAMES)}",
-            param_hint="--fail-on",
-        )
-    return names
 
 
 def main() -> None:

@@ -62,3 +62,20 @@ def test_the_bundled_real_scores_give_the_documented_verdict():
     assert record["improvement"]["decision"] == "holds"
     assert record["improvement"]["consistent_with_claim"] is False
     assert record["arms"]["method"]["n"] == record["arms"]["baseline"]["n"] == 20
+
+
+def test_stats_answers_ci_jobs_like_check(tmp_path):
+    scores = EXAMPLE.parent / "seed-scores"
+    args = [str(scores / "bert-base-uncased-sst2.txt"), "--baseline", str(scores / "bert-base-cased-sst2.txt"),
+            "--claim", "0.931", "--baseline-claim", "0.915", "--summary-md", str(tmp_path / "summary.md"),
+            "--junit", str(tmp_path / "junit.xml"), "--fail-on", "reversed"]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "repaudit", "stats", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # not-reproduced is let through by --fail-on reversed, and said so.
+    assert done.returncode == 0 and "--fail-on lets it pass" in done.stderr
+    assert (tmp_path / "summary.md").read_text().startswith("## ")
+    assert "<testsuite" in (tmp_path / "junit.xml").read_text()
