@@ -19,7 +19,7 @@ from repaudit import source as source_module
 from repaudit.errors import EnvSetupError
 from repaudit.isolation import base_environment
 from repaudit.model import Environment, Source
-from repaudit.runner import format_duration, run_contained
+from repaudit.runner import format_duration, log_tail, run_contained
 
 _MANIFEST = ".repaudit-prepared.json"
 _TAIL_LINES = 40
@@ -82,7 +82,7 @@ def run_prepare(
         )
         raise EnvSetupError(
             f"prepare command {command!r} {what}; fix the spec's [run] prepare and re-run "
-            f"(full logs: {stderr} and {stdout}). Last lines:\n{_prepare_tail(stdout, stderr)}"
+            f"(full logs: {stderr} and {stdout}). Last lines:\n{log_tail(stdout, stderr, _TAIL_LINES) or '(no output)'}"
         )
     outputs = _new_entries(before, _files(work_dir))
     manifest.write_text(
@@ -96,13 +96,6 @@ def run_prepare(
         )
     )
     return folder
-
-
-def _prepare_tail(stdout: Path, stderr: Path) -> str:
-    for path in (stderr, stdout):
-        if path.exists() and path.stat().st_size:
-            return "\n".join(path.read_text(errors="replace").splitlines()[-_TAIL_LINES:])
-    return "(no output)"
 
 
 def _files(root: Path) -> dict[str, tuple[int, int]]:

@@ -251,3 +251,16 @@ def format_duration(seconds: float) -> str:
     if seconds >= 3600 and seconds % 3600 == 0:
         return f"{seconds / 3600:g}h"
     return f"{seconds / 60:g}m" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g}s"
+
+
+def log_tail(stdout_path: Path, stderr_path: Path, lines: int = 40) -> str:
+    """The last lines of stderr, or of stdout when stderr is empty; "" when both are empty.
+
+    Reads only the end of the file: logs may be megabytes long."""
+    for path in (stderr_path, stdout_path):
+        if path.exists() and path.stat().st_size:
+            with open(path, "rb") as log:
+                log.seek(max(0, path.stat().st_size - 64 * 1024))
+                text = log.read().decode("utf-8", "replace")
+            return "\n".join(text.splitlines()[-lines:])
+    return ""

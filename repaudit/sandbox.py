@@ -37,7 +37,7 @@ from repaudit.model import (
     SeedRequest,
 )
 from repaudit.prepare import link_prepared, run_prepare
-from repaudit.runner import Outcome, format_duration, kill_all_running, run_contained
+from repaudit.runner import Outcome, format_duration, kill_all_running, log_tail, run_contained
 
 __all__ = [
     "detect_isolation",
@@ -157,7 +157,7 @@ def _run_seed(request: SeedRequest, home: Path) -> RunResult:
         returncode=outcome.returncode,
         peak_memory_bytes=outcome.peak_memory_bytes,
         seed_calls=_seed_calls(seed_log),
-        log_tail=_log_tail(run_dir),
+        log_tail=log_tail(run_dir / "stdout.log", run_dir / "stderr.log", LOG_TAIL_LINES),
     )
 
 
@@ -230,23 +230,11 @@ def _exit_words(code: int | None) -> str:
 
 
 def _mentions_memory(run_dir: Path) -> bool:
-    text = _log_tail(run_dir)
+    text = log_tail(run_dir / "stdout.log", run_dir / "stderr.log", LOG_TAIL_LINES)
     return any(
         word in text
         for word in ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory")
     )
-
-
-def _log_tail(run_dir: Path) -> str:
-    """The last lines of stderr, or of stdout when stderr is empty."""
-    for name in ("stderr.log", "stdout.log"):
-        path = run_dir / name
-        if path.exists() and path.stat().st_size:
-            with open(path, "rb") as log:
-                log.seek(max(0, path.stat().st_size - 64 * 1024))
-                lines = log.read().decode("utf-8", "replace").splitlines()
-            return "\n".join(lines[-LOG_TAIL_LINES:])
-    return ""
 
 
 def _seed_calls(path: Path) -> tuple[SeedCall, ...]:
