@@ -8,15 +8,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from repaudit.model import RunResult, RunStatus, SeedRequest
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{max(0.0, seconds):.1f}s"
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+from repaudit.report_context import duration  # the report's units, in the terminal too
 
 
 class TerminalProgress:
@@ -46,7 +38,7 @@ class TerminalProgress:
         values = "  ".join(f"{name} {value:.6g}" for name, value in result.metrics.items())
         outcome = values if result.ok else f"{result.status.value}: {result.reason}"
         self._write(
-            f"[{self.done}/{self.total}] {result.key}  {outcome}  ({format_duration(result.seconds)})"
+            f"[{self.done}/{self.total}] {result.key}  {outcome}  ({duration(result.seconds)})"
             f"  · {self.running} running · {self.failed} failed · ETA {self._eta()}"
         )
 
@@ -55,7 +47,7 @@ class TerminalProgress:
         if ran <= 0:
             return "?"
         per_run = (self.clock() - self.start) / ran
-        return format_duration(per_run * (self.total - self.done))
+        return duration(per_run * (self.total - self.done))
 
     def _write(self, line: str) -> None:
         print(line, file=self.stream, flush=True)
