@@ -1,6 +1,8 @@
-"""The pipeline in one place: spec -> source -> environment -> seeds -> statistics -> store.
+"""The pipeline in one place: plan -> execute -> judge -> store.
 
-Usable from Python without click: `run_audit(AuditRequest(target="./paper", ...), make_executor)`.
+Usable from Python without click: ``run_audit(AuditRequest(target="./paper"), make_executor)``.
+Each step is a stage's public function; this module only wires them and holds no I/O of its own.
+The report is the output layer's business (``repaudit.report.write_outputs``), not the core's.
 """
 
 from __future__ import annotations
@@ -9,20 +11,23 @@ import dataclasses
 import os
 import shlex
 import tempfile
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from repaudit import __version__, environment, report, sandbox, source, spec, store, verdict
-from repaudit.executor import Executor, ExecutorFactory
+from repaudit import env, run, source, spec, store, verdict
+from repaudit.errors import InternalError, RepauditError
+from repaudit.executors import Executor, ExecutorFactory
 from repaudit.model import (
-    BASELINE_ARM,
+    Arm,
     Audit,
     AuditSpec,
+    Claim,
     Environment,
     EnvironmentKind,
     Isolation,
+    RunKey,
     RunResult,
     RunStatus,
     SeedRequest,
@@ -31,35 +36,60 @@ from repaudit.model import (
 
 
 class Progress(Protocol):
-    """What the caller sees while seeds run (cli.py draws it; tests may record it)."""
+    """What the caller sees while seeds run (the CLI draws it; tests may record it)."""
 
-    def planned(self, total: int, resumed: int) -> None: ...
-    def started(self, request: SeedRequest) -> None: ...
-    def finished(self, result: RunResult) -> None: ...
+    def planned(self, total: int, resumed: int) -> None:
+        """``total`` runs in the plan, ``resumed`` of them finished earlier and kept."""
+
+    def started(self, request: SeedRequest) -> None:
+        """A seed started (local) or was submitted (Slurm)."""
+
+    def finished(self, result: RunResult) -> None:
+        """A seed finished, well or not."""
 
 
 @dataclasses.dataclass(frozen=True)
 class AuditRequest:
-    target: str  # URL, owner/name[@ref], local repository or folder
+    """What the user asked for; everything else is found or decided by the pipeline."""
+
+    target: str
+    """URL, owner/name[@ref], local repository or folder."""
     ref: str | None = None
+    """Branch, tag or commit to audit."""
     allow_dirty: bool = False
+    """Audit uncommitted changes as a snapshot."""
     spec_path: Path | None = None
+    """--spec: a spec file outside the repository."""
     overrides: spec.SpecOverrides = spec.SpecOverrides()
+    """Spec fields set by command-line flags."""
     store_dir: Path = Path("audits")
-    cache_dir: Path | None = None  # default: default_cache_dir()
-    argv: tuple[str, ...] = ()  # the command-line arguments, for the exact re-run command
+    """Where audits are stored."""
+    cache_dir: Path | None = None
+    """Clones and environments; default: default_cache_dir()."""
+    argv: tuple[str, ...] = ()
+    """The command-line arguments, for the exact re-run command."""
 
 
-def rerun_command(argv: Sequence[str], commit: str) -> str:
-    """The exact command that re-runs this audit: the user's arguments, pinned to the audited commit."""
-    args = list(argv)
-    while "--ref" in args:
-        del args[args.index("--ref") : args.index("--ref") + 2]
-    args = [a for a in args if not a.startswith("--ref=")]
-    if args and args[0] != "check":
-        args.insert(0, "check")
-    # A token typed into an https URL must not reach audit.json or the report.
-    return shlex.join(["repaudit", *(source.public_url(a) for a in args), "--ref", commit])
+@dataclasses.dataclass(frozen=True)
+class AuditPlan:
+    """Everything decided before the first seed runs."""
+
+    spec: AuditSpec
+    """The resolved spec."""
+    spec_hash: str
+    """Hash of its run-affecting fields (names the folder, matches resumed runs)."""
+    source: Source
+    """The pinned code."""
+    environment: Environment
+    """The interpreter the seeds run under."""
+    isolation: Isolation
+    """Decided once for the whole audit (each Slurm node may only weaken it)."""
+    paths: store.AuditPaths
+    """The audit's folder."""
+    requests: tuple[SeedRequest, ...]
+    """Every run, in plan order."""
+    rerun_command: str
+    """The exact command that re-runs this audit."""
 
 
 def default_cache_dir() -> Path:
@@ -72,7 +102,7 @@ def default_cache_dir() -> Path:
 def run_audit(
     request: AuditRequest, make_executor: ExecutorFactory, progress: Progress | None = None
 ) -> Audit:
-    """Run (or resume) one audit and store it; raises RepauditError only when it cannot go on."""
+    """Run (or resume) one audit and store its record; raises RepauditError only when it cannot go on."""
     # Absolute paths: seeds run with other working directories (and on other hosts under Slurm).
     request = dataclasses.replace(request, store_dir=request.store_dir.resolve())
     cache_dir = (request.cache_dir or default_cache_dir()).resolve()
@@ -96,134 +126,182 @@ def run_audit(
         )
         spec_hash = spec.spec_hash(audit_spec)
         paths = store.AuditPaths(request.store_dir / store.audit_id(pinned, spec_hash))
-        with store.locked(paths):
+        with store.locked(paths), internal_errors_saved(paths.error_log):
             store.write_text_atomic(paths.spec_toml, spec.spec_to_toml(audit_spec))
-            env = environment.prepare_environment(
-                audit_spec, code_dir, cache_dir=cache_dir, log_path=paths.environment_log
-            )
-            return _run_seeds(
-                request,
-                audit_spec,
-                spec_hash,
-                pinned,
-                env,
-                paths,
-                make_executor(audit_spec, paths.root),
-                progress,
-            )
+            plan = plan_audit(request, audit_spec, spec_hash, pinned, code_dir, cache_dir, paths)
+            runs = execute(plan, make_executor(audit_spec, paths.root), progress)
+            audit = judge(plan, runs)
+            store.save_audit(paths, audit)
+            return audit
 
 
-def _run_seeds(
+def plan_audit(
     request: AuditRequest,
     audit_spec: AuditSpec,
     spec_hash: str,
     pinned: Source,
-    env: Environment,
+    code_dir: Path,
+    cache_dir: Path,
     paths: store.AuditPaths,
-    executor: Executor,
-    progress: Progress | None,
-) -> Audit:
+) -> AuditPlan:
+    """Decide the isolation, build or reuse the environment, run `prepare`, and list every run."""
+    isolation = run.detect_isolation()
+    environment = env.prepare_environment(
+        audit_spec, code_dir, cache_dir=cache_dir, log_path=paths.environment_log
+    )
     prepared = None
     if audit_spec.prepare:
-        prepared = sandbox.run_prepare(
+        prepared = run.run_prepare(
             audit_spec.prepare,
             source=pinned,
-            environment=env,
+            environment=environment,
+            isolation=isolation,
             work_dir=paths.prepare_dir,
             log_dir=paths.root,
             timeout_seconds=audit_spec.timeout_seconds,
             env=audit_spec.env,
         )
-    requests = plan_seeds(audit_spec, spec_hash, pinned, env, paths, prepared)
-    # A seed repaudit itself could not start (no exit code) is tried again; every seed that ran is kept.
-    finished = {
-        key: run
-        for key, run in store.load_runs(paths, spec_hash).items()
-        if not (run.status is RunStatus.FAILED and run.returncode is None)
-    }
-    pending = [r for r in requests if r.key not in finished]
-    if progress:
-        progress.planned(len(requests), len(requests) - len(pending))
-    for result in executor.run_all(pending, on_start=progress.started if progress else None):
-        store.save_run(paths, result)  # at once: an interrupted audit keeps every finished seed
-        finished[result.key] = result
-        if progress:
-            progress.finished(result)
-    runs = tuple(finished[r.key] for r in requests if r.key in finished)
-    fingerprint = environment.fingerprint(env, sandbox.seed_variables(requests[0]))
-    store.write_json_atomic(paths.environment_json, store.to_plain(fingerprint))
-    results, overall, reason = verdict.evaluate(audit_spec, runs)
-    # Weaker isolation than bubblewrap is a warning the terminal and the report must show.
-    weak = env.isolation is not Isolation.BUBBLEWRAP and env.isolation_note
-    notes = pinned.warnings + ((env.isolation_note,) if weak else ())
-    audit = Audit(
-        audit_id=paths.root.name,
-        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        spec=audit_spec,
+    template = SeedRequest(
+        key=RunKey(Arm.METHOD, 0),
+        command="",
         source=pinned,
-        fingerprint=fingerprint,
-        runs=runs,
-        results=results,
-        verdict=overall,
-        verdict_reason=reason,
-        audit_dir=paths.root,
-        rerun_command=rerun_command(request.argv, pinned.commit),
-        notes=notes,
-        repaudit_version=__version__,
+        environment=environment,
+        isolation=isolation,
+        run_dir=paths.root,
+        work_dir=paths.root,
+        claims=audit_spec.claims,
+        timeout_seconds=audit_spec.timeout_seconds,
+        memory_bytes=audit_spec.memory_bytes,
+        env=audit_spec.env,
+        seed_override=audit_spec.seed_override,
+        deterministic=audit_spec.deterministic,
+        prepared_dir=prepared,
+        spec_hash=spec_hash,
     )
-    store.save_audit(paths, audit)
-    write_outputs(audit, paths)
-    return audit
-
-
-def write_outputs(audit: Audit, paths: store.AuditPaths) -> None:
-    """report.html and summary.md beside audit.json (also `repaudit report`, which re-renders)."""
-    report.write_report(audit, paths.report_html)
-    store.write_text_atomic(paths.summary_md, report.render_markdown(audit))
+    return AuditPlan(
+        spec=audit_spec,
+        spec_hash=spec_hash,
+        source=pinned,
+        environment=environment,
+        isolation=isolation,
+        paths=paths,
+        requests=tuple(plan_seeds(audit_spec, template, paths)),
+        rerun_command=rerun_command(request.argv, pinned.commit),
+    )
 
 
 def plan_seeds(
-    audit_spec: AuditSpec,
-    spec_hash: str,
-    pinned: Source,
-    env: Environment,
-    paths: store.AuditPaths,
-    prepared: Path | None,
+    audit_spec: AuditSpec, template: SeedRequest, paths: store.AuditPaths
 ) -> list[SeedRequest]:
-    """Every (arm, seed) run, plus repeats of the first method seed for the nondeterminism floor."""
+    """Every (arm, seed) run, plus repeats of the first method seed for the nondeterminism floor.
+
+    Each request is ``template`` with its own key, command, folders and metric sources.
+    """
     first_seed = audit_spec.seeds[0]
-    repeats = [(audit_spec.arms[0].name, first_seed, r) for r in range(1, audit_spec.repeat_seed)]
-    runs: Sequence[tuple[str, int, int]] = [
-        (arm.name, seed, 0) for arm in audit_spec.arms for seed in audit_spec.seeds
-    ] + repeats
+    keys = [RunKey(arm.name, seed) for arm in audit_spec.arms for seed in audit_spec.seeds]
+    keys += [RunKey(Arm.METHOD, first_seed, r) for r in range(1, audit_spec.repeat_seed)]
     commands = {arm.name: arm.command for arm in audit_spec.arms}
-    # The baseline arm may write its number elsewhere; each request carries the sources its arm reads.
-    baseline_claims = tuple(
-        dataclasses.replace(c, source=c.baseline_source) if c.baseline_source else c
-        for c in audit_spec.claims
-    )
-    claims = {
-        arm.name: baseline_claims if arm.name == BASELINE_ARM else audit_spec.claims
-        for arm in audit_spec.arms
-    }
     return [
-        SeedRequest(
-            arm=arm,
-            seed=seed,
-            repeat=repeat,
-            command=commands[arm],
-            source=pinned,
-            environment=env,
-            run_dir=paths.run_dir(arm, seed, repeat),
-            work_dir=paths.work_dir(arm, seed, repeat),
-            claims=claims[arm],
-            timeout_seconds=audit_spec.timeout_seconds,
-            memory_bytes=audit_spec.memory_bytes,
-            env=audit_spec.env,
-            seed_override=audit_spec.seed_override,
-            deterministic=audit_spec.deterministic,
-            prepared_dir=prepared,
-            spec_hash=spec_hash,
+        dataclasses.replace(
+            template,
+            key=key,
+            command=commands[key.arm],
+            run_dir=paths.run_dir(key),
+            work_dir=paths.work_dir(key),
+            claims=_arm_claims(audit_spec.claims, key.arm),
         )
-        for arm, seed, repeat in runs
+        for key in keys
     ]
+
+
+def _arm_claims(claims: tuple[Claim, ...], arm: Arm) -> tuple[Claim, ...]:
+    """The claims with the metric sources ``arm``'s runs write (the baseline may write elsewhere)."""
+    if arm is Arm.METHOD:
+        return claims
+    return tuple(
+        dataclasses.replace(c, source=c.baseline_source) if c.baseline_source else c for c in claims
+    )
+
+
+def execute(
+    plan: AuditPlan, executor: Executor, progress: Progress | None = None
+) -> tuple[RunResult, ...]:
+    """Run every planned seed not already finished; store each result the moment it arrives."""
+    # A seed repaudit itself could not start (no exit code) is tried again; every seed that ran is kept.
+    finished = {
+        key: result
+        for key, result in store.load_runs(plan.paths, plan.spec_hash).items()
+        if not (result.status is RunStatus.FAILED and result.returncode is None)
+    }
+    pending = [r for r in plan.requests if r.key not in finished]
+    if progress:
+        progress.planned(len(plan.requests), len(plan.requests) - len(pending))
+    for result in executor.run_all(pending, on_start=progress.started if progress else None):
+        store.save_run(
+            plan.paths, result
+        )  # at once: an interrupted audit keeps every finished seed
+        finished[result.key] = result
+        if progress:
+            progress.finished(result)
+    return tuple(finished[r.key] for r in plan.requests if r.key in finished)
+
+
+def judge(plan: AuditPlan, runs: Sequence[RunResult]) -> Audit:
+    """The fingerprint of how the seeds actually ran, the statistics and the verdict."""
+    ran = [r for r in runs if r.isolation is not None]
+    isolation = run.weakest(r.isolation for r in ran if r.isolation) if ran else plan.isolation
+    shared, varying = split_variables(ran)
+    fingerprint = env.fingerprint(
+        plan.environment, shared, isolation=isolation, varying=tuple(varying)
+    )
+    store.write_json_atomic(plan.paths.environment_json, store.to_plain(fingerprint))
+    notes = plan.source.warnings
+    if isolation is not Isolation.BUBBLEWRAP:  # weaker isolation is a warning the reader must see
+        notes += (isolation.note,)
+    return verdict.make_audit(
+        plan.spec,
+        runs,
+        audit_id=plan.paths.root.name,
+        source=plan.source,
+        fingerprint=fingerprint,
+        audit_dir=plan.paths.root,
+        rerun_command=plan.rerun_command,
+        notes=notes,
+    )
+
+
+def split_variables(runs: Sequence[RunResult]) -> tuple[dict[str, str], list[str]]:
+    """(variables every run had with the same value, names whose value differed between runs)."""
+    if not runs:
+        return {}, []
+    names = sorted({name for r in runs for name in r.variables})
+    shared = {
+        name: runs[0].variables[name]
+        for name in names
+        if all(r.variables.get(name) == runs[0].variables.get(name) for r in runs)
+    }
+    return shared, [name for name in names if name not in shared]
+
+
+def rerun_command(argv: Sequence[str], commit: str) -> str:
+    """The exact command that re-runs this audit: the user's arguments, pinned to the audited commit."""
+    args = list(argv)
+    while "--ref" in args:
+        del args[args.index("--ref") : args.index("--ref") + 2]
+    args = [a for a in args if not a.startswith("--ref=")]
+    if args and args[0] != "check":
+        args.insert(0, "check")
+    # A token typed into an https URL must not reach audit.json or the report.
+    return shlex.join(["repaudit", *(source.public_url(a) for a in args), "--ref", commit])
+
+
+@contextmanager
+def internal_errors_saved(log_path: Path) -> Iterator[None]:
+    """An unexpected exception (a bug in repaudit) becomes InternalError, never a verdict: its
+    traceback is saved to ``log_path`` and the message names that file."""
+    try:
+        yield
+    except (RepauditError, KeyboardInterrupt):
+        raise
+    except Exception as error:
+        raise InternalError.saved(error, log_path) from error

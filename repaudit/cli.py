@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,53 +14,98 @@ from typing import Any
 import click
 
 from repaudit import __version__
-from repaudit.errors import RepauditError
-from repaudit.model import Audit, Claim, ClaimKind, Direction, ExitCode, Verdict
+from repaudit.errors import InternalError, RepauditError
+from repaudit.model import (
+    Audit,
+    Claim,
+    ClaimKind,
+    Decision,
+    Direction,
+    EnvironmentKind,
+    ExecutorKind,
+    ExitCode,
+    ImprovementDecision,
+    ReproductionDecision,
+    Verdict,
+)
 
-EXIT_CODES_HELP = """\b
+EXIT_CODES_HELP = f"""\b
 Exit codes:
-  0  the claim holds (reproduced, optimistic or exceeded; the improvement holds)
-  1  the claim does not hold (not-reproduced, within-noise, reversed)
-  2  usage error (bad flags, spec or input file)
-  3  inconclusive (too few seeds or too little power to decide)
-  4  the audit could not run (clone, environment, or every seed failed)
+  {ExitCode.HOLDS:<3} the claim holds (reproduced, optimistic or exceeded; the improvement holds)
+  {ExitCode.DOES_NOT_HOLD:<3} the claim does not hold (not-reproduced, within-noise, reversed)
+  {ExitCode.USAGE:<3} usage error (bad flags, spec or input file)
+  {ExitCode.INCONCLUSIVE:<3} inconclusive (too few seeds or too little power to decide)
+  {ExitCode.ERROR:<3} the audit could not run (clone, environment, every seed failed, internal error)
+  {ExitCode.INTERRUPTED:<3} interrupted (Ctrl-C); finished seeds are kept
 """
+#: -h as well as --help, on every command.
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+#: Decisions --fail-on may name: every one but those that always pass.
+FAIL_ON_CHOICES: tuple[Decision, ...] = tuple(
+    d
+    for d in (*ReproductionDecision, *ImprovementDecision)
+    if d not in (ReproductionDecision.REPRODUCED, ReproductionDecision.EXCEEDED)
+    and d is not ImprovementDecision.HOLDS
+)
+OUTPUT_OPTIONS = ("output_format", "summary_md", "junit", "fail_on")
 
 
-@click.group(epilog=EXIT_CODES_HELP)
-@click.version_option(__version__, prog_name="repaudit")
+def _choice(enum: Any) -> click.Choice[Any]:
+    """A click choice of an enum's values, given to the command as the enum member."""
+    return click.Choice(list(enum), case_sensitive=False)
+
+
+@click.group(epilog=EXIT_CODES_HELP, context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="repaudit")
 def cli() -> None:
     """Audit a published machine-learning result: re-run it under many seeds and test the claim."""
 
 
 # ---------------------------------------------------------------- check
 
-DECISION_NAMES = ("not-reproduced", "optimistic", "inconclusive", "within-noise", "reversed")
-OUTPUT_OPTIONS = ("output_format", "summary_md", "junit", "fail_on")
-
 
 def _parse_fail_on(
     ctx: click.Context, param: click.Parameter, text: str | None
-) -> frozenset[str] | None:
+) -> frozenset[Decision] | None:
     if not text:
         return None
-    names = frozenset(n.strip() for n in text.split(",") if n.strip())
-    unknown = names - set(DECISION_NAMES)
+    names = {n.strip() for n in text.split(",") if n.strip()}
+    known = {d.value: d for d in FAIL_ON_CHOICES}
+    unknown = sorted(names - set(known))
     if unknown:
         raise click.BadParameter(
-            f"unknown decision(s) {', '.join(sorted(unknown))}; choose from {', '.join(DECISION_NAMES)}"
+            f"unknown decision(s) {', '.join(unknown)}; choose from {', '.join(known)}"
         )
-    return names
+    return frozenset(known[n] for n in names)
 
 
 def ci_output_options(command: Callable[..., int]) -> Callable[..., int]:
     """--format, --summary-md, --junit and --fail-on: `check` and `stats` answer CI jobs alike."""
     options = [
-        click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True),
-        click.option("--summary-md", type=click.Path(dir_okay=False, path_type=Path), help="Also write the Markdown summary here."),
-        click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write a JUnit XML file (one case per decision)."),
-        click.option("--fail-on", callback=_parse_fail_on, help=f"Comma-separated decisions that fail the job, from: {', '.join(DECISION_NAMES)}."),
-    ]  # fmt: skip
+        click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+            help="What stdout gets: the short verdict, or the whole JSON record.",
+        ),
+        click.option(
+            "--summary-md",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Also write the Markdown summary here.",
+        ),
+        click.option(
+            "--junit",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Also write a JUnit XML file (one case per decision).",
+        ),
+        click.option(
+            "--fail-on",
+            callback=_parse_fail_on,
+            help="Comma-separated decisions that fail the job, from: " + ", ".join(FAIL_ON_CHOICES),
+        ),
+    ]
     for option in reversed(options):
         command = option(command)
     return command
@@ -70,8 +117,8 @@ def emit_verdict(
     output_format: str,
     summary_md: Path | None,
     junit: Path | None,
-    fail_on: frozenset[str] | None,
-) -> int:
+    fail_on: frozenset[Decision] | None,
+) -> ExitCode:
     """Print the verdict (text or the JSON record), write the CI files, and return the exit code."""
     from repaudit import report, store, verdict
 
@@ -93,7 +140,7 @@ def emit_verdict(
     return code
 
 
-@cli.command(epilog=EXIT_CODES_HELP)
+@cli.command(epilog=EXIT_CODES_HELP, context_settings=CONTEXT)
 @click.argument("target")
 @click.option(
     "--claim", type=float, help="The paper's number for its method (overrides [claim] value)."
@@ -124,20 +171,14 @@ def emit_verdict(
     "--metric-regex", help="Regex with one group; its last match in stdout is the metric."
 )
 @click.option("--metric-name", help="Name of the metric shown in the report.")
+@click.option("--direction", type=_choice(Direction), help="Is higher or lower better?")
 @click.option(
-    "--direction", type=click.Choice(["higher", "lower"]), help="Is higher or lower better?"
-)
-@click.option(
-    "--claim-kind",
-    type=click.Choice(["single", "mean"]),
-    help="The claim is one run, or a mean over runs.",
+    "--claim-kind", type=_choice(ClaimKind), help="The claim is one run, or a mean over runs."
 )
 @click.option(
     "--claim-runs", type=click.IntRange(1), help="With --claim-kind mean: runs the paper averaged."
 )
-@click.option(
-    "--environment", type=click.Choice(["current", "venv"]), help="Interpreter for the seeds."
-)
+@click.option("--environment", type=_choice(EnvironmentKind), help="Interpreter for the seeds.")
 @click.option("--timeout", help="Wall-clock limit per seed, e.g. 30m, 2h, 90s.")
 @click.option("--memory", help="Memory limit per seed, e.g. 8G.")
 @click.option(
@@ -162,10 +203,11 @@ def emit_verdict(
 )
 @click.option(
     "--executor",
-    "executor_name",
-    type=click.Choice(["local", "slurm"]),
-    default="local",
+    "executor_kind",
+    type=_choice(ExecutorKind),
+    default=ExecutorKind.LOCAL,
     show_default=True,
+    help="What runs the seeds.",
 )
 @click.option("--slurm-partition", help="Slurm partition (with --executor slurm).")
 @click.option(
@@ -174,6 +216,7 @@ def emit_verdict(
     type=click.Path(path_type=Path),
     default=Path("audits"),
     show_default=True,
+    help="Where audits are stored.",
 )
 @click.option(
     "--cache-dir",
@@ -182,20 +225,25 @@ def emit_verdict(
 )
 @ci_output_options
 @click.option("--quiet", is_flag=True, help="No live progress.")
-def check(target: str, **options: Any) -> int:
+def check(target: str, **options: Any) -> ExitCode:
     """Re-run TARGET's training under N seeds and test its claim.
 
     TARGET is a URL, owner/name[@ref], a local git repository, a folder inside one, or a plain folder.
     """
-    from repaudit import audit as audit_stage
-    from repaudit.executor import executor_factory
+    from repaudit import report, store
+    from repaudit.audit import AuditRequest, run_audit
+    from repaudit.executors import executor_factory
     from repaudit.progress import TerminalProgress
     from repaudit.spec import SpecOverrides
 
     outputs = {name: options.pop(name) for name in OUTPUT_OPTIONS}
-    workers, executor_name = options.pop("workers"), options.pop("executor_name")
-    slurm_partition, quiet = options.pop("slurm_partition"), options.pop("quiet")
-    request = audit_stage.AuditRequest(
+    make_executor = executor_factory(
+        options.pop("executor_kind"),
+        workers=options.pop("workers"),
+        slurm_partition=options.pop("slurm_partition"),
+    )
+    progress = None if options.pop("quiet") else TerminalProgress()
+    request = AuditRequest(
         target=target,
         ref=options.pop("ref"),
         allow_dirty=options.pop("allow_dirty"),
@@ -205,44 +253,71 @@ def check(target: str, **options: Any) -> int:
         overrides=SpecOverrides(**options),
         argv=tuple(sys.argv[1:]),
     )
-    progress = None if quiet else TerminalProgress()
-    make_executor = executor_factory(
-        executor_name, workers=workers, slurm_partition=slurm_partition
-    )
     try:
-        result = audit_stage.run_audit(request, make_executor, progress)
+        result = run_audit(request, make_executor, progress)
     except KeyboardInterrupt:
         click.echo(
-            f"interrupted: finished seeds are kept under {request.store_dir}; run the same command again to resume",
+            f"interrupted: finished seeds are kept under {request.store_dir}; "
+            "run the same command again to resume",
             err=True,
         )
-        return 130
+        return ExitCode.INTERRUPTED
+    assert result.audit_dir is not None
+    report.write_outputs(result, store.AuditPaths(result.audit_dir))
     return emit_verdict(result, **outputs)
 
 
 # ---------------------------------------------------------------- stats
 
 
-@cli.command(epilog=EXIT_CODES_HELP)
+@cli.command(epilog=EXIT_CODES_HELP, context_settings=CONTEXT)
 @click.argument("method_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="The baseline's per-seed scores, same format.")  # fmt: skip
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The baseline's per-seed scores, same format.",
+)
 @click.option("--claim", "claim_value", type=float, required=True, help="The paper's number.")
 @click.option("--baseline-claim", type=float, help="The paper's number for its baseline.")
-@click.option("--claim-kind", type=click.Choice(["single", "mean"]), default="single",
-              show_default=True, help="The paper reports one run, or a mean over --claim-runs.")  # fmt: skip
-@click.option("--claim-runs", type=click.IntRange(1), default=1, show_default=True,
-              help="Runs the paper averaged (with --claim-kind mean).")  # fmt: skip
-@click.option("--direction", type=click.Choice(["higher", "lower"]), default="higher",
-              show_default=True, help="Whether higher or lower scores are better.")  # fmt: skip
-@click.option("--alpha", type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
-              default=0.05, show_default=True, help="Significance level.")  # fmt: skip
+@click.option(
+    "--claim-kind",
+    type=_choice(ClaimKind),
+    default=ClaimKind.SINGLE,
+    show_default=True,
+    help="The paper reports one run, or a mean over --claim-runs.",
+)
+@click.option(
+    "--claim-runs",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Runs the paper averaged (with --claim-kind mean).",
+)
+@click.option(
+    "--direction",
+    type=_choice(Direction),
+    default=Direction.HIGHER,
+    show_default=True,
+    help="Whether higher or lower scores are better.",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Significance level.",
+)
 @click.option("--metric", default="score", show_default=True, help="Metric name for the report.")
 @click.option("--column", help="CSV column holding the scores (files with a header row).")
 @ci_output_options
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the self-contained HTML report here.")  # fmt: skip
-def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> int:
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the self-contained HTML report here.",
+)
+def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> ExitCode:
     """Test a claim on per-seed scores you already have (no training is run).
 
     METHOD_FILE holds one score per line, a CSV file (with --column), or a JSON list.
@@ -253,8 +328,8 @@ def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> int:
     claim = Claim(
         metric=options["metric"],
         value=options["claim_value"],
-        direction=Direction(options["direction"]),
-        kind=ClaimKind(options["claim_kind"]),
+        direction=options["direction"],
+        kind=options["claim_kind"],
         runs=options["claim_runs"],
         baseline=options["baseline_claim"],
     )
@@ -262,26 +337,30 @@ def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> int:
     baseline = None if baseline_file is None else scores.read_scores(baseline_file, column=column)
     inputs = [str(method_file)] + ([str(baseline_file)] if baseline_file else [])
     result = scores.scores_audit(
-        claim, method, baseline, alpha=options["alpha"], inputs=inputs,
+        claim,
+        method,
+        baseline,
+        alpha=options["alpha"],
+        inputs=inputs,
         rerun_command=shlex.join(["repaudit", *sys.argv[1:]]),
-    )  # fmt: skip
+    )
     if options["html_path"]:
         report.write_report(result, options["html_path"])
     return emit_verdict(result, **{name: options[name] for name in OUTPUT_OPTIONS})
 
 
-# ---------------------------------------------------------------- init
+# ---------------------------------------------------------------- init, report, list, diff
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite an existing repaudit.toml.")
-def init(folder: Path, force: bool) -> int:
+def init(folder: Path, force: bool) -> ExitCode:
     """Write FOLDER/repaudit.toml, inferred from its training script, for you to check.
 
     The paper's numbers are never guessed: fill in [claim] value (or pass --claim to check).
     """
-    from repaudit.infer import init_spec
+    from repaudit.spec import init_spec
 
     path, result = init_spec(folder, force=force)
     click.echo(f"wrote {path}")
@@ -289,26 +368,32 @@ def init(folder: Path, force: bool) -> int:
         click.echo(f"  inferred  {line}")
     for line in result.to_check:
         click.echo(f"  check     {line}")
-    return 0
+    return ExitCode.HOLDS
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @click.argument("audit_dir", type=click.Path(file_okay=False, path_type=Path))
-def report(audit_dir: Path) -> int:
+def report(audit_dir: Path) -> ExitCode:
     """Re-render AUDIT_DIR's report.html and summary.md from its audit.json."""
+    from repaudit import report as outputs
     from repaudit import store
-    from repaudit.audit import write_outputs
 
     paths = store.AuditPaths(audit_dir)
-    write_outputs(store.load_audit(audit_dir), paths)
+    outputs.write_outputs(store.load_audit(audit_dir), paths)
     click.echo(f"wrote {paths.report_html} and {paths.summary_md}")
     return ExitCode.HOLDS
 
 
-@cli.command(name="list")
-@click.option("--store", "store_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("audits"), show_default=True)  # fmt: skip
-def list_audits(store_dir: Path) -> int:
+@cli.command(name="list", context_settings=CONTEXT)
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("audits"),
+    show_default=True,
+    help="Where audits are stored.",
+)
+def list_audits(store_dir: Path) -> ExitCode:
     """Stored audits, oldest first: date, verdict, repository, commit and folder."""
     from repaudit import store
 
@@ -318,42 +403,62 @@ def list_audits(store_dir: Path) -> int:
     for audit in audits:
         subject = audit.source.display_name if audit.source else "user numbers"
         commit = audit.source.commit[:12] if audit.source else "-"
-        click.echo(f"{audit.created_at[:16].replace('T', ' ')}  {audit.verdict.value:<13}  "
-                   f"{subject}  {commit}  {audit.audit_dir}")  # fmt: skip
+        when = audit.created_at[:16].replace("T", " ")
+        click.echo(f"{when}  {audit.verdict.value:<13}  {subject}  {commit}  {audit.audit_dir}")
     return ExitCode.HOLDS
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @click.argument("before_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("after_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--alpha", type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
-              default=0.05, show_default=True, help="Significance level of each Welch test.")  # fmt: skip
-def diff(before_dir: Path, after_dir: Path, alpha: float) -> int:
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Significance level of each Welch test.",
+)
+def diff(before_dir: Path, after_dir: Path, alpha: float) -> ExitCode:
     """Compare two audits of one repository: which numbers moved, beyond seed noise or not.
 
     Exits 1 when a number moved beyond seed noise (Welch's two-sided test per arm), else 0.
     """
-    from repaudit import diff as comparison
-    from repaudit import store
+    from repaudit import report, store
 
     before, after = store.load_audit(before_dir), store.load_audit(after_dir)
-    result = comparison.diff_audits(before, after, alpha)
-    click.echo(comparison.render_diff(result))
+    result = report.diff_audits(before, after, alpha)
+    click.echo(report.render_diff(result))
     return ExitCode.DOES_NOT_HOLD if result.moved else ExitCode.HOLDS
 
 
+def _save_crash(error: BaseException) -> InternalError:
+    """An exception no stage turned into a RepauditError: its traceback goes under the cache."""
+    from repaudit.audit import default_cache_dir
+
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    return InternalError.saved(error, default_cache_dir() / "errors" / f"{stamp}-{os.getpid()}.log")
+
+
 def main() -> None:
-    """Console entry point: the one place where a RepauditError becomes a line and an exit code."""
+    """Console entry point: the one place an error becomes a line and an exit code.
+
+    A RepauditError prints its message; any other exception is a bug in repaudit, never a verdict:
+    exit 4 with one line naming the saved traceback.
+    """
     try:
-        # Commands return their model.ExitCode; click.Exit (e.g. --help) returns its own code.
+        # Commands return their ExitCode; click.Exit (e.g. --help) returns its own code.
         code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
     except RepauditError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)
+    except Exception as error:
+        crash = _save_crash(error)
+        click.echo(f"error: {crash}", err=True)
+        sys.exit(crash.exit_code)
     sys.exit(int(code) if isinstance(code, int) else 0)

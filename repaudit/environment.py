@@ -35,12 +35,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from repaudit.errors import EnvSetupError
-from repaudit.fingerprint import detect_gpus, fingerprint, probe
-from repaudit.isolation import base_environment, detect_isolation
-from repaudit.model import AuditSpec, Environment, EnvironmentKind
-from repaudit.runner import run_contained
-
-__all__ = ["detect_gpus", "detect_isolation", "fingerprint", "prepare_environment"]
+from repaudit.fingerprint import probe
+from repaudit.model import AuditSpec, Environment, EnvironmentKind, TorchOrigin
+from repaudit.run import base_environment, detect_isolation, run_contained
 
 _RECIPE = "1"  # bump when the way environments are built changes: old cache entries are not reused
 _INSTALL_TIMEOUT = 3600.0
@@ -53,7 +50,6 @@ def prepare_environment(
     spec: AuditSpec, checkout_dir: Path, *, cache_dir: Path, log_path: Path
 ) -> Environment:
     """The environment the spec asks for, built or reused; EnvSetupError when it cannot be built."""
-    isolation, note = detect_isolation()
     needs_hook = spec.seed_override or spec.deterministic
     if spec.environment is EnvironmentKind.CURRENT:
         python = Path(sys.executable)
@@ -70,9 +66,7 @@ def prepare_environment(
             kind=EnvironmentKind.CURRENT,
             python=python,
             bin_dir=python.parent,
-            torch_from="system" if torch else "none",
-            isolation=isolation,
-            isolation_note=note,
+            torch_from=TorchOrigin.SYSTEM if torch else TorchOrigin.NONE,
         )
     steps, declared = _install_steps(spec, checkout_dir)
     key = _digest(_RECIPE, sys.version, os.path.realpath(sys.executable), *_site_dirs(), *declared)
@@ -88,11 +82,11 @@ def prepare_environment(
                 raise
             origin = probe(venv / "bin" / "python", _TORCH_ORIGIN)
             torch_from = (
-                "none"
+                TorchOrigin.NONE
                 if not origin
-                else "environment"
+                else TorchOrigin.ENVIRONMENT
                 if origin.startswith(str(venv))
-                else "system"
+                else TorchOrigin.SYSTEM
             )
             (venv / _COMPLETE).write_text(json.dumps({"torch_from": torch_from}))
     _install_hook(venv)
@@ -102,10 +96,8 @@ def prepare_environment(
         python=venv / "bin" / "python",
         bin_dir=venv / "bin",
         cache_key=key,
-        torch_from=recorded["torch_from"],
+        torch_from=TorchOrigin(recorded["torch_from"]),
         reused=reused,
-        isolation=isolation,
-        isolation_note=note,
     )
 
 
@@ -208,6 +200,7 @@ def _build(
             out, err = Path(scratch, "out"), Path(scratch, "err")
             outcome = run_contained(
                 command,
+                isolation=detect_isolation(),
                 cwd=checkout_dir,
                 env=env,
                 stdout_path=out,
@@ -260,8 +253,8 @@ def _install_hook(venv: Path) -> None:
     """Copy the seed hook into the venv (every time: a cached venv gets this version's hook)."""
     target = _site_packages(venv)
     for source in (
-        _PACKAGE_DIR / "hook" / "repaudit_seed_hook.py",
-        _PACKAGE_DIR / "repaudit_seed_hook.pth",
+        _PACKAGE_DIR / "run" / "hook" / "repaudit_seed_hook.py",
+        _PACKAGE_DIR / "run" / "hook" / "repaudit_seed_hook.pth",
     ):
         content = source.read_bytes()
         destination = target / source.name

@@ -21,9 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from repaudit import __version__
-from repaudit.isolation import base_environment, is_secret
-from repaudit.model import Environment, EnvironmentKind, Fingerprint
-from repaudit.runner import run_contained
+from repaudit.model import Environment, EnvironmentKind, Fingerprint, Isolation
+from repaudit.run import base_environment, detect_isolation, is_secret, run_contained
 
 # Reads torch's version.py rather than importing torch (seconds, and CUDA initialisation); cuDNN is
 # the version of the wheel torch loads it from.
@@ -47,9 +46,16 @@ print(json.dumps(info))
 """
 
 
-def fingerprint(environment: Environment, variables: Mapping[str, str]) -> Fingerprint:
+def fingerprint(
+    environment: Environment,
+    variables: Mapping[str, str],
+    *,
+    isolation: Isolation,
+    varying: tuple[str, ...] = (),
+) -> Fingerprint:
     """Python, OS, CPU, GPUs, torch/CUDA/cuDNN and every package as the seeds' interpreter sees them,
-    plus the variables repaudit set (names that look like credentials are left out)."""
+    plus how the seeds ran: the variables every seed shared (names that look like credentials are
+    left out), the names set per seed, and the weakest isolation any seed had."""
     info = json.loads(probe(environment.python, _FINGERPRINT_PROBE) or "{}")
     return Fingerprint(
         python=info.get("python", platform.python_version()),
@@ -63,9 +69,10 @@ def fingerprint(environment: Environment, variables: Mapping[str, str]) -> Finge
         packages=tuple(info.get("packages", ())),
         variables={k: v for k, v in sorted(variables.items()) if not is_secret(k, v)},
         repaudit_version=__version__,
-        isolation=environment.isolation,
+        isolation=isolation,
         environment=describe(environment),
         torch_from=environment.torch_from,
+        varying=varying,
     )
 
 
@@ -88,6 +95,7 @@ def probe(python: Path, code: str) -> str:
         folder = Path(scratch)
         outcome = run_contained(
             f"{shlex.quote(str(python))} -c {shlex.quote(code)}",
+            isolation=detect_isolation(),
             cwd=folder,
             env={**base_environment(python.parent), "HOME": scratch},
             stdout_path=folder / "out",
@@ -118,8 +126,11 @@ def detect_gpus() -> tuple[str, ...]:
         try:
             done = subprocess.run(
                 ["nvidia-smi", query, "--format=csv,noheader,nounits"],
-                capture_output=True, text=True, timeout=60, check=False,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired):
             return ()
         rows = [

@@ -3,7 +3,7 @@
 Reading this file shows the data flow of an audit:
 
     AuditSpec ──> Source ──> Environment ──> SeedRequest* ──> RunResult* ──> ClaimResult* ──> Audit
-      spec         source     environment      audit/executor     sandbox        stats+verdict    store/report
+      spec/         source      env/           audit            run/ executors/  stats+verdict   store
 
 Dicts appear only at the edges (JSON records, template contexts); changes go through
 ``dataclasses.replace``.
@@ -17,43 +17,114 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Version of the audit.json record and the ``--format json`` document (see store.py for history).
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2
 
-METHOD_ARM = "method"
-BASELINE_ARM = "baseline"
+
+class Arm(enum.StrEnum):
+    """The two arms of an audit: the paper's method and, optionally, its baseline."""
+
+    METHOD = "method"
+    BASELINE = "baseline"
 
 
 class Direction(enum.StrEnum):
-    HIGHER = "higher"  # accuracies, scores
-    LOWER = "lower"  # losses, error rates
+    """Which way a metric improves."""
+
+    HIGHER = "higher"
+    """Accuracies, scores, returns."""
+    LOWER = "lower"
+    """Losses, error rates, perplexities."""
 
 
 class ClaimKind(enum.StrEnum):
-    SINGLE = "single"  # the paper reports one run
-    MEAN = "mean"  # the paper reports the mean of `runs` runs
+    """What the paper's number is."""
+
+    SINGLE = "single"
+    """The score of one run."""
+    MEAN = "mean"
+    """The mean of ``Claim.runs`` runs."""
 
 
 class EnvironmentKind(enum.StrEnum):
-    CURRENT = "current"  # the interpreter running repaudit
-    VENV = "venv"  # a cached virtual environment built from the repository's declarations
+    """Which interpreter the seeds run under."""
+
+    CURRENT = "current"
+    """The interpreter running repaudit."""
+    VENV = "venv"
+    """A cached virtual environment built from the repository's declarations."""
+
+
+class TorchOrigin(enum.StrEnum):
+    """Where the seeds' torch comes from."""
+
+    SYSTEM = "system"
+    """The auditor's own torch, reused."""
+    ENVIRONMENT = "environment"
+    """Installed into the environment (the repository pins its own)."""
+    NONE = "none"
+    """No torch is importable."""
 
 
 class Isolation(enum.StrEnum):
-    """How strongly a seed's processes were isolated, strongest first."""
+    """How strongly a seed's processes were isolated, strongest first (run/isolation.py)."""
 
-    BUBBLEWRAP = "bubblewrap"  # read-only system, private /tmp, no network, writable checkout only
-    UNSHARE_NET = "unshare-net"  # no network namespace interfaces, resource limits
-    NONE = "none"  # plain subprocess: network and filesystem reachable
+    BUBBLEWRAP = "bubblewrap"
+    """Read-only system, private /tmp, no network, only the seed's own folders writable."""
+    UNSHARE_NET = "unshare-net"
+    """No network and an own PID namespace; the filesystem is shared."""
+    NONE = "none"
+    """A plain subprocess: network and filesystem reachable."""
+
+    @property
+    def note(self) -> str:
+        """What this level does and does not protect, in the words the terminal and report use."""
+        return _ISOLATION_NOTES[self]
+
+
+_ISOLATION_NOTES = {
+    Isolation.BUBBLEWRAP: (
+        "seeds ran under bubblewrap: no network, system read-only, the auditor's home hidden, "
+        "a private /tmp, only the seed's checkout and output folders writable; it is not a "
+        "virtual machine (same kernel), so run hostile code inside a VM (docs/sandbox.md)"
+    ),
+    Isolation.UNSHARE_NET: (
+        "seeds ran under unshare: no network and every process killed with the seed, but the "
+        "filesystem is NOT protected (the code can read and write what the auditor can); "
+        "install bubblewrap (apt-get install bubblewrap) for filesystem isolation"
+    ),
+    Isolation.NONE: (
+        "seeds ran WITHOUT isolation: the code could use the network and read and write the "
+        "auditor's files (only the environment variables were scrubbed); install bubblewrap "
+        "(apt-get install bubblewrap) or run repaudit inside a container"
+    ),
+}
+
+
+class ExecutorKind(enum.StrEnum):
+    """What runs the seeds (executors/)."""
+
+    LOCAL = "local"
+    """Slots on this machine."""
+    SLURM = "slurm"
+    """One Slurm job array through submitit."""
 
 
 class RunStatus(enum.StrEnum):
+    """How one seed ended."""
+
     OK = "ok"
-    FAILED = "failed"  # non-zero exit or could not start
-    TIMEOUT = "timeout"  # killed at the wall-clock limit
-    NO_METRIC = "no-metric"  # exited 0 but the metric was missing, unparsable, NaN or infinite
+    """Exited 0 and every metric was read."""
+    FAILED = "failed"
+    """A non-zero exit, or it could not start."""
+    TIMEOUT = "timeout"
+    """Killed at the wall-clock limit."""
+    NO_METRIC = "no-metric"
+    """Exited 0 but a metric was missing, unparsable, NaN or infinite."""
 
 
 class ReproductionDecision(enum.StrEnum):
+    """Q1: does the claimed number reproduce? (DESIGN.md section 4)"""
+
     REPRODUCED = "reproduced"
     OPTIMISTIC = "optimistic"
     NOT_REPRODUCED = "not-reproduced"
@@ -62,27 +133,50 @@ class ReproductionDecision(enum.StrEnum):
 
 
 class ImprovementDecision(enum.StrEnum):
+    """Q2: does the claimed improvement over the baseline hold? (DESIGN.md section 4)"""
+
     HOLDS = "holds"
     WITHIN_NOISE = "within-noise"
     REVERSED = "reversed"
     INCONCLUSIVE = "inconclusive"
 
 
+#: Any one decision of a claim.
+Decision = ReproductionDecision | ImprovementDecision
+
+
 class Verdict(enum.StrEnum):
+    """The audit's overall answer."""
+
     HOLDS = "holds"
     DOES_NOT_HOLD = "does-not-hold"
     INCONCLUSIVE = "inconclusive"
     ERROR = "error"
 
 
+class Tone(enum.StrEnum):
+    """How an outcome reads to a reviewer: colours and marks in the report and the summary."""
+
+    GOOD = "good"
+    WARN = "warn"
+    BAD = "bad"
+
+
 class ExitCode(enum.IntEnum):
     """Process exit codes of ``check`` and ``stats``, for CI jobs."""
 
-    HOLDS = 0  # reproduced / optimistic / exceeded, and the improvement holds
-    DOES_NOT_HOLD = 1  # not-reproduced, within-noise or reversed
-    USAGE = 2  # bad flags or input (click's own code)
-    INCONCLUSIVE = 3  # too few seeds or too little power to decide
-    ERROR = 4  # the audit could not run (clone, environment, every seed failed)
+    HOLDS = 0
+    """reproduced / optimistic / exceeded, and the improvement holds."""
+    DOES_NOT_HOLD = 1
+    """not-reproduced, within-noise or reversed."""
+    USAGE = 2
+    """Bad flags or input (click's own code)."""
+    INCONCLUSIVE = 3
+    """Too few seeds or too little power to decide."""
+    ERROR = 4
+    """The audit could not run (clone, environment, every seed failed, an internal error)."""
+    INTERRUPTED = 130
+    """Ctrl-C: finished seeds are kept (128 + SIGINT, as shells report it)."""
 
 
 # ---------------------------------------------------------------- spec
@@ -92,74 +186,112 @@ class ExitCode(enum.IntEnum):
 class MetricSource:
     """Where a finished run's number is read from; exactly one of json_path or regex is set."""
 
-    json_path: str | None = None  # may contain {out}; relative paths are relative to the checkout
-    key: str | None = None  # dotted path into the JSON document, e.g. "test.acc"
-    regex: str | None = None  # one capturing group; the last match in stdout wins
+    json_path: str | None = None
+    """JSON file the run writes; may contain {out}; relative paths are relative to the checkout."""
+    key: str | None = None
+    """Dotted path into the JSON document, e.g. "test.acc"."""
+    regex: str | None = None
+    """One capturing group; the last match in stdout (else stderr) wins."""
 
 
 @dataclass(frozen=True)
 class Claim:
     """One number a paper reports, and optionally the baseline it compares against."""
 
-    metric: str  # name shown in the report, e.g. "test_accuracy"
+    metric: str
+    """Name shown in the report, e.g. "test_accuracy"."""
     value: float
+    """The paper's number for its method."""
     direction: Direction = Direction.HIGHER
+    """Which way the metric improves."""
     kind: ClaimKind = ClaimKind.SINGLE
-    runs: int = 1  # for kind = mean: how many runs the paper averaged
-    baseline: float | None = None  # the paper's baseline number, same kind and runs
+    """One run, or a mean over ``runs`` runs."""
+    runs: int = 1
+    """For kind = mean: how many runs the paper averaged."""
+    baseline: float | None = None
+    """The paper's baseline number, same kind and runs."""
     source: MetricSource = field(default_factory=MetricSource)
-    baseline_source: MetricSource | None = None  # the baseline arm's, when it differs
+    """Where the method arm's runs write this metric."""
+    baseline_source: MetricSource | None = None
+    """The baseline arm's source, when it differs from the method's."""
 
 
 @dataclass(frozen=True)
 class ArmSpec:
     """One arm of the audit: a command run under every seed."""
 
-    name: str  # METHOD_ARM or BASELINE_ARM
-    command: str  # template with {seed} {out} {threads} {gpu}
+    name: Arm
+    """Which arm."""
+    command: str
+    """Shell command template with {seed} {out} {threads} {gpu}."""
 
 
 @dataclass(frozen=True)
 class SlurmOptions:
+    """The ``[slurm]`` table: generic names, translated to submitit's parameters by executors/slurm.py."""
+
     partition: str | None = None
+    """Partition to submit to; None is the cluster's default."""
     gpus_per_node: int = 0
+    """GPUs granted to each seed's job."""
     cpus_per_task: int = 1
+    """CPUs granted to each seed's job (also its thread count)."""
     mem_gb: float | None = None
+    """Memory per job; None is the partition's default."""
     timeout_min: int = 60
+    """Slurm's time limit per job."""
     additional: Mapping[str, str] = field(default_factory=dict)
+    """Further sbatch options, passed through."""
 
 
 @dataclass(frozen=True)
 class AuditSpec:
-    """Everything that decides what an audit runs; its hash names the audit folder."""
+    """Everything that decides what an audit runs; its hash (spec.spec_hash) names the audit folder."""
 
-    claims: tuple[Claim, ...]  # at least one; several get Holm-corrected improvement tests
-    arms: tuple[ArmSpec, ...]  # method first, then baseline if any
-    seeds: tuple[int, ...]  # seed values run in every arm
-    setup: str | None = None  # once per environment (cached)
-    prepare: str | None = None  # once per audit, before the seeds; network allowed
+    claims: tuple[Claim, ...]
+    """At least one; several get Holm-corrected improvement tests."""
+    arms: tuple[ArmSpec, ...]
+    """Method first, then the baseline if any."""
+    seeds: tuple[int, ...]
+    """Seed values run in every arm."""
+    setup: str | None = None
+    """Run once per environment (cached)."""
+    prepare: str | None = None
+    """Run once per audit, before the seeds; network allowed."""
     timeout_seconds: float = 1800.0
+    """Wall-clock limit per seed."""
     environment: EnvironmentKind = EnvironmentKind.CURRENT
+    """Interpreter the seeds run under."""
     seed_override: bool = False
-    seed_from_env: bool = False  # the command reads REPAUDIT_SEED, so it needs no {seed}
+    """Also replace the seeding calls the code makes (the seed hook)."""
+    seed_from_env: bool = False
+    """The command reads REPAUDIT_SEED, so it needs no {seed}."""
     deterministic: bool = False
-    repeat_seed: int = 0  # >1: run the first seed this many times to measure nondeterminism
+    """torch.use_deterministic_algorithms(True) through the seed hook."""
+    repeat_seed: int = 0
+    """More than 1: run the first seed this many times to measure nondeterminism."""
     memory_bytes: int | None = None
+    """Memory limit of each seed's process tree."""
     gpus_per_seed: int = 0
-    env: Mapping[str, str] = field(default_factory=dict)  # extra variables for the command
+    """GPUs handed to each seed."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Extra variables for the command ([run.env])."""
     alpha: float = 0.05
-    stats_seed: int = 0  # seeds the bootstrap / ASO generator: same audit, same numbers
-    slurm: SlurmOptions | None = None  # [slurm] table, for --executor slurm
-    origin: str = (
-        "flags"  # where the spec came from: a path, "pyproject.toml", "registry:...", "flags"
-    )
+    """Significance level of every decision."""
+    stats_seed: int = 0
+    """Seeds the bootstrap / ASO generator: the same audit gives the same numbers."""
+    slurm: SlurmOptions | None = None
+    """The [slurm] table, for --executor slurm."""
+    origin: str = "flags"
+    """Where the spec came from: a path, "pyproject.toml", "registry:owner/repo", "flags"."""
 
     @property
     def claim(self) -> Claim:
         """The primary claim (the first)."""
         return self.claims[0]
 
-    def arm(self, name: str) -> ArmSpec | None:
+    def arm(self, name: Arm) -> ArmSpec | None:
+        """The arm called ``name``, or None when the spec has none."""
         return next((a for a in self.arms if a.name == name), None)
 
 
@@ -170,15 +302,24 @@ class AuditSpec:
 class Source:
     """The audited code, pinned: a git repository at one commit, or a snapshot of a folder."""
 
-    target: str  # what the user typed
-    display_name: str  # "owner/repo" or the folder name
-    repo_path: Path  # local clone / repository holding the commit
-    commit: str  # full SHA; for an unpinned plain folder, the SHA of the snapshot commit
-    ref: str | None = None  # branch, tag or commit the user asked for
-    url: str | None = None  # remote URL when cloned
-    subdirectory: str = ""  # audited folder inside the repository ("" = root)
-    snapshot: bool = False  # True when uncommitted or unversioned files were snapshotted
+    target: str
+    """What the user typed."""
+    display_name: str
+    """"owner/repo" or the folder name."""
+    repo_path: Path
+    """Local clone or repository holding the commit."""
+    commit: str
+    """Full SHA; for an unpinned plain folder, the SHA of the snapshot commit."""
+    ref: str | None = None
+    """Branch, tag or commit the user asked for."""
+    url: str | None = None
+    """Remote URL (without credentials) when cloned."""
+    subdirectory: str = ""
+    """Audited folder inside the repository ("" = root)."""
+    snapshot: bool = False
+    """True when uncommitted or unversioned files were snapshotted."""
     warnings: tuple[str, ...] = ()
+    """Plain words the terminal and the report show (snapshot, submodules, stale clone)."""
 
 
 @dataclass(frozen=True)
@@ -186,107 +327,170 @@ class Environment:
     """The interpreter seeds run under."""
 
     kind: EnvironmentKind
-    python: Path  # interpreter executable
-    bin_dir: Path  # prepended to PATH
-    cache_key: str | None = None  # venv cache hash; None for "current"
-    torch_from: str = "none"  # "system", "environment" or "none"
-    reused: bool = False  # True when a cached venv was reused
-    isolation: Isolation = Isolation.NONE
-    isolation_note: str = ""  # plain words on what is and is not isolated
+    """Current interpreter or a cached venv."""
+    python: Path
+    """Interpreter executable."""
+    bin_dir: Path
+    """Prepended to PATH."""
+    cache_key: str | None = None
+    """The venv's cache hash; None for "current"."""
+    torch_from: TorchOrigin = TorchOrigin.NONE
+    """Where its torch comes from."""
+    reused: bool = False
+    """True when a cached venv was reused."""
 
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """Enough of the machine to explain a difference between two audits."""
+    """Enough of the machine, and of how the seeds ran, to explain a difference between two audits."""
 
     python: str
+    """Version and implementation of the seeds' interpreter."""
     platform: str
+    """Operating system and kernel."""
     cpu: str
+    """CPU model."""
     cpu_count: int
+    """CPUs of the machine."""
     gpus: tuple[str, ...]
+    """GPUs, "name (memory, driver)"."""
     torch: str | None
+    """torch version the seeds import, if any."""
     cuda: str | None
+    """CUDA version torch was built with."""
     cudnn: str | None
-    packages: tuple[str, ...]  # "name==version", sorted
-    variables: Mapping[str, str]  # variables repaudit set for the seeds (never secrets)
+    """cuDNN version torch loads."""
+    packages: tuple[str, ...]
+    """Every installed distribution, "name==version", sorted."""
+    variables: Mapping[str, str]
+    """Variables repaudit set with the same value for every seed, as the seeds ran (never secrets)."""
     repaudit_version: str
+    """The auditing repaudit."""
     isolation: Isolation = Isolation.NONE
-    environment: str = ""  # plain words: "venv 1a2b3c4d5e6f (reused from the cache)", "current ..."
-    torch_from: str = (
-        "none"  # "system" (the auditor's torch), "environment" (the repo's pin), "none"
-    )
+    """The weakest isolation any seed ran under (each run records its own)."""
+    environment: str = ""
+    """Plain words: "venv 1a2b3c4d5e6f (reused from the cache)", "current interpreter (...)"."""
+    torch_from: TorchOrigin = TorchOrigin.NONE
+    """Where the seeds' torch came from."""
+    varying: tuple[str, ...] = ()
+    """Variables repaudit set per seed (the seed itself, a slot's GPUs): see each run's record."""
 
 
 # ---------------------------------------------------------------- runs
+
+
+@dataclass(frozen=True, order=True)
+class RunKey:
+    """Identity of one run inside an audit: the store's folder, the executors' and the verdict's key."""
+
+    arm: Arm
+    """The arm it belongs to."""
+    seed: int
+    """The seed value."""
+    repeat: int = 0
+    """Index when one seed is re-run (--repeat-seed); 0 for the first run."""
+
+    def __str__(self) -> str:
+        suffix = f"-r{self.repeat}" if self.repeat else ""
+        return f"{self.arm}/seed-{self.seed}{suffix}"
 
 
 @dataclass(frozen=True)
 class SeedRequest:
     """One seed of one arm to run; the executor fills the slot fields (threads, gpus)."""
 
-    arm: str
-    seed: int
-    command: str  # template, formatted by the sandbox
+    key: RunKey
+    """Which run this is."""
+    command: str
+    """Template, filled in by run/seed.py."""
     source: Source
+    """The pinned code; each seed gets its own clean checkout of it."""
     environment: Environment
-    run_dir: Path  # audits/<id>/runs/<arm>/seed-<k>[-r<i>]: logs, run.json, out/
-    work_dir: Path  # the seed's own clean checkout (removed after the run)
-    claims: tuple[Claim, ...]  # metrics to read after the run
+    """The interpreter it runs under."""
+    isolation: Isolation
+    """Decided once per audit (once per node under Slurm), never weaker than asked."""
+    run_dir: Path
+    """audits/<id>/runs/<arm>/seed-<k>[-r<i>]: logs, run.json, out/."""
+    work_dir: Path
+    """The seed's own clean checkout (removed after the run)."""
+    claims: tuple[Claim, ...]
+    """Metrics to read after the run (with this arm's sources)."""
     timeout_seconds: float
-    repeat: int = 0  # index when one seed is repeated (--repeat-seed)
+    """Wall-clock limit."""
     threads: int = 1
+    """Thread count of its slot (OMP_NUM_THREADS and friends)."""
     gpus: tuple[int, ...] = ()
+    """Its slot's GPUs, indices into the GPUs repaudit sees."""
     memory_bytes: int | None = None
+    """Memory limit of its process tree."""
     env: Mapping[str, str] = field(default_factory=dict)
+    """The spec's [run.env]."""
     seed_override: bool = False
+    """Replace the code's own seeding calls."""
     deterministic: bool = False
-    prepared_dir: Path | None = None  # read-only output of `prepare`, shared by all seeds
+    """Deterministic algorithms through the seed hook."""
+    prepared_dir: Path | None = None
+    """Read-only output of `prepare`, shared by all seeds."""
     spec_hash: str = ""
-
-    @property
-    def key(self) -> str:
-        """Stable identity of this run inside an audit: 'method/seed-3' or 'method/seed-3-r1'."""
-        suffix = f"-r{self.repeat}" if self.repeat else ""
-        return f"{self.arm}/seed-{self.seed}{suffix}"
+    """Hash of the run-affecting spec; a stored result is reused only under the same hash."""
 
 
 @dataclass(frozen=True)
 class SeedCall:
-    """One seeding call the override hook replaced."""
+    """One seeding call the seed hook saw (and replaced, under seed_override)."""
 
-    function: str  # e.g. "torch.manual_seed"
+    function: str
+    """E.g. "torch.manual_seed"."""
     original: int | None
+    """The value the code passed."""
     replaced_by: int
+    """The value it ran with (equal to ``original`` when nothing was replaced)."""
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """A finished seed. A failure is a value, never an exception."""
+    """A finished seed. A failure is a value, never an exception; build one with ``for_request``."""
 
-    arm: str
-    seed: int
+    key: RunKey
+    """Which run this is."""
     status: RunStatus
-    metrics: Mapping[str, float] = field(default_factory=dict)  # claim.metric -> value
+    """How it ended."""
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    """claim.metric -> value, for the metrics that were read."""
     seconds: float = 0.0
+    """Wall-clock duration."""
     returncode: int | None = None
-    reason: str = ""  # plain words for failed / timeout / no-metric
-    repeat: int = 0
+    """Exit code; negative when killed by a signal; None when it never started."""
+    reason: str = ""
+    """Plain words for failed / timeout / no-metric."""
     peak_memory_bytes: int | None = None
+    """Peak memory of its process tree, sampled."""
     seed_calls: tuple[SeedCall, ...] = ()
-    log_tail: str = ""  # last lines of stderr (or stdout), for the report
-    job_id: str | None = None  # Slurm job id when run on a cluster
+    """Seeding calls the seed hook saw, each distinct call once."""
+    log_tail: str = ""
+    """Last lines of stderr (or stdout), for the report."""
+    job_id: str | None = None
+    """Slurm job id when run on a cluster."""
     spec_hash: str = ""
+    """Hash of the run-affecting spec it ran under (resume matches on it)."""
+    isolation: Isolation | None = None
+    """The isolation it ran under (None: it never started)."""
+    variables: Mapping[str, str] = field(default_factory=dict)
+    """The variables repaudit set for it, as it ran (threads, seed, GPUs, [run.env])."""
 
-    @property
-    def key(self) -> str:
-        suffix = f"-r{self.repeat}" if self.repeat else ""
-        return f"{self.arm}/seed-{self.seed}{suffix}"
+    @classmethod
+    def for_request(cls, request: SeedRequest, status: RunStatus, **fields: object) -> RunResult:
+        """The one way a run's outcome is recorded: keyed, hashed and placed like its request."""
+        fields.setdefault("isolation", request.isolation)
+        return cls(key=request.key, status=status, spec_hash=request.spec_hash, **fields)  # type: ignore[arg-type]
 
     @property
     def ok(self) -> bool:
+        """True when the run succeeded and its metrics count."""
         return self.status is RunStatus.OK
 
     def value(self, metric: str) -> float | None:
+        """The run's value of ``metric``, or None when it was not read."""
         return self.metrics.get(metric)
 
 
@@ -295,9 +499,14 @@ class RunResult:
 
 @dataclass(frozen=True)
 class Interval:
+    """A range of values and its coverage level (a confidence or prediction interval)."""
+
     low: float
+    """Lower end."""
     high: float
+    """Upper end."""
     level: float = 0.95
+    """Coverage, e.g. 0.95."""
 
 
 @dataclass(frozen=True)
@@ -305,17 +514,29 @@ class ArmSummary:
     """Descriptive statistics of one arm's successful seeds for one metric."""
 
     arm: str
-    values: tuple[float, ...]  # successful seeds, in seed order
+    """Which arm."""
+    values: tuple[float, ...]
+    """Successful seeds, in seed order."""
     n: int
+    """Successful seeds."""
     n_failed: int
+    """Seeds that failed, timed out or gave no metric."""
     mean: float
-    sd: float  # sample sd (ddof=1); 0.0 for n < 2
+    """Mean score."""
+    sd: float
+    """Sample sd (ddof=1); 0.0 for n < 2."""
     median: float
+    """Median score."""
     minimum: float
+    """Lowest score."""
     maximum: float
-    mean_interval: Interval | None  # 95% t-interval of the mean; None for n < 2
-    bootstrap_interval: Interval | None  # BCa; a description only, never decides
-    outliers: tuple[float, ...] = ()  # values flagged by the robust outlier rule
+    """Highest score."""
+    mean_interval: Interval | None
+    """95% t-interval of the mean; None for n < 2."""
+    bootstrap_interval: Interval | None
+    """BCa; a description only, never decides."""
+    outliers: tuple[float, ...] = ()
+    """Values flagged by the robust outlier rule."""
 
 
 @dataclass(frozen=True)
@@ -324,14 +545,22 @@ class TestResult:
 
     __test__ = False  # not a pytest test class, despite the name
 
-    name: str  # e.g. "Welch one-sided t-test"
+    name: str
+    """E.g. "Welch one-sided t-test"."""
     statistic: float | None
+    """The test statistic or effect size; None where undefined."""
     p_value: float | None
-    deciding: bool = False  # the one rule fixed in advance
-    assumption: str = ""  # what it assumes
-    meaning: str = ""  # one line a reviewer understands
-    note: str = ""  # e.g. "cannot reach p < 0.05 with 3 seeds per arm"
-    interval: Interval | None = None  # e.g. the gap's Welch interval, P(improvement)'s bootstrap
+    """None where the test gives none (or cannot reach alpha)."""
+    deciding: bool = False
+    """The one rule fixed in advance."""
+    assumption: str = ""
+    """What it assumes."""
+    meaning: str = ""
+    """One line a reviewer understands."""
+    note: str = ""
+    """E.g. "cannot reach p < 0.05 with 3 seeds per arm"."""
+    interval: Interval | None = None
+    """E.g. the gap's Welch interval, P(improvement)'s bootstrap."""
 
 
 @dataclass(frozen=True)
@@ -339,14 +568,21 @@ class Reproduction:
     """Q1: does the claimed number reproduce?"""
 
     decision: ReproductionDecision
-    reason: str  # plain words
-    prediction_interval: Interval | None = None  # single-run claims
-    claim_percentile: float | None = (
-        None  # share of seeds below (direction-aware) the claim, 0..100
-    )
-    chance_one_seed_reaches: float | None = None  # under a normal fit
-    best_of_k: float | None = None  # seeds whose expected best equals the claim
-    test: TestResult | None = None  # mean claims: the t-test
+    """The answer."""
+    reason: str
+    """Plain words."""
+    prediction_interval: Interval | None = None
+    """Single-run claims."""
+    claim_percentile: float | None = None
+    """Share of seeds below (direction-aware) the claim, 0..100."""
+    chance_one_seed_reaches: float | None = None
+    """Under a normal fit."""
+    best_of_k: float | None = None
+    """Seeds whose expected best equals the claim."""
+    test: TestResult | None = None
+    """Mean claims: the t-test."""
+    seeds_reaching: int | None = None
+    """Successful seeds at or beyond the claim (direction-aware)"""
 
 
 @dataclass(frozen=True)
@@ -354,26 +590,45 @@ class Improvement:
     """Q2: does the claimed improvement over the baseline clear seed variance?"""
 
     decision: ImprovementDecision
+    """The answer."""
     reason: str
-    claimed_gap: float  # signed by direction: positive = claimed improvement
-    observed_gap: float | None = None  # with baseline runs
-    gap_interval: Interval | None = None  # Welch interval of the observed gap
-    p_value: float | None = None  # deciding test's p (Holm-adjusted when several claims)
-    seed_luck: float | None = None  # without baseline runs: chance noise alone gives the gap
-    seeds_needed: int | None = None  # per arm, for 80% power at alpha
-    power: float | None = None  # power this audit had for the claimed gap
-    consistent_with_claim: bool | None = None  # claimed gap inside the observed gap's interval
-    tests: tuple[TestResult, ...] = ()  # every test shown as evidence, deciding one flagged
-    notes: tuple[str, ...] = ()  # e.g. mean-based and rank-based tests disagree
+    """Plain words."""
+    claimed_gap: float
+    """Signed by direction: positive = claimed improvement."""
+    observed_gap: float | None = None
+    """With baseline runs."""
+    gap_interval: Interval | None = None
+    """Welch interval of the observed gap."""
+    p_value: float | None = None
+    """Deciding test's p (Holm-adjusted when several claims)"""
+    seed_luck: float | None = None
+    """Without baseline runs: chance noise alone gives the gap."""
+    seeds_needed: int | None = None
+    """Per arm, for 80% power at alpha."""
+    power: float | None = None
+    """Power this audit had for the claimed gap."""
+    consistent_with_claim: bool | None = None
+    """Claimed gap inside the observed gap's interval."""
+    tests: tuple[TestResult, ...] = ()
+    """Every test shown as evidence, deciding one flagged."""
+    notes: tuple[str, ...] = ()
+    """E.g. mean-based and rank-based tests disagree."""
 
 
 @dataclass(frozen=True)
 class ClaimResult:
+    """Everything decided about one claim."""
+
     claim: Claim
-    arms: tuple[ArmSummary, ...]  # method first
+    """The claim as the spec states it."""
+    arms: tuple[ArmSummary, ...]
+    """Method first."""
     reproduction: Reproduction
+    """Q1."""
     improvement: Improvement | None
-    repeat_sd: float | None = None  # same-seed spread (--repeat-seed): the nondeterminism floor
+    """Q2; None when there is nothing to compare against."""
+    repeat_sd: float | None = None
+    """Same-seed spread (--repeat-seed): the nondeterminism floor."""
 
 
 @dataclass(frozen=True)
@@ -381,16 +636,30 @@ class Audit:
     """A finished (or failed) audit: what the store keeps and the report renders."""
 
     audit_id: str
-    created_at: str  # ISO 8601 UTC; the report's timestamp comes from here
+    """The folder name: <owner-repo>-<commit12>-<spec hash8>, or stats-<hash> for user numbers."""
+    created_at: str
+    """ISO 8601 UTC; the report's timestamp comes from here, so a re-render gives the same bytes."""
     spec: AuditSpec
-    source: Source | None  # None for `repaudit stats` on numbers a user already has
+    """The spec as run."""
+    source: Source | None
+    """The pinned code; None for `repaudit stats` on numbers a user already has."""
     fingerprint: Fingerprint | None
+    """The machine and how the seeds ran; None for user numbers."""
     runs: tuple[RunResult, ...]
+    """Every run, failures included, in plan order."""
     results: tuple[ClaimResult, ...]
+    """One per claim, in the spec's order."""
     verdict: Verdict
-    verdict_reason: str  # one paragraph of plain words
+    """The overall answer."""
+    verdict_reason: str
+    """One paragraph of plain words."""
     audit_dir: Path | None = None
-    rerun_command: str = ""  # the exact command that re-runs this audit
-    notes: tuple[str, ...] = ()  # warnings: snapshot, isolation, seed had no effect, ...
+    """Where it is stored (None for an unsaved `repaudit stats`)."""
+    rerun_command: str = ""
+    """The exact command that re-runs this audit."""
+    notes: tuple[str, ...] = ()
+    """Warnings: snapshot, weak isolation, a seed without effect, ..."""
     repaudit_version: str = ""
+    """The repaudit that made it."""
     format: int = RECORD_FORMAT
+    """Version of the record it was read from or will be written as."""

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from repaudit.formatting import duration
 from repaudit.model import RunResult, RunStatus, SeedRequest
-from repaudit.report_context import duration  # the report's units, in the terminal too
 
 
 class TerminalProgress:
@@ -22,15 +22,18 @@ class TerminalProgress:
         self.start = clock()
 
     def planned(self, total: int, resumed: int) -> None:
+        """Say how many runs there are and how many were kept from an earlier attempt."""
         self.total, self.done, self.to_run = total, resumed, total - resumed
         self.start = self.clock()
         kept = f" ({resumed} finished earlier, kept)" if resumed else ""
         self._write(f"{total} seed runs{kept}; {self.to_run} to run")
 
     def started(self, request: SeedRequest) -> None:
+        """Count a running seed."""
         self.running += 1
 
     def finished(self, result: RunResult) -> None:
+        """One line for the finished seed, with the counts and the time left."""
         self.running -= 1
         self.done += 1
         if result.status is not RunStatus.OK:

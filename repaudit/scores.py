@@ -12,21 +12,20 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
-from repaudit import __version__, verdict
 from repaudit.errors import UsageError
 from repaudit.model import (
-    BASELINE_ARM,
-    METHOD_ARM,
+    Arm,
     ArmSpec,
     Audit,
     AuditSpec,
     Claim,
+    RunKey,
     RunResult,
     RunStatus,
 )
+from repaudit.verdict import make_audit
 
 
 def _number(text: str, where: str) -> float:
@@ -124,32 +123,22 @@ def scores_audit(
     Runs are synthesized as successful seeds 0..n-1; the id hashes the claim and the scores,
     so the same inputs get the same id.
     """
-    arms = [ArmSpec(METHOD_ARM, f"scores from {inputs[0]}")]
-    runs = [RunResult(METHOD_ARM, i, RunStatus.OK, {claim.metric: v}) for i, v in enumerate(method)]
+    arms = [ArmSpec(Arm.METHOD, f"scores from {inputs[0]}")]
+    runs = [
+        RunResult(RunKey(Arm.METHOD, i), RunStatus.OK, {claim.metric: v})
+        for i, v in enumerate(method)
+    ]
     if baseline is not None:
-        arms.append(ArmSpec(BASELINE_ARM, f"scores from {inputs[1]}"))
+        arms.append(ArmSpec(Arm.BASELINE, f"scores from {inputs[1]}"))
         runs += [
-            RunResult(BASELINE_ARM, i, RunStatus.OK, {claim.metric: v})
+            RunResult(RunKey(Arm.BASELINE, i), RunStatus.OK, {claim.metric: v})
             for i, v in enumerate(baseline)
         ]
     n_seeds = max(len(method), len(baseline or ()))
     spec = AuditSpec(
         claims=(claim,), arms=tuple(arms), seeds=tuple(range(n_seeds)), alpha=alpha, origin="stats"
     )
-    results, verdict_, reason = verdict.evaluate(spec, runs)
     digest = hashlib.sha256(
         json.dumps([repr(claim), alpha, list(method), baseline and list(baseline)]).encode()
     ).hexdigest()
-    return Audit(
-        audit_id=f"stats-{digest[:12]}",
-        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        spec=spec,
-        source=None,
-        fingerprint=None,
-        runs=tuple(runs),
-        results=results,
-        verdict=verdict_,
-        verdict_reason=reason,
-        rerun_command=rerun_command,
-        repaudit_version=__version__,
-    )
+    return make_audit(spec, runs, audit_id=f"stats-{digest[:12]}", rerun_command=rerun_command)

@@ -234,12 +234,18 @@ def mean_claim_test(values: ArrayLike, claim: float, *, runs: int) -> tuple[floa
 class Welch:
     """Welch's unequal-variance t-test of method minus baseline (oriented: positive = better)."""
 
-    gap: float  # mean(method) - mean(baseline)
+    gap: float
+    """Mean(method) - mean(baseline)"""
     statistic: float
+    """Welch's t."""
     df: float
-    p_greater: float  # one-sided: the method is better
-    p_less: float  # one-sided: the baseline is better
-    interval: Interval  # two-sided interval of the gap
+    """Welch-Satterthwaite degrees of freedom."""
+    p_greater: float
+    """One-sided: the method is better."""
+    p_less: float
+    """One-sided: the baseline is better."""
+    interval: Interval
+    """Two-sided interval of the gap."""
 
 
 def welch(method: ArrayLike, baseline: ArrayLike, *, level: float = 0.95) -> Welch | None:
@@ -267,9 +273,14 @@ def welch(method: ArrayLike, baseline: ArrayLike, *, level: float = 0.95) -> Wel
 
 @dataclass(frozen=True)
 class MannWhitney:
-    u: float  # the method's U statistic (ties count half)
-    p_greater: float  # one-sided: the method's scores tend to be higher
-    p_floor: float  # smallest one-sided p any data could give at these sizes
+    """The Mann-Whitney U test, one-sided (the method's scores tend to be higher)."""
+
+    u: float
+    """The method's U statistic (ties count half)"""
+    p_greater: float
+    """One-sided: the method's scores tend to be higher."""
+    p_floor: float
+    """Smallest one-sided p any data could give at these sizes."""
 
 
 def mann_whitney(method: ArrayLike, baseline: ArrayLike) -> MannWhitney:
@@ -378,3 +389,20 @@ def holm(p_values: ArrayLike) -> np.ndarray:
     adjusted = np.empty_like(p)
     adjusted[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
     return adjusted
+
+
+def welch_scale(sd_a: float, n_a: int, sd_b: float, n_b: int) -> tuple[float, float]:
+    """Standard error of a difference of two means and its Welch-Satterthwaite degrees of freedom.
+
+    From each arm's sample sd and size (n >= 2 each, not both sds zero): the spread of the gap
+    between the arms' means that seed noise alone produces, as Welch's test models it.
+    """
+    var_a, var_b = sd_a**2 / n_a, sd_b**2 / n_b
+    df = (var_a + var_b) ** 2 / (var_a**2 / (n_a - 1) + var_b**2 / (n_b - 1))
+    return math.sqrt(var_a + var_b), df
+
+
+def welch_two_sided(after: ArrayLike, before: ArrayLike) -> float | None:
+    """Two-sided Welch p-value that two samples share a mean; None when both have zero variance."""
+    test = welch(after, before)
+    return None if test is None else min(1.0, 2 * min(test.p_greater, test.p_less))

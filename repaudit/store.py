@@ -8,6 +8,8 @@
 Record format history (model.RECORD_FORMAT):
     1  first version: audit.json / --format json with verdict, reproduction, improvement, arms,
        claims, runs, spec, source, fingerprint, notes.
+    2  each run (and run.json) records the isolation level and the variables it ran with;
+       the fingerprint's variables are those every seed shared, ``varying`` names the others.
 """
 
 from __future__ import annotations
@@ -27,57 +29,73 @@ from pathlib import Path
 from typing import Any
 
 from repaudit.errors import StoreError
-from repaudit.model import RECORD_FORMAT, Audit, RunResult, Source
+from repaudit.model import RECORD_FORMAT, Audit, RunKey, RunResult, Source
 
 
 @dataclasses.dataclass(frozen=True)
 class AuditPaths:
+    """Every path of one audit folder; the only code that knows the layout."""
+
     root: Path
+    """audits/<audit-id>."""
 
     @property
     def spec_toml(self) -> Path:
+        """The resolved spec as run."""
         return self.root / "audit.toml"
 
     @property
     def environment_json(self) -> Path:
+        """The fingerprint."""
         return self.root / "environment.json"
 
     @property
     def environment_log(self) -> Path:
+        """What building the environment printed."""
         return self.root / "environment.log"
 
     @property
     def audit_json(self) -> Path:
+        """The whole audit's record."""
         return self.root / "audit.json"
 
     @property
     def report_html(self) -> Path:
+        """The self-contained report."""
         return self.root / "report.html"
 
     @property
     def summary_md(self) -> Path:
+        """The Markdown summary for CI."""
         return self.root / "summary.md"
 
     @property
+    def error_log(self) -> Path:
+        """The traceback of an internal error, when one stopped the audit."""
+        return self.root / "error.log"
+
+    @property
     def prepare_dir(self) -> Path:
+        """The checkout `prepare` ran in; its outputs are shared read-only with the seeds."""
         return self.root / "prepare"
 
     @property
     def lock(self) -> Path:
+        """Held while an audit writes the folder."""
         return self.root / ".lock"
 
     @property
     def runs_dir(self) -> Path:
+        """Every run's folder lies below."""
         return self.root / "runs"
 
-    def run_dir(self, arm: str, seed: int, repeat: int = 0) -> Path:
-        suffix = f"-r{repeat}" if repeat else ""
-        return self.runs_dir / arm / f"seed-{seed}{suffix}"
+    def run_dir(self, key: RunKey) -> Path:
+        """runs/<arm>/seed-<k>[-r<i>]: the run's logs, run.json and out/."""
+        return self.runs_dir / str(key)
 
-    def work_dir(self, arm: str, seed: int, repeat: int = 0) -> Path:
+    def work_dir(self, key: RunKey) -> Path:
         """The seed's throw-away checkout; beside the runs so it lives on the same (shared) filesystem."""
-        suffix = f"-r{repeat}" if repeat else ""
-        return self.root / "work" / arm / f"seed-{seed}{suffix}"
+        return self.root / "work" / str(key)
 
 
 def audit_id(source: Source, spec_hash: str) -> str:
@@ -103,6 +121,7 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
+    """``data`` as indented JSON, written atomically (NaN is refused, never written)."""
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
@@ -179,14 +198,22 @@ def _from_plain(kind: Any, value: Any) -> Any:
 
 
 def run_to_record(result: RunResult) -> dict[str, Any]:
-    return {"format": RECORD_FORMAT, **to_plain(result)}
+    """A run as run.json and audit.json hold it: its key flattened to arm, seed and repeat."""
+    plain = to_plain(result)
+    return {**plain.pop("key"), **plain}
+
+
+def run_from_record(plain: Mapping[str, Any]) -> RunResult:
+    """Inverse of run_to_record (extra keys, such as audit.json's derived "value", are ignored)."""
+    key = {name: plain[name] for name in ("arm", "seed", "repeat") if name in plain}
+    return _from_plain(RunResult, {**plain, "key": key})
 
 
 def to_record(audit: Audit) -> dict[str, Any]:
     """The one JSON document: audit.json on disk and `--format json` on stdout."""
     primary = audit.results[0] if audit.results else None
     metric = audit.spec.claim.metric
-    runs = [{**to_plain(r), "value": r.value(metric)} for r in audit.runs]
+    runs = [{**run_to_record(r), "value": r.value(metric)} for r in audit.runs]
     return {
         "format": audit.format,
         "audit_id": audit.audit_id,
@@ -219,38 +246,45 @@ def from_record(record: Mapping[str, Any]) -> Audit:
     fields = {f.name for f in dataclasses.fields(Audit)}
     plain = {k: v for k, v in record.items() if k in fields}
     plain["results"] = record.get("claims", [])
-    plain["runs"] = [{k: v for k, v in r.items() if k != "value"} for r in record.get("runs", [])]
-    return _from_plain(Audit, plain)
+    plain["runs"] = []
+    audit = _from_plain(Audit, plain)
+    return dataclasses.replace(
+        audit, runs=tuple(run_from_record(r) for r in record.get("runs", []))
+    )
 
 
 # ---------------------------------------------------------------- reading and writing audits
 
 
 def save_run(paths: AuditPaths, result: RunResult) -> None:
-    run_json = paths.run_dir(result.arm, result.seed, result.repeat) / "run.json"
-    write_json_atomic(run_json, run_to_record(result))
+    """run.json of a finished seed, written atomically the moment it finishes."""
+    run_json = paths.run_dir(result.key) / "run.json"
+    write_json_atomic(run_json, {"format": RECORD_FORMAT, **run_to_record(result)})
 
 
-def load_runs(paths: AuditPaths, spec_hash: str) -> dict[str, RunResult]:
-    """Finished runs of this audit whose spec hash matches, keyed by RunResult.key (resume)."""
-    finished: dict[str, RunResult] = {}
+def load_runs(paths: AuditPaths, spec_hash: str) -> dict[RunKey, RunResult]:
+    """Finished runs of this audit whose spec hash matches, by key (resume)."""
+    finished: dict[RunKey, RunResult] = {}
     for run_json in sorted(paths.runs_dir.glob("*/*/run.json")):
         try:
             plain = json.loads(run_json.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue  # unreadable: the seed simply runs again
-        plain.pop("format", None)
-        result = _from_plain(RunResult, plain)
+        if plain.pop("format", None) != RECORD_FORMAT:
+            continue  # written by another version of repaudit: the seed runs again
+        result = run_from_record(plain)
         if result.spec_hash == spec_hash:
             finished[result.key] = result
     return finished
 
 
 def save_audit(paths: AuditPaths, audit: Audit) -> None:
+    """audit.json, written atomically."""
     write_json_atomic(paths.audit_json, to_record(audit))
 
 
 def load_audit(audit_dir: Path) -> Audit:
+    """The stored audit in ``audit_dir``; StoreError naming the fix when it cannot be read."""
     audit_json = Path(audit_dir) / "audit.json"
     try:
         record = json.loads(audit_json.read_text(encoding="utf-8"))

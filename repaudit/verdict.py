@@ -17,26 +17,32 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
-from repaudit import power, stats, wording
+from repaudit import __version__, power, stats, wording
 from repaudit.aso import ASO_THRESHOLD, aso
 from repaudit.errors import UsageError
+from repaudit.formatting import ScoreFormat
 from repaudit.model import (
-    BASELINE_ARM,
-    METHOD_ARM,
+    Arm,
+    Audit,
     AuditSpec,
     Claim,
     ClaimKind,
     ClaimResult,
+    Decision,
     Direction,
     ExitCode,
+    Fingerprint,
     Improvement,
     ImprovementDecision,
     Reproduction,
     ReproductionDecision,
     RunResult,
+    Source,
     TestResult,
     Verdict,
 )
@@ -48,7 +54,14 @@ TARGET_POWER = power.TARGET_POWER
 #: Below this, P(improvement) is flagged as not practically meaningful (Bouthillier et al. 2021).
 MEANINGFUL_SUPERIORITY = 0.75
 
-FAILING = frozenset({"not-reproduced", "within-noise", "reversed"})
+#: The decisions that fail a claim (exit 1 unless --fail-on says otherwise).
+FAILING: frozenset[Decision] = frozenset(
+    {
+        ReproductionDecision.NOT_REPRODUCED,
+        ImprovementDecision.WITHIN_NOISE,
+        ImprovementDecision.REVERSED,
+    }
+)
 _EXIT = {
     Verdict.HOLDS: ExitCode.HOLDS,
     Verdict.DOES_NOT_HOLD: ExitCode.DOES_NOT_HOLD,
@@ -71,7 +84,7 @@ def _runs(claim: Claim) -> int:
 
 def reproduce(claim: Claim, method: np.ndarray, alpha: float) -> Reproduction:
     """Q1 on the method's scores in their own units (any direction)."""
-    n, f = method.size, wording.Formatter(method)
+    n, f = method.size, ScoreFormat(method.tolist())
     if n < MIN_SEEDS:
         return Reproduction(
             ReproductionDecision.INCONCLUSIVE,
@@ -121,6 +134,7 @@ def reproduce(claim: Claim, method: np.ndarray, alpha: float) -> Reproduction:
         chance_one_seed_reaches=chance,
         best_of_k=best_k,
         test=test,
+        seeds_reaching=reached,
     )
 
 
@@ -271,7 +285,7 @@ def evaluate_claim(
     method: Sequence[float],
     baseline: Sequence[float] | None,
     *,
-    n_failed: Mapping[str, int],
+    n_failed: Mapping[Arm, int],
     alpha: float,
     rng: np.random.Generator,
     repeat_values: Sequence[float] = (),
@@ -292,7 +306,7 @@ def evaluate_claim(
     repeats = stats.scores_array(repeat_values, name="repeat scores", min_n=0)
     arms = tuple(
         stats.summarize_arm(arm, values, n_failed=n_failed.get(arm, 0), rng=rng, level=1 - alpha)
-        for arm, values in ((METHOD_ARM, raw_m), (BASELINE_ARM, raw_b))
+        for arm, values in ((Arm.METHOD, raw_m), (Arm.BASELINE, raw_b))
         if values is not None and values.size
     )
     sign = _sign(claim.direction)
@@ -335,16 +349,17 @@ def _holm_adjust(results: list[ClaimResult], alpha: float) -> list[ClaimResult]:
 
 def overall(results: Sequence[ClaimResult]) -> Verdict:
     """does-not-hold if any decision fails; else inconclusive if any is; else holds."""
-    decisions = [d.value for d in _decisions(results)]
+    decisions = _decisions(results)
     if any(d in FAILING for d in decisions):
         return Verdict.DOES_NOT_HOLD
-    if "inconclusive" in decisions:
+    inconclusive = (ReproductionDecision.INCONCLUSIVE, ImprovementDecision.INCONCLUSIVE)
+    if any(d in inconclusive for d in decisions):
         return Verdict.INCONCLUSIVE
     return Verdict.HOLDS
 
 
-def _decisions(results: Sequence[ClaimResult]) -> list[ReproductionDecision | ImprovementDecision]:
-    out: list[ReproductionDecision | ImprovementDecision] = []
+def _decisions(results: Sequence[ClaimResult]) -> list[Decision]:
+    out: list[Decision] = []
     for r in results:
         out.append(r.reproduction.decision)
         if r.improvement is not None:
@@ -357,34 +372,36 @@ def evaluate(
 ) -> tuple[tuple[ClaimResult, ...], Verdict, str]:
     """Every claim of the spec on the finished runs: results, overall verdict, one paragraph."""
     rng = np.random.default_rng(spec.stats_seed)
-    has_baseline = spec.arm(BASELINE_ARM) is not None
+    has_baseline = spec.arm(Arm.BASELINE) is not None
     first_seed = spec.seeds[0] if spec.seeds else None
-    ordered = sorted(runs, key=lambda r: (r.arm, r.seed, r.repeat))
+    ordered = sorted(runs, key=lambda r: r.key)
     results = []
     for claim in spec.claims:
 
-        def values(arm: str, claim: Claim = claim) -> list[float]:
+        def values(arm: Arm, claim: Claim = claim) -> list[float]:
             return [
                 r.metrics[claim.metric]
                 for r in ordered
-                if r.arm == arm and r.repeat == 0 and r.ok and claim.metric in r.metrics
+                if r.key.arm == arm and r.key.repeat == 0 and r.ok and claim.metric in r.metrics
             ]
 
-        first = [r for r in ordered if r.arm == METHOD_ARM and r.seed == first_seed and r.ok]
+        first = [
+            r for r in ordered if r.key.arm == Arm.METHOD and r.key.seed == first_seed and r.ok
+        ]
         repeat_values = (
             [r.metrics[claim.metric] for r in first if claim.metric in r.metrics]
-            if any(r.repeat > 0 for r in first)
+            if any(r.key.repeat > 0 for r in first)
             else []
         )
         n_failed = {
-            arm: sum(1 for r in ordered if r.arm == arm and r.repeat == 0 and not r.ok)
-            for arm in (METHOD_ARM, BASELINE_ARM)
+            arm: sum(1 for r in ordered if r.key.arm == arm and r.key.repeat == 0 and not r.ok)
+            for arm in Arm
         }
         results.append(
             evaluate_claim(
                 claim,
-                values(METHOD_ARM),
-                values(BASELINE_ARM) if has_baseline else None,
+                values(Arm.METHOD),
+                values(Arm.BASELINE) if has_baseline else None,
                 n_failed=n_failed,
                 alpha=spec.alpha,
                 rng=rng,
@@ -392,7 +409,7 @@ def evaluate(
             )
         )
     final = tuple(_holm_adjust(results, spec.alpha))
-    if not any(r.arm == METHOD_ARM and r.repeat == 0 and r.ok for r in runs):
+    if not any(r.key.arm == Arm.METHOD and r.key.repeat == 0 and r.ok for r in runs):
         return final, Verdict.ERROR, wording.error_paragraph(runs)
     return final, overall(final), wording.paragraph(final, spec.alpha)
 
@@ -410,3 +427,33 @@ def exit_code(
         return _EXIT[verdict]
     hit = any(d.value in fail_on for d in _decisions(results))
     return ExitCode.DOES_NOT_HOLD if hit else ExitCode.HOLDS
+
+
+def make_audit(
+    audit_spec: AuditSpec,
+    runs: Sequence[RunResult],
+    *,
+    audit_id: str,
+    source: Source | None = None,
+    fingerprint: Fingerprint | None = None,
+    audit_dir: Path | None = None,
+    rerun_command: str = "",
+    notes: tuple[str, ...] = (),
+) -> Audit:
+    """The one way an Audit is made, for `check` and `stats` alike: the runs, judged."""
+    results, overall, reason = evaluate(audit_spec, runs)
+    return Audit(
+        audit_id=audit_id,
+        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        spec=audit_spec,
+        source=source,
+        fingerprint=fingerprint,
+        runs=tuple(runs),
+        results=results,
+        verdict=overall,
+        verdict_reason=reason,
+        audit_dir=audit_dir,
+        rerun_command=rerun_command,
+        notes=notes,
+        repaudit_version=__version__,
+    )

@@ -6,16 +6,15 @@ Gaps are oriented (positive = the method is better), so the words never depend o
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 
 from repaudit import stats
+from repaudit.formatting import ScoreFormat, percent, with_article
 from repaudit.model import (
-    BASELINE_ARM,
-    METHOD_ARM,
+    Arm,
     Claim,
     ClaimKind,
     ClaimResult,
@@ -27,25 +26,8 @@ from repaudit.model import (
 )
 
 
-class Formatter:
-    """Formats scores with two significant digits of their seed sd (0.8040 ± 0.0060)."""
-
-    def __init__(self, values: np.ndarray) -> None:
-        spread = stats.sd(values) if values.size else 0.0
-        self.decimals = (
-            None if spread == 0 else int(np.clip(1 - math.floor(math.log10(spread)), 0, 8))
-        )
-
-    def __call__(self, x: float) -> str:
-        return f"{x:.4g}" if self.decimals is None else f"{x:.{self.decimals}f}"
-
-
 def _by(gap: float) -> str:
     return f"better by {gap:.3g}" if gap >= 0 else f"worse by {-gap:.3g}"
-
-
-def _pct(p: float) -> str:
-    return "<1%" if 0 < p < 0.005 else f"{p:.0%}"
 
 
 def reproduction_reason(
@@ -58,7 +40,8 @@ def reproduction_reason(
     chance: float,
     best_of_k: float | None,
 ) -> str:
-    f = Formatter(method)
+    """Q1's reason: how many seeds reach the claim, where it lies against the interval, and luck."""
+    f = ScoreFormat(method.tolist())
     mean_claim = claim.kind is ClaimKind.MEAN and claim.runs > 1
     what = (
         f"claimed mean of {claim.runs} runs, {f(claim.value)},"
@@ -73,7 +56,7 @@ def reproduction_reason(
         f"the {interval.level:.0%} prediction interval [{f(interval.low)}, {f(interval.high)}] "
         + (f"for the mean of {claim.runs} new seeds" if mean_claim else "for one new seed")
     )
-    luck = f"a {_pct(chance)} chance per {'set of runs' if mean_claim else 'seed'}"
+    luck = f"{with_article(percent(chance))} chance per {'set of runs' if mean_claim else 'seed'}"
     if best_of_k is not None and best_of_k > 1.5:
         luck += f"; it is what the best of ~{best_of_k:.0f} seeds gives"
     tail = {
@@ -89,6 +72,7 @@ def reproduction_reason(
 
 
 def improvement_reason(imp: Improvement, alpha: float) -> str:
+    """Q2's reason, for the decision already made."""
     gap, p = imp.claimed_gap, imp.p_value
     needed = (
         f" {imp.seeds_needed} seeds per arm would settle it."
@@ -102,7 +86,7 @@ def improvement_reason(imp: Improvement, alpha: float) -> str:
         )
     if imp.seed_luck is not None:
         luck = (
-            f"two runs of the same code differ by that much {_pct(imp.seed_luck)} of the time"
+            f"two runs of the same code differ by that much {percent(imp.seed_luck)} of the time"
             + ("" if p == imp.seed_luck else f" (Holm-adjusted p = {p:.2g})")
         )
         if imp.decision is ImprovementDecision.HOLDS:
@@ -146,6 +130,7 @@ def improvement_reason(imp: Improvement, alpha: float) -> str:
 
 
 def floor_note(floor: float, alpha: float, n: int, m: int) -> str:
+    """Why a rank test shows no p-value: with these arm sizes it cannot reach alpha at all."""
     return (
         f"cannot reach p <= {alpha:g} with {n} and {m} seeds (the smallest possible p is "
         f"{floor:.3g}), so no p-value is shown"
@@ -184,7 +169,7 @@ def _claim_sentences(result: ClaimResult) -> list[str]:
             sentences.append(
                 f"{arm.n_failed} {arm.arm} seed(s) failed and are not counted in the statistics."
             )
-    method = next((a for a in result.arms if a.arm == METHOD_ARM), None)
+    method = next((a for a in result.arms if a.arm == Arm.METHOD), None)
     if result.repeat_sd is not None and method is not None:
         sentences.append(
             f"Re-running one seed spreads by sd {result.repeat_sd:.3g} from nondeterminism alone, "
@@ -206,10 +191,11 @@ def paragraph(results: Sequence[ClaimResult], alpha: float) -> str:
 
 
 def error_paragraph(runs: Sequence[RunResult]) -> str:
-    method = [r for r in runs if r.arm == METHOD_ARM and r.repeat == 0]
+    """The paragraph of an audit in which no method seed finished."""
+    method = [r for r in runs if r.key.arm == Arm.METHOD and r.key.repeat == 0]
     reasons = Counter(r.reason or r.status.value for r in method if not r.ok)
     common = f" Most common reason: {reasons.most_common(1)[0][0]}." if reasons else ""
-    baseline_ok = sum(1 for r in runs if r.arm == BASELINE_ARM and r.ok)
+    baseline_ok = sum(1 for r in runs if r.key.arm == Arm.BASELINE and r.ok)
     extra = f" ({baseline_ok} baseline seeds did finish.)" if baseline_ok else ""
     return (
         f"No method seed finished successfully ({len(method)} tried), so there is nothing to "

@@ -1,4 +1,9 @@
-"""Shared fixtures: realistic audits built by hand from real seed scores.
+"""Shared fixtures: the toy paper repository every end-to-end test audits, and realistic audits
+built by hand from real seed scores.
+
+The toy paper (``toy_repo``) is a real git repository with a tiny training script. Its
+``behaviour.json`` makes chosen seeds crash, sleep, print NaN or write no metric, so one script
+serves every failure the tests need; its scores are a deterministic function of the seed.
 
 The seed values below are real fine-tuning runs published by IBM/model-recycling (commit
 1c1d4228, Apache-2.0; Choshen et al., "Where to start?", arXiv:2211.00107), as extracted in
@@ -11,14 +16,17 @@ statistics were computed from the values with scipy 1.16 (Welch, Mann-Whitney, B
 
 from __future__ import annotations
 
+import json
 import statistics
+import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
+import git
 import pytest
 
 from repaudit.model import (
-    BASELINE_ARM,
-    METHOD_ARM,
+    Arm,
     ArmSpec,
     ArmSummary,
     Audit,
@@ -34,6 +42,7 @@ from repaudit.model import (
     MetricSource,
     Reproduction,
     ReproductionDecision,
+    RunKey,
     RunResult,
     RunStatus,
     SeedCall,
@@ -41,6 +50,111 @@ from repaudit.model import (
     TestResult,
     Verdict,
 )
+from repaudit.source import resolve_source
+
+TOY_TRAIN = textwrap.dedent(
+    """
+    import argparse, json, os, random, time
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--model", default="method")
+    args = parser.parse_args()
+    behaviour = json.load(open("behaviour.json"))
+    seed = str(args.seed)
+    if seed in behaviour.get("crash", []):
+        raise SystemExit("CUDA error: out of memory (simulated crash)")
+    if seed in behaviour.get("sleep", {}):
+        time.sleep(behaviour["sleep"][seed])
+    rng = random.Random(args.seed * 1000 + (args.model == "baseline"))
+    acc = (0.80 if args.model == "method" else 0.79) + rng.gauss(0, 0.004)
+    if seed in behaviour.get("nan", []):
+        acc = float("nan")
+    print(f"epoch 1 test acc: {acc:.6f}")
+    if seed not in behaviour.get("no_metric", []):
+        os.makedirs(args.out, exist_ok=True)
+        threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
+        record = {"test": {"acc": acc}, "threads": threads}
+        json.dump(record, open(os.path.join(args.out, "metrics.json"), "w"))
+    """
+)
+TOY_SPEC = textwrap.dedent(
+    """
+    [claim]
+    metric = "test_accuracy"
+    direction = "higher"
+    value = 0.801
+    baseline = 0.79
+
+    [run]
+    command = "python train.py --seed {seed} --out {out}"
+    timeout = "20s"
+    environment = "current"
+    seeds = 4
+
+    [run.metric]
+    json = "{out}/metrics.json"
+    key = "test.acc"
+
+    [baseline]
+    command = "python train.py --model baseline --seed {seed} --out {out}"
+    """
+)
+ToyRepo = Callable[..., Path]
+
+
+def make_repo(
+    path: Path,
+    files: dict[str, str] | None = None,
+    *,
+    behaviour: dict[str, object] | None = None,
+    spec: str | None = TOY_SPEC,
+    toy: bool = True,
+) -> Path:
+    """Commit the toy paper (train.py, repaudit.toml unless ``spec`` is None, behaviour.json) plus
+    ``files`` (name -> text, dedented) into a new git repository at ``path``; ``toy=False`` commits
+    ``files`` alone."""
+    path.mkdir(parents=True)
+    repo = git.Repo.init(path, initial_branch="main")
+    contents: dict[str, str] = {}
+    if toy:
+        contents = {"train.py": TOY_TRAIN, "behaviour.json": json.dumps(behaviour or {})}
+        if spec is not None:
+            contents["repaudit.toml"] = spec
+    contents.update({name: textwrap.dedent(text) for name, text in (files or {}).items()})
+    for name, text in contents.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text, encoding="utf-8")
+    repo.index.add(list(contents))
+    actor = git.Actor("test", "test@example.com")
+    repo.index.commit("paper code", author=actor, committer=actor)
+    return path
+
+
+@pytest.fixture
+def toy_repo(tmp_path: Path) -> ToyRepo:
+    """Makes toy paper repositories under tmp_path: ``toy_repo(name="paper", files=..., behaviour=...,
+    spec=..., toy=...)`` (see make_repo) returns the repository's folder."""
+
+    def make(name: str = "paper", files: dict[str, str] | None = None, **options: object) -> Path:
+        return make_repo(tmp_path / name, files, **options)  # type: ignore[arg-type]
+
+    return make
+
+
+PinnedRepo = Callable[..., Source]
+
+
+@pytest.fixture
+def pinned_repo(toy_repo: ToyRepo, tmp_path: Path) -> PinnedRepo:
+    """``toy_repo(...)``, pinned at its commit the way `repaudit check` pins a local repository."""
+
+    def pin(name: str = "paper", files: dict[str, str] | None = None, **options: object) -> Source:
+        folder = toy_repo(name, files, **options)
+        return resolve_source(str(folder), cache_dir=tmp_path / "cache")
+
+    return pin
+
 
 # IBM/model-recycling, bert-base-uncased/sst2 runs 0-9 (runs 3 and 7 become a failure and a timeout).
 BERT_UNCASED_SST2 = (
@@ -81,15 +195,13 @@ def _summary(arm: str, values: tuple[float, ...], n_failed: int, **intervals: ob
     )
 
 
-def _run(arm: str, seed: int, value: float, repeat: int = 0) -> RunResult:
+def _run(arm: Arm, seed: int, value: float, repeat: int = 0) -> RunResult:
     return RunResult(
-        arm=arm,
-        seed=seed,
+        key=RunKey(arm, seed, repeat),
         status=RunStatus.OK,
         metrics={METRIC: value},
-        seconds=412.0 + 7.5 * seed + (31.0 if arm == BASELINE_ARM else 0.0),
+        seconds=412.0 + 7.5 * seed + (31.0 if arm == Arm.BASELINE else 0.0),
         returncode=0,
-        repeat=repeat,
         peak_memory_bytes=(2_900 + 13 * seed) * 1024 * 1024,
         seed_calls=(
             SeedCall("torch.manual_seed", 42, 1_000_003 * (seed + 1) % 2**31),
@@ -98,7 +210,20 @@ def _run(arm: str, seed: int, value: float, repeat: int = 0) -> RunResult:
         log_tail=f"epoch 3/3  loss 0.1{seed}2\nwrote {{out}}/metrics.json: {METRIC}={value:.4f}\n",
         job_id=None,
         spec_hash="5e1f0a2c",
+        isolation=Isolation.BUBBLEWRAP,
+        variables=_variables(seed),
     )
+
+
+def _variables(seed: int) -> dict[str, str]:
+    """What repaudit set for a seed of the sample audit (four threads per slot, one GPU)."""
+    return {
+        "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+        "CUDA_VISIBLE_DEVICES": "0",
+        "OMP_NUM_THREADS": "4",
+        "PYTHONHASHSEED": str(seed),
+        "REPAUDIT_SEED": str(seed),
+    }
 
 
 # Session-scoped: an Audit is frozen all the way down, so tests can share one safely.
@@ -115,10 +240,10 @@ def sample_audit() -> Audit:
         claims=(claim,),
         arms=(
             ArmSpec(
-                METHOD_ARM, "python train.py --model bert-base-uncased --seed {seed} --out {out}"
+                Arm.METHOD, "python train.py --model bert-base-uncased --seed {seed} --out {out}"
             ),
             ArmSpec(
-                BASELINE_ARM, "python train.py --model bert-base-cased --seed {seed} --out {out}"
+                Arm.BASELINE, "python train.py --model bert-base-cased --seed {seed} --out {out}"
             ),
         ),
         seeds=tuple(range(10)),
@@ -130,11 +255,10 @@ def sample_audit() -> Audit:
         origin="repaudit.toml",
     )
     method_ok = tuple(v for k, v in enumerate(BERT_UNCASED_SST2) if k not in (3, 7))
-    runs = [_run(METHOD_ARM, k, v) for k, v in enumerate(BERT_UNCASED_SST2) if k not in (3, 7)]
+    runs = [_run(Arm.METHOD, k, v) for k, v in enumerate(BERT_UNCASED_SST2) if k not in (3, 7)]
     runs.append(
         RunResult(
-            arm=METHOD_ARM,
-            seed=3,
+            key=RunKey(Arm.METHOD, 3),
             status=RunStatus.FAILED,
             seconds=95.2,
             returncode=1,
@@ -146,8 +270,7 @@ def sample_audit() -> Audit:
     )
     runs.append(
         RunResult(
-            arm=METHOD_ARM,
-            seed=7,
+            key=RunKey(Arm.METHOD, 7),
             status=RunStatus.TIMEOUT,
             seconds=1800.0,
             reason="killed at the 30m wall-clock limit",
@@ -156,9 +279,9 @@ def sample_audit() -> Audit:
             spec_hash="5e1f0a2c",
         )
     )
-    runs += [_run(METHOD_ARM, 0, v, repeat=r) for r, v in ((1, 0.9162844036697247), (2, 0.91743))]
-    runs += [_run(BASELINE_ARM, k, v) for k, v in enumerate(BERT_CASED_SST2)]
-    runs.sort(key=lambda r: (r.arm != METHOD_ARM, r.seed, r.repeat))
+    runs += [_run(Arm.METHOD, 0, v, repeat=r) for r, v in ((1, 0.9162844036697247), (2, 0.91743))]
+    runs += [_run(Arm.BASELINE, k, v) for k, v in enumerate(BERT_CASED_SST2)]
+    runs.sort(key=lambda r: (r.key.arm != Arm.METHOD, r.key.seed, r.key.repeat))
     welch = TestResult(
         "Welch one-sided t-test",
         1.56795,
@@ -211,12 +334,13 @@ def sample_audit() -> Audit:
         claim_percentile=87.5,
         chance_one_seed_reaches=0.0455,
         best_of_k=33.0,
+        seeds_reaching=sum(v >= claim.value for v in method_ok),
     )
     result = ClaimResult(
         claim=claim,
         arms=(
             _summary(
-                METHOD_ARM,
+                Arm.METHOD,
                 method_ok,
                 2,
                 mean_interval=Interval(0.915189, 0.923687),
@@ -224,7 +348,7 @@ def sample_audit() -> Audit:
                 outliers=(0.9311926605504588,),
             ),
             _summary(
-                BASELINE_ARM,
+                Arm.BASELINE,
                 BERT_CASED_SST2,
                 0,
                 mean_interval=Interval(0.913354, 0.918757),
@@ -253,9 +377,14 @@ def sample_audit() -> Audit:
         cuda="12.1",
         cudnn="8902",
         packages=("numpy==1.26.4", "torch==2.3.1", "transformers==4.41.2"),
-        variables={"CUBLAS_WORKSPACE_CONFIG": ":4096:8", "OMP_NUM_THREADS": "4"},
+        variables={
+            "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+            "CUDA_VISIBLE_DEVICES": "0",
+            "OMP_NUM_THREADS": "4",
+        },
         repaudit_version="0.1.0",
         isolation=Isolation.BUBBLEWRAP,
+        varying=("PYTHONHASHSEED", "REPAUDIT_SEED"),
     )
     return Audit(
         audit_id="example-lab-bert-casing-3f9c2a1b7d4e-5e1f0a2c",
@@ -284,17 +413,17 @@ def user_numbers_audit() -> Audit:
     """`repaudit stats` on supplied numbers: no source, no fingerprint, no baseline runs."""
     claim = Claim(metric="mnli_accuracy", value=0.865, baseline=0.855)
     spec = AuditSpec(
-        claims=(claim,), arms=(ArmSpec(METHOD_ARM, ""),), seeds=tuple(range(20)), origin="flags"
+        claims=(claim,), arms=(ArmSpec(Arm.METHOD, ""),), seeds=tuple(range(20)), origin="flags"
     )
     runs = tuple(
-        RunResult(METHOD_ARM, k, RunStatus.OK, metrics={claim.metric: v})
+        RunResult(RunKey(Arm.METHOD, k), RunStatus.OK, metrics={claim.metric: v})
         for k, v in enumerate(T5_BASE_MNLI)
     )
     result = ClaimResult(
         claim=claim,
         arms=(
             _summary(
-                METHOD_ARM,
+                Arm.METHOD,
                 T5_BASE_MNLI,
                 0,
                 mean_interval=Interval(0.798368, 0.877670),
@@ -309,6 +438,7 @@ def user_numbers_audit() -> Audit:
             claim_percentile=50.0,
             chance_one_seed_reaches=0.375,
             best_of_k=1.8,
+            seeds_reaching=sum(v >= claim.value for v in T5_BASE_MNLI),
         ),
         improvement=Improvement(
             decision=ImprovementDecision.INCONCLUSIVE,

@@ -1,27 +1,42 @@
-"""The pipeline module's own logic: the re-run command and the seed plan."""
+"""The pipeline module: the seed plan, the re-run command, and a whole audit in-process."""
 
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from repaudit import audit, store
+import pytest
+from conftest import ToyRepo
+from fakes import seed_request
+
+from repaudit import audit, run, store
+from repaudit.errors import InternalError
+from repaudit.executors import StartCallback
 from repaudit.model import (
+    Arm,
     ArmSpec,
     AuditSpec,
     Claim,
-    Environment,
-    EnvironmentKind,
+    Isolation,
     MetricSource,
+    RunKey,
+    RunResult,
+    RunStatus,
+    SeedRequest,
     Source,
 )
 
 
-def test_rerun_command_pins_the_commit_and_drops_credentials():
+def test_rerun_command_pins_the_commit_and_drops_credentials() -> None:
     argv = ["check", "https://user:ghp_secret@github.com/o/r", "--ref", "main", "--claim", "0.8"]
     command = audit.rerun_command(argv, "a" * 40)
     assert command == f"repaudit check https://github.com/o/r --claim 0.8 --ref {'a' * 40}"
     assert "ghp_secret" not in command
 
 
-def test_plan_covers_every_arm_and_seed_and_repeats_the_first_method_seed(tmp_path):
+def test_plan_covers_every_arm_and_seed_and_repeats_the_first_method_seed(tmp_path: Path) -> None:
     claim = Claim(
         "acc",
         0.8,
@@ -30,15 +45,14 @@ def test_plan_covers_every_arm_and_seed_and_repeats_the_first_method_seed(tmp_pa
     )
     spec = AuditSpec(
         claims=(claim,),
-        arms=(ArmSpec("method", "m {seed}"), ArmSpec("baseline", "b {seed}")),
+        arms=(ArmSpec(Arm.METHOD, "m {seed}"), ArmSpec(Arm.BASELINE, "b {seed}")),
         seeds=(1, 2),
         repeat_seed=3,
     )
-    source = Source("x", "x", tmp_path, "c" * 40)
-    env = Environment(EnvironmentKind.CURRENT, Path("/usr/bin/python3"), Path("/usr/bin"))
     paths = store.AuditPaths(tmp_path / "a")
-    plan = audit.plan_seeds(spec, "hash", source, env, paths, None)
-    assert [r.key for r in plan] == [
+    template = seed_request(tmp_path, source=Source("x", "x", tmp_path, "c" * 40))
+    plan = audit.plan_seeds(spec, template, paths)
+    assert [str(r.key) for r in plan] == [
         "method/seed-1",
         "method/seed-2",
         "baseline/seed-1",
@@ -46,9 +60,85 @@ def test_plan_covers_every_arm_and_seed_and_repeats_the_first_method_seed(tmp_pa
         "method/seed-1-r1",
         "method/seed-1-r2",
     ]
+    assert [r.command for r in plan] == ["m {seed}"] * 2 + ["b {seed}"] * 2 + ["m {seed}"] * 2
     assert plan[0].claims[0].source.json_path == "{out}/m.json"
-    assert (
-        plan[2].claims[0].source.regex == "acc ([0-9.]+)"
-    )  # the baseline arm reads its own source
-    assert plan[4].run_dir == paths.run_dir("method", 1, 1)
-    assert {r.spec_hash for r in plan} == {"hash"}
+    assert plan[2].claims[0].source.regex == "acc ([0-9.]+)"  # the baseline reads its own source
+    assert plan[4].run_dir == paths.run_dir(RunKey(Arm.METHOD, 1, 1))
+    assert {r.spec_hash for r in plan} == {"abc123"}
+
+
+class ThreeThreadExecutor:
+    """Runs every seed for real, one after another, in a slot of three threads and no GPU."""
+
+    def __init__(self) -> None:
+        self.seen: list[SeedRequest] = []
+
+    def run_all(
+        self, requests: Sequence[SeedRequest], on_start: StartCallback | None = None
+    ) -> Iterator[RunResult]:
+        for request in requests:
+            placed = dataclasses.replace(request, threads=3)
+            self.seen.append(placed)
+            yield run.run_seed(placed)
+
+
+def test_the_record_says_how_the_seeds_really_ran(tmp_path: Path, toy_repo: ToyRepo) -> None:
+    """Bug 1 of issue 8: the fingerprint once recorded the unplaced request's one thread."""
+    toy_repo()
+    executor = ThreeThreadExecutor()
+    request = audit.AuditRequest(
+        target=str(tmp_path / "paper"), store_dir=tmp_path / "audits", cache_dir=tmp_path / "cache"
+    )
+    result = audit.run_audit(request, lambda spec, folder: executor)
+    assert [r.status for r in result.runs] == [RunStatus.OK] * 8
+    assert result.audit_dir is not None
+    level = run.detect_isolation()
+    for record in result.runs:
+        # what the seed itself saw, written by the toy training script
+        out = result.audit_dir / "runs" / str(record.key) / "out" / "metrics.json"
+        assert json.loads(out.read_text())["threads"] == 3
+        assert record.variables["OMP_NUM_THREADS"] == "3"
+        assert record.variables["REPAUDIT_SEED"] == str(record.key.seed)
+        assert record.isolation is level
+    environment = json.loads((result.audit_dir / "environment.json").read_text())
+    assert environment["variables"]["OMP_NUM_THREADS"] == "3"
+    assert environment["isolation"] == level.value
+    assert {"REPAUDIT_SEED", "PYTHONHASHSEED"} <= set(environment["varying"])
+    assert "REPAUDIT_SEED" not in environment["variables"]
+    stored = store.load_audit(result.audit_dir)
+    assert stored.runs == result.runs and stored.fingerprint == result.fingerprint
+    assert {r.isolation for r in executor.seen} == {level}  # decided once, carried in each request
+
+
+def test_the_weakest_level_any_seed_ran_under_is_the_audit_s() -> None:
+    seeds = [
+        RunResult(RunKey(Arm.METHOD, 1), RunStatus.OK, isolation=Isolation.BUBBLEWRAP),
+        RunResult(RunKey(Arm.METHOD, 2), RunStatus.OK, isolation=Isolation.UNSHARE_NET),
+    ]
+    assert run.weakest(r.isolation for r in seeds if r.isolation) is Isolation.UNSHARE_NET
+
+
+def test_variables_split_into_shared_and_per_seed() -> None:
+    runs = [
+        RunResult(RunKey(Arm.METHOD, s), RunStatus.OK, variables={"OMP": "2", "SEED": str(s)})
+        for s in (1, 2)
+    ]
+    assert audit.split_variables(runs) == ({"OMP": "2"}, ["SEED"])
+    assert audit.split_variables([]) == ({}, [])
+
+
+def test_an_internal_error_is_saved_and_never_a_verdict(tmp_path: Path, toy_repo: ToyRepo) -> None:
+    toy_repo()
+
+    def broken(spec: AuditSpec, folder: Path) -> ThreeThreadExecutor:
+        raise ZeroDivisionError("a bug in an executor")
+
+    request = audit.AuditRequest(
+        target=str(tmp_path / "paper"), store_dir=tmp_path / "audits", cache_dir=tmp_path / "cache"
+    )
+    with pytest.raises(InternalError) as caught:
+        audit.run_audit(request, broken)
+    (log,) = (tmp_path / "audits").glob("*/error.log")
+    assert "ZeroDivisionError: a bug in an executor" in log.read_text()
+    assert caught.value.exit_code == 4
+    assert str(log) in str(caught.value) and "\n" not in str(caught.value)

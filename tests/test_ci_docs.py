@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from toy_paper import make_repo
+from conftest import make_repo
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from repaudit import store
 from repaudit.cli import cli
-from repaudit.diff import diff_audits, render_diff
 from repaudit.errors import UsageError
 from repaudit.model import Audit, Verdict
+from repaudit.report import diff_audits, render_diff
 
 
 def shifted(audit: Audit, arm: str, delta: float) -> Audit:

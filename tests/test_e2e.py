@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from toy_paper import SPEC, make_repo
+from conftest import TOY_SPEC
+from fakes import toy_accuracy
+
+from repaudit.model import Arm
 
 pytestmark = pytest.mark.slow
 
@@ -38,26 +41,18 @@ def audit_json(cwd: Path) -> dict:
     return json.loads(record.read_text())
 
 
-def test_json_contract_and_store_layout(tmp_path):
-    make_repo(tmp_path / "paper")
+def test_json_contract_and_store_layout(tmp_path, toy_repo):
+    toy_repo()
     done = repaudit("check", "paper", "--format", "json", "--workers", "2", "--quiet", cwd=tmp_path)
-    assert done.returncode in (0, 1, 3), done.stderr
+    # The toy paper's scores are a fixed function of the seed, so its verdict is fixed too.
+    assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
-    assert document["verdict"] in {"holds", "does-not-hold", "inconclusive"}
-    assert document["reproduction"]["decision"] in {
-        "reproduced",
-        "optimistic",
-        "not-reproduced",
-        "exceeded",
-        "inconclusive",
-    }
+    assert document["verdict"] == "holds"
+    assert document["reproduction"]["decision"] == "reproduced"
     assert set(document["reproduction"]["prediction_interval"]) >= {"low", "high"}
-    assert document["improvement"]["decision"] in {
-        "holds",
-        "within-noise",
-        "reversed",
-        "inconclusive",
-    }
+    assert document["improvement"]["decision"] == "holds"
+    values = {(r["arm"], r["seed"]): r["value"] for r in document["runs"]}
+    assert values == {(arm, s): toy_accuracy(s, Arm(arm)) for arm in Arm for s in (1, 2, 3, 4)}
     for arm in ("method", "baseline"):
         assert len(document["arms"][arm]["values"]) == 4
         assert document["arms"][arm]["mean"] == pytest.approx(
@@ -80,10 +75,10 @@ def test_json_contract_and_store_layout(tmp_path):
     assert not (audit_dir / "work").exists() or not any((audit_dir / "work").rglob("train.py"))
 
 
-def test_crash_missing_metric_nan_and_timeout_are_recorded_runs(tmp_path):
+def test_crash_missing_metric_nan_and_timeout_are_recorded_runs(tmp_path, toy_repo):
     behaviour = {"crash": ["2"], "no_metric": ["3"], "nan": ["4"], "sleep": {"5": 60}}
-    spec = SPEC.replace('timeout = "20s"', 'timeout = "3s"').replace("seeds = 4", "seeds = 6")
-    make_repo(tmp_path / "paper", behaviour, spec)
+    spec = TOY_SPEC.replace('timeout = "20s"', 'timeout = "3s"').replace("seeds = 4", "seeds = 6")
+    toy_repo(behaviour=behaviour, spec=spec)
     repaudit("check", "paper", "--format", "json", "--quiet", cwd=tmp_path)
     status = {(r["arm"], r["seed"]): r for r in audit_json(tmp_path)["runs"]}
     assert status[("method", 1)]["status"] == "ok"
@@ -101,15 +96,15 @@ def test_crash_missing_metric_nan_and_timeout_are_recorded_runs(tmp_path):
     assert "timeout" in report and "failed" in report
 
 
-def test_every_seed_failing_means_the_audit_could_not_run(tmp_path):
-    make_repo(tmp_path / "paper", {"crash": ["1", "2", "3", "4"]})
+def test_every_seed_failing_means_the_audit_could_not_run(tmp_path, toy_repo):
+    toy_repo(behaviour={"crash": ["1", "2", "3", "4"]})
     done = repaudit("check", "paper", "--quiet", cwd=tmp_path, check_rc=4)
     assert audit_json(tmp_path)["verdict"] == "error"
     assert done.stdout.strip()
 
 
-def test_interrupted_audit_resumes_without_rerunning_finished_seeds(tmp_path):
-    make_repo(tmp_path / "paper", {"sleep": {"4": 6}})
+def test_interrupted_audit_resumes_without_rerunning_finished_seeds(tmp_path, toy_repo):
+    toy_repo(behaviour={"sleep": {"4": 6}})
     env = {**os.environ, "REPAUDIT_CACHE": str(tmp_path / "cache")}
     args = [sys.executable, "-m", "repaudit", "check", "paper", "--claim", "0.8", "--seeds", "4"]
     process = subprocess.Popen(args, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
@@ -130,16 +125,16 @@ def test_interrupted_audit_resumes_without_rerunning_finished_seeds(tmp_path):
     assert len(audit_json(tmp_path)["runs"]) == 8
 
 
-def test_more_seeds_reuse_the_finished_ones(tmp_path):
-    make_repo(tmp_path / "paper")
+def test_more_seeds_reuse_the_finished_ones(tmp_path, toy_repo):
+    toy_repo()
     repaudit("check", "paper", "--seeds", "3", "--quiet", cwd=tmp_path)
     done = repaudit("check", "paper", "--seeds", "4", cwd=tmp_path)
     assert "(6 finished earlier, kept); 2 to run" in done.stderr
     assert len(list((tmp_path / "audits").glob("*/audit.json"))) == 1
 
 
-def test_bad_inputs_give_one_line_errors(tmp_path):
-    make_repo(tmp_path / "paper")
+def test_bad_inputs_give_one_line_errors(tmp_path, toy_repo):
+    toy_repo()
     missing = repaudit("check", "nowhere", "--claim", "0.8", cwd=tmp_path)
     assert (
         missing.returncode == 4
@@ -157,8 +152,8 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
     assert no_spec.returncode == 2 and "--command" in no_spec.stderr
 
 
-def test_fail_on_lets_chosen_decisions_pass_with_a_warning(tmp_path):
-    make_repo(tmp_path / "paper")
+def test_fail_on_lets_chosen_decisions_pass_with_a_warning(tmp_path, toy_repo):
+    toy_repo()
     bogus = repaudit("check", "paper", "--fail-on", "bogus", cwd=tmp_path)
     assert bogus.returncode == 2 and "bogus" in bogus.stderr
     # 3 seeds cannot give the power to call the gap noise: inconclusive (3) unless --fail-on says otherwise.

@@ -12,7 +12,7 @@ import pytest
 
 from repaudit import environment
 from repaudit.errors import EnvSetupError
-from repaudit.model import ArmSpec, AuditSpec, Claim, EnvironmentKind, Isolation
+from repaudit.model import ArmSpec, AuditSpec, Claim, EnvironmentKind
 
 
 def spec(**fields: object) -> AuditSpec:
@@ -28,7 +28,6 @@ def test_current_is_the_running_interpreter(tmp_path: Path) -> None:
     )
     assert env.kind is EnvironmentKind.CURRENT and env.python == Path(sys.executable)
     assert env.torch_from == "system" and env.cache_key is None
-    assert env.isolation is environment.detect_isolation()[0] and env.isolation_note
     assert not (tmp_path / "c").exists()  # nothing built
 
 
@@ -103,11 +102,3 @@ def test_failed_install_shows_the_tail_keeps_the_log_and_leaves_no_venv(tmp_path
     assert "not-a-version" in message.split("Last lines:")[1]
     assert "not-a-version" in log.read_text()
     assert [p for p in (tmp_path / "cache" / "venvs").iterdir() if p.is_dir()] == []
-
-
-def test_isolation_level_can_be_lowered_but_never_overstated(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("REPAUDIT_ISOLATION", "none")
-    level, note = environment.detect_isolation()
-    assert level is Isolation.NONE and "WITHOUT isolation" in note and "bubblewrap" in note

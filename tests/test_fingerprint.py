@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from repaudit import environment
-from repaudit.fingerprint import detect_gpus, fingerprint
-from repaudit.model import ArmSpec, AuditSpec, Claim
+from repaudit.env import detect_gpus, fingerprint
+from repaudit.model import ArmSpec, AuditSpec, Claim, Isolation
 
 
 def test_fingerprint_records_packages_torch_and_only_safe_variables(tmp_path: Path) -> None:
@@ -23,7 +23,7 @@ def test_fingerprint_records_packages_torch_and_only_safe_variables(tmp_path: Pa
         log_path=tmp_path / "l",
     )
     variables = {"OMP_NUM_THREADS": "2", "GITHUB_TOKEN": "ghp_x", "PROXY": "http://u:p@h:1"}
-    recorded = fingerprint(env, variables)
+    recorded = fingerprint(env, variables, isolation=Isolation.UNSHARE_NET, varying=("SEED",))
     import numpy
     import torch
 
@@ -33,7 +33,8 @@ def test_fingerprint_records_packages_torch_and_only_safe_variables(tmp_path: Pa
     )
     assert recorded.variables == {"OMP_NUM_THREADS": "2"}
     assert recorded.cpu and recorded.cpu_count == os.cpu_count()
-    assert recorded.isolation is env.isolation and recorded.repaudit_version
+    assert recorded.isolation is Isolation.UNSHARE_NET and recorded.varying == ("SEED",)
+    assert recorded.repaudit_version
     assert recorded.environment == f"current interpreter ({sys.executable})"
     assert recorded.torch_from == "system"
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from repaudit import environment
+from repaudit import environment, run
 from repaudit.model import ArmSpec, AuditSpec, Claim, Environment, EnvironmentKind
 
-HOOK_FILE = Path(environment.__file__).parent / "hook" / "repaudit_seed_hook.py"
+HOOK_FILE = Path(run.__file__).parent / "hook" / "repaudit_seed_hook.py"
 _spec = importlib.util.spec_from_file_location("repaudit_seed_hook_under_test", HOOK_FILE)
 assert _spec and _spec.loader
 hook = importlib.util.module_from_spec(_spec)
@@ -40,15 +40,20 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Environment:
 
 
 def run(
-    env: Environment, code: str, tmp_path: Path, *flags: str, **variables: str
+    env: Environment, code: str, tmp_path: Path, *flags: str, log: bool = True, **variables: str
 ) -> tuple[str, list[dict]]:
-    log = tmp_path / "calls.jsonl"
+    """Run ``code`` in the environment; with ``log``, the hook records seeding calls."""
+    path = tmp_path / "calls.jsonl"
+    logging = {"REPAUDIT_SEED_LOG": str(path)} if log else {}
     done = subprocess.run(
         [str(env.python), *flags, "-c", textwrap.dedent(code)],
-        env={"PATH": os.environ["PATH"], "REPAUDIT_SEED_LOG": str(log), **variables},
-        capture_output=True, text=True, check=True, cwd=tmp_path,
-    )  # fmt: skip
-    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        env={"PATH": os.environ["PATH"], **logging, **variables},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    calls = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     return done.stdout.strip(), calls
 
 
@@ -58,8 +63,30 @@ def test_inactive_without_its_variables(env: Environment, tmp_path: Path) -> Non
         "import sys, random; random.seed(1); print('repaudit_seed_hook' in sys.modules)",
         tmp_path,
         "-I",
+        log=False,
     )
     assert out == "False" and calls == []
+
+
+def test_without_an_override_seeding_calls_are_observed_not_changed(
+    env: Environment, tmp_path: Path
+) -> None:
+    """What tells "the seed never reached the code" from "the result ignores the seed"."""
+    code = """
+        import random, numpy as np
+        random.seed(42); a = random.random()
+        np.random.seed(7)
+        print(a)
+    """
+    out, calls = run(env, code, tmp_path, "-I")
+    import random
+
+    random.seed(42)
+    assert float(out) == random.random()  # the code's own seed, untouched
+    assert calls == [
+        {"function": "random.seed", "original": 42, "replaced_by": 42},
+        {"function": "numpy.random.seed", "original": 7, "replaced_by": 7},
+    ]
 
 
 def test_replaces_random_and_numpy_seeds_under_python_isolated(

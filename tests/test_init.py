@@ -12,9 +12,8 @@ from click.testing import CliRunner
 
 from repaudit.cli import cli
 from repaudit.errors import SpecError, UsageError
-from repaudit.infer import infer_spec, init_spec
-from repaudit.model import BASELINE_ARM, Direction, MetricSource
-from repaudit.spec import SpecOverrides, load_spec
+from repaudit.model import Arm, Direction, MetricSource
+from repaudit.spec import SpecOverrides, infer_spec, init_spec, load_spec
 
 ARGPARSE_SCRIPT = """
 import argparse, json, os
@@ -57,7 +56,7 @@ def test_infers_flags_baseline_and_json_metric(tmp_path: Path) -> None:
     assert path == repo / "repaudit.toml"
     spec = load_spec(repo, overrides=SpecOverrides(claim=0.81))
     assert spec.arms[0].command == "python train.py --random-seed {seed} --output_dir {out}"
-    baseline = spec.arm(BASELINE_ARM)
+    baseline = spec.arm(Arm.BASELINE)
     assert baseline is not None
     assert (
         baseline.command

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from repaudit import isolation
 from repaudit.model import Isolation
+from repaudit.run import isolation
 
 
 def test_allow_list_keeps_locale_and_path_and_drops_everything_else(
@@ -56,8 +56,10 @@ def test_ordinary_names_are_not(name: str) -> None:
 def test_a_weaker_level_can_be_requested_a_stronger_one_never_claimed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    strongest = isolation.detect_isolation()[0]
+    strongest = isolation.detect_isolation()
     monkeypatch.setenv("REPAUDIT_ISOLATION", "none")
-    assert isolation.detect_isolation()[0] is Isolation.NONE
+    assert isolation.detect_isolation() is Isolation.NONE
     monkeypatch.setenv("REPAUDIT_ISOLATION", "bubblewrap")
-    assert isolation.detect_isolation()[0] is strongest
+    assert isolation.detect_isolation() is strongest
+    assert "WITHOUT isolation" in Isolation.NONE.note
+    assert "bubblewrap" in Isolation.NONE.note

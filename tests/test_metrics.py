@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from repaudit.errors import SpecError
-from repaudit.metrics import check_source, read_metrics
 from repaudit.model import Claim, MetricSource
+from repaudit.run.metrics import read_metrics
+from repaudit.spec.schema import check_source
 
 
 def claim(metric: str = "acc", **source: str) -> Claim:

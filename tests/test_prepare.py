@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import PinnedRepo
+from fakes import CURRENT
 
 from repaudit.errors import EnvSetupError
-from repaudit.prepare import link_prepared, run_prepare
+from repaudit.model import Isolation
+from repaudit.run.prepare import link_prepared, run_prepare
 from repaudit.source import checkout
-from tests.test_sandbox import CURRENT, make_source
 
 PREPARE = (
     "mkdir -p data/raw && echo rows > data/raw/train.csv && echo changed > config.txt"
@@ -17,13 +19,16 @@ PREPARE = (
 )
 
 
-def test_outputs_are_new_folders_whole_and_changed_files(tmp_path: Path) -> None:
-    source = make_source(tmp_path, {"config.txt": "original\n", "train.py": "pass\n"})
+def test_outputs_are_new_folders_whole_and_changed_files(
+    tmp_path: Path, pinned_repo: PinnedRepo
+) -> None:
+    source = pinned_repo(files={"config.txt": "original\n", "train.py": "pass\n"})
     audit = tmp_path / "audit"
     prepared = run_prepare(
         PREPARE,
         source=source,
         environment=CURRENT,
+        isolation=Isolation.NONE,
         work_dir=audit / "prepare",
         log_dir=audit,
         timeout_seconds=30,
@@ -38,8 +43,10 @@ def test_outputs_are_new_folders_whole_and_changed_files(tmp_path: Path) -> None
     assert not (seed / ".repaudit-prepared.json").exists()
 
 
-def test_a_finished_prepare_is_reused_and_a_changed_command_reruns(tmp_path: Path) -> None:
-    source = make_source(tmp_path, {"train.py": "pass\n"})
+def test_a_finished_prepare_is_reused_and_a_changed_command_reruns(
+    tmp_path: Path, pinned_repo: PinnedRepo
+) -> None:
+    source = pinned_repo(files={"train.py": "pass\n"})
     audit = tmp_path / "audit"
 
     def prepare(command: str) -> str:
@@ -47,6 +54,7 @@ def test_a_finished_prepare_is_reused_and_a_changed_command_reruns(tmp_path: Pat
             command,
             source=source,
             environment=CURRENT,
+            isolation=Isolation.NONE,
             work_dir=audit / "prepare",
             log_dir=audit,
             timeout_seconds=30,
@@ -58,13 +66,16 @@ def test_a_finished_prepare_is_reused_and_a_changed_command_reruns(tmp_path: Pat
     assert prepare(PREPARE + " && true") != stamp
 
 
-def test_failed_prepare_raises_with_the_tail_and_the_log(tmp_path: Path) -> None:
-    source = make_source(tmp_path, {"train.py": "pass\n"})
+def test_failed_prepare_raises_with_the_tail_and_the_log(
+    tmp_path: Path, pinned_repo: PinnedRepo
+) -> None:
+    source = pinned_repo(files={"train.py": "pass\n"})
     with pytest.raises(EnvSetupError, match=r"(?s)exit code 3.*prepare\.stderr\.log.*no dataset"):
         run_prepare(
             "echo 'no dataset here' >&2; exit 3",
             source=source,
             environment=CURRENT,
+            isolation=Isolation.NONE,
             work_dir=tmp_path / "audit" / "prepare",
             log_dir=tmp_path / "audit",
             timeout_seconds=30,

@@ -12,20 +12,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import cloudpickle
-import executor_fakes
+import fakes
 import pytest
 import submitit
-from executor_fakes import make_paper, seed_request, sleeping_seed
+from conftest import TOY_SPEC, PinnedRepo, ToyRepo
+from fakes import TOY_CLAIMS, seed_request, sleeping_seed, toy_accuracy
 from slurm_cluster import SlurmCluster, unavailable
-from toy_paper import SPEC, make_repo
 
+from repaudit import run
 from repaudit.errors import ExecutorError
-from repaudit.model import RunStatus, SlurmOptions
-from repaudit.slurm import SlurmExecutor
+from repaudit.executors.slurm import SlurmExecutor
+from repaudit.model import ExecutorKind, Isolation, RunStatus, SlurmOptions
 
 OPTIONS = SlurmOptions(partition="debug", cpus_per_task=1, mem_gb=0.5, timeout_min=5)
 # The tests' own seed runner travels to the node by value (the node cannot import tests/).
-cloudpickle.register_pickle_by_value(executor_fakes)
+cloudpickle.register_pickle_by_value(fakes)
 
 
 @pytest.fixture(scope="module")
@@ -54,21 +55,32 @@ def test_missing_slurm_commands_is_an_error_with_the_fix(
 
 @pytest.mark.slurm
 def test_seeds_run_as_one_job_array_through_the_sandbox(
-    cluster: SlurmCluster, tmp_path: Path
+    cluster: SlurmCluster, tmp_path: Path, pinned_repo: PinnedRepo
 ) -> None:
     executor = SlurmExecutor(tmp_path / "slurm", OPTIONS, poll_seconds=0.5)
-    paper = make_paper(tmp_path)
-    requests = [seed_request(tmp_path, s, source=paper) for s in (1, 2, 3)]
+    paper = pinned_repo()
+    requests = [
+        seed_request(tmp_path, s, source=paper, claims=TOY_CLAIMS, isolation=Isolation.BUBBLEWRAP)
+        for s in (1, 2, 3)
+    ]
     started: list[int] = []
-    results = list(executor.run_all(requests, on_start=lambda r: started.append(r.seed)))
+    results = list(executor.run_all(requests, on_start=lambda r: started.append(r.key.seed)))
     assert sorted(started) == [1, 2, 3]
-    by_seed = {r.seed: r for r in results}
+    by_seed = {r.key.seed: r for r in results}
     assert {s: r.status for s, r in by_seed.items()} == dict.fromkeys((1, 2, 3), RunStatus.OK)
+    assert {s: r.metrics["acc"] for s, r in by_seed.items()} == {
+        s: toy_accuracy(s) for s in (1, 2, 3)
+    }
     # cpus_per_task = 1 reached the training command as OMP_NUM_THREADS.
-    assert {s: r.metrics["acc"] for s, r in by_seed.items()} == {1: 0.101, 2: 0.201, 3: 0.301}
+    assert {r.metrics["threads"] for r in results} == {1.0}
+    # Each node ran at its own level, never stronger than the audit asked for.
+    assert {r.isolation for r in results} == {run.detect_isolation()}
     (array_id,) = {str(r.job_id).split("_")[0] for r in results}  # one job array ...
     assert sorted(str(r.job_id) for r in results) == [f"{array_id}_{task}" for task in range(3)]
-    assert all((tmp_path / "runs" / f"seed-{s}" / "stdout.log").exists() for s in (1, 2, 3))
+    assert all(
+        (tmp_path / "audit" / "runs" / f"method/seed-{s}" / "stdout.log").exists()
+        for s in (1, 2, 3)
+    )
 
 
 @pytest.mark.slurm
@@ -79,10 +91,10 @@ def test_a_cancelled_job_is_a_failed_run_and_the_others_finish(
     requests = [seed_request(tmp_path, s, sleep=t) for s, t in ((0, 0.5), (1, 60))]
     results = executor.run_all(requests)
     first = next(results)
-    assert (first.seed, first.status, first.metrics["threads"]) == (0, RunStatus.OK, 1.0)
+    assert (first.key.seed, first.status, first.metrics["threads"]) == (0, RunStatus.OK, 1.0)
     cluster.run("scancel", str(first.job_id).split("_")[0] + "_1")
     (cancelled,) = results
-    assert cancelled.seed == 1 and cancelled.status is RunStatus.FAILED
+    assert cancelled.key.seed == 1 and cancelled.status is RunStatus.FAILED
     assert cancelled.job_id is not None and cancelled.job_id.endswith("_1")
     assert (
         f"Slurm job {cancelled.job_id} ended without a result (state CANCELLED" in cancelled.reason
@@ -97,7 +109,7 @@ def test_stopping_the_stream_cancels_the_jobs_still_queued(
     requests = [seed_request(tmp_path, s, sleep=0.5 if s == 0 else 300) for s in range(4)]
     results = executor.run_all(requests)
     first = next(results)
-    assert first.seed == 0
+    assert first.key.seed == 0
     results.close()  # what Ctrl-C in the caller's loop does to the generator
     array_id = str(first.job_id).split("_")[0]
     deadline = time.monotonic() + 20
@@ -137,19 +149,19 @@ def test_an_unreachable_controller_is_an_error(
 
 @pytest.mark.slurm
 def test_check_on_slurm_records_job_ids_in_the_stored_audit(
-    cluster: SlurmCluster, tmp_path: Path
+    cluster: SlurmCluster, tmp_path: Path, toy_repo: ToyRepo
 ) -> None:
     from repaudit import audit, store
-    from repaudit.executor import executor_factory
+    from repaudit.executors import executor_factory
 
     slurm_table = (
         '\n[slurm]\npartition = "debug"\ncpus_per_task = 1\nmem_gb = 0.5\ntimeout_min = 5\n'
     )
-    make_repo(tmp_path / "paper", spec=SPEC.replace("seeds = 4", "seeds = 3") + slurm_table)
+    toy_repo(spec=TOY_SPEC.replace("seeds = 4", "seeds = 3") + slurm_table)
     request = audit.AuditRequest(
         target=str(tmp_path / "paper"), store_dir=tmp_path / "audits", cache_dir=tmp_path / "cache"
     )
-    result = audit.run_audit(request, executor_factory("slurm"))
+    result = audit.run_audit(request, executor_factory(ExecutorKind.SLURM))
     assert [r.status for r in result.runs] == [RunStatus.OK] * 6
     assert all(r.job_id and "_" in r.job_id for r in result.runs)
     stored = store.load_audit(result.audit_dir)

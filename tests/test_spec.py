@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from repaudit.errors import SpecError
-from repaudit.model import BASELINE_ARM, ClaimKind, Direction, EnvironmentKind, MetricSource
+from repaudit.model import Arm, ClaimKind, Direction, EnvironmentKind, MetricSource
 from repaudit.spec import (
     SpecOverrides,
     load_spec,
@@ -116,7 +116,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert spec.seeds == (1, 2, 3, 4, 5) and spec.timeout_seconds == 1800
     assert spec.claim.metric == "metric" and spec.claim.direction is Direction.HIGHER
     assert spec.environment is EnvironmentKind.CURRENT and spec.slurm is None
-    assert spec.arm(BASELINE_ARM) is None and spec.alpha == 0.05
+    assert spec.arm(Arm.BASELINE) is None and spec.alpha == 0.05
 
 
 def test_where_the_spec_is_found(tmp_path: Path) -> None:
@@ -160,7 +160,7 @@ def test_flags_only(tmp_path: Path) -> None:
         0.9,
         Direction.LOWER,
     )
-    assert spec.arm(BASELINE_ARM) is not None
+    assert spec.arm(Arm.BASELINE) is not None
     assert "--claim" in spec_error(
         tmp_path, command="python t.py --seed {seed}", metric_regex="a (.)"
     )

@@ -9,7 +9,7 @@ import pytest
 
 from repaudit import store
 from repaudit.errors import StoreError
-from repaudit.model import RunResult, RunStatus, Source
+from repaudit.model import Arm, RunKey, RunResult, RunStatus, Source
 
 SOURCE = Source(
     target="./paper", display_name="Owner/Paper Repo", repo_path=Path("/tmp/x"), commit="ab" * 20
@@ -30,7 +30,7 @@ def test_record_round_trips_through_strict_json(fixture, request):
 def test_record_carries_the_json_contract(sample_audit):
     record = store.to_record(sample_audit)
     primary = sample_audit.results[0]
-    assert record["format"] == 1
+    assert record["format"] == 2
     assert record["verdict"] == sample_audit.verdict.value
     assert record["reproduction"]["decision"] == primary.reproduction.decision.value
     interval = primary.reproduction.prediction_interval
@@ -47,9 +47,15 @@ def test_record_carries_the_json_contract(sample_audit):
         )
     metric = sample_audit.spec.claim.metric
     for run, plain in zip(sample_audit.runs, record["runs"], strict=True):
-        assert {"arm", "seed", "status", "value", "seconds"} <= set(plain)
+        assert {"arm", "seed", "repeat", "status", "value", "seconds", "variables"} <= set(plain)
+        assert (plain["arm"], plain["seed"], plain["repeat"]) == (
+            run.key.arm,
+            run.key.seed,
+            run.key.repeat,
+        )
         assert plain["value"] == run.value(metric)
         assert plain["status"] == run.status.value
+        assert plain["isolation"] == (run.isolation and run.isolation.value)
 
 
 def test_newer_record_format_is_refused_with_the_fix(sample_audit):
@@ -62,11 +68,12 @@ def test_save_and_load_runs_keeps_only_matching_spec_hash(tmp_path, sample_audit
     paths = store.AuditPaths(tmp_path / "a")
     for result in sample_audit.runs:
         store.save_run(paths, result)
-    store.save_run(paths, RunResult("baseline", 99, RunStatus.OK, {"acc": 0.7}, spec_hash="other"))
+    other = RunKey(Arm.BASELINE, 99)
+    store.save_run(paths, RunResult(other, RunStatus.OK, {"acc": 0.7}, spec_hash="other"))
     spec_hash = sample_audit.runs[0].spec_hash
     loaded = store.load_runs(paths, spec_hash)
     assert loaded == {r.key: r for r in sample_audit.runs if r.spec_hash == spec_hash}
-    assert "baseline/seed-99" not in loaded
+    assert other not in loaded
     assert not list(paths.root.rglob("*.tmp"))
 
 
@@ -74,7 +81,7 @@ def test_an_unreadable_run_record_means_the_seed_runs_again(tmp_path, sample_aud
     paths = store.AuditPaths(tmp_path / "a")
     first = sample_audit.runs[0]
     store.save_run(paths, first)
-    run_json = paths.run_dir(first.arm, first.seed, first.repeat) / "run.json"
+    run_json = paths.run_dir(first.key) / "run.json"
     run_json.write_text("{ half a record")
     assert store.load_runs(paths, first.spec_hash) == {}
 
@@ -87,6 +94,16 @@ def test_save_load_and_list_audits(tmp_path, sample_audit, user_numbers_audit):
     assert listed[0] == dataclasses.replace(
         sample_audit, audit_dir=tmp_path / sample_audit.audit_id
     )
+
+
+def test_a_format_1_record_still_loads(sample_audit):
+    """Records written before runs carried their isolation and variables read back without them."""
+    record = store.to_record(sample_audit) | {"format": 1}
+    for run in record["runs"]:
+        del run["isolation"], run["variables"]
+    loaded = store.from_record(record)
+    assert [r.key for r in loaded.runs] == [r.key for r in sample_audit.runs]
+    assert {r.isolation for r in loaded.runs} == {None}
 
 
 def test_load_audit_of_a_folder_without_record_says_what_to_pass(tmp_path):

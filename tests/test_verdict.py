@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 
 from repaudit import verdict
 from repaudit.model import (
-    BASELINE_ARM,
-    METHOD_ARM,
+    Arm,
     ArmSpec,
     AuditSpec,
     Claim,
@@ -22,6 +21,7 @@ from repaudit.model import (
     ExitCode,
     ImprovementDecision,
     ReproductionDecision,
+    RunKey,
     RunResult,
     RunStatus,
     Verdict,
@@ -214,20 +214,20 @@ def test_flipping_direction_with_the_sign_of_the_data_keeps_the_decisions(seed, 
 
 
 def spec(*claims, baseline=True, seeds=5):
-    arms = (ArmSpec(METHOD_ARM, "m {seed}"),) + (
-        (ArmSpec(BASELINE_ARM, "b {seed}"),) if baseline else ()
+    arms = (ArmSpec(Arm.METHOD, "m {seed}"),) + (
+        (ArmSpec(Arm.BASELINE, "b {seed}"),) if baseline else ()
     )
     return AuditSpec(claims=claims, arms=arms, seeds=tuple(range(seeds)), stats_seed=3)
 
 
 def runs_for(arm, values, metric="acc"):
-    return [RunResult(arm, i, RunStatus.OK, {metric: v}) for i, v in enumerate(values)]
+    return [RunResult(RunKey(arm, i), RunStatus.OK, {metric: v}) for i, v in enumerate(values)]
 
 
 def test_evaluate_groups_runs_counts_failures_and_the_repeat_floor():
-    runs = runs_for(METHOD_ARM, METHOD) + runs_for(BASELINE_ARM, BASELINE)
-    runs.append(RunResult(METHOD_ARM, 99, RunStatus.FAILED, reason="exit 1"))
-    runs += [RunResult(METHOD_ARM, 0, RunStatus.OK, {"acc": 0.8121}, repeat=r) for r in (1, 2)]
+    runs = runs_for(Arm.METHOD, METHOD) + runs_for(Arm.BASELINE, BASELINE)
+    runs.append(RunResult(RunKey(Arm.METHOD, 99), RunStatus.FAILED, reason="exit 1"))
+    runs += [RunResult(RunKey(Arm.METHOD, 0, r), RunStatus.OK, {"acc": 0.8121}) for r in (1, 2)]
     results, final, paragraph = verdict.evaluate(spec(Claim("acc", 0.812, baseline=0.80)), runs)
     (result,) = results
     assert result.arms[0].n == len(METHOD) and result.arms[0].n_failed == 1
@@ -242,11 +242,11 @@ def test_evaluate_holm_adjusts_across_claims():
     claims = (Claim("acc", 0.812, baseline=0.80), Claim("f1", 0.812, baseline=0.80))
     runs = []
     for metric in ("acc", "f1"):
-        runs += runs_for(METHOD_ARM, METHOD, metric) + runs_for(BASELINE_ARM, BASELINE, metric)
+        runs += runs_for(Arm.METHOD, METHOD, metric) + runs_for(Arm.BASELINE, BASELINE, metric)
     merged: dict = {}
     for r in runs:
-        merged.setdefault((r.arm, r.seed), {}).update(r.metrics)
-    runs = [RunResult(a, s, RunStatus.OK, m) for (a, s), m in merged.items()]
+        merged.setdefault((r.key.arm, r.key.seed), {}).update(r.metrics)
+    runs = [RunResult(RunKey(a, s), RunStatus.OK, m) for (a, s), m in merged.items()]
     results, _, paragraph = verdict.evaluate(spec(*claims), runs)
     raw = evaluate(claims[0], METHOD, BASELINE).improvement.p_value
     assert results[0].improvement.p_value == pytest.approx(min(1.0, 2 * raw))
@@ -255,7 +255,8 @@ def test_evaluate_holm_adjusts_across_claims():
 
 def test_evaluate_is_an_error_when_no_method_seed_succeeded():
     runs = [
-        RunResult(METHOD_ARM, i, RunStatus.FAILED, reason="CUDA out of memory") for i in range(3)
+        RunResult(RunKey(Arm.METHOD, i), RunStatus.FAILED, reason="CUDA out of memory")
+        for i in range(3)
     ]
     _, final, paragraph = verdict.evaluate(spec(Claim("acc", 0.8), baseline=False), runs)
     assert final is Verdict.ERROR
@@ -279,3 +280,10 @@ def test_overall_verdict_and_exit_codes():
     )
     assert verdict.exit_code(Verdict.DOES_NOT_HOLD, [fails], {"inconclusive"}) is ExitCode.HOLDS
     assert verdict.exit_code(Verdict.ERROR, [], {"inconclusive"}) is ExitCode.ERROR
+
+
+@pytest.mark.parametrize(("direction", "reaching"), [(Direction.HIGHER, 4), (Direction.LOWER, 5)])
+def test_seeds_reaching_the_claim_respect_its_direction(direction, reaching):
+    claim = Claim("acc", 0.809, direction=direction)
+    result = evaluate(claim, METHOD)
+    assert result.reproduction.seeds_reaching == reaching  # ties reach it either way

@@ -9,10 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
-from executor_fakes import make_paper, seed_request, sleeping_seed
+from conftest import PinnedRepo
+from fakes import TOY_CLAIMS, seed_request, sleeping_seed, toy_accuracy
 
+from repaudit import run
 from repaudit.errors import ExecutorError
-from repaudit.executor import LocalExecutor, plan_slots
+from repaudit.executors.local import LocalExecutor, plan_slots
 from repaudit.model import RunResult, RunStatus, SeedRequest
 
 
@@ -33,14 +35,14 @@ class Recorder:
                 for other in self.running.values()
                 if set(other) & set(request.gpus)
             ]
-            self.running[request.seed] = request.gpus
+            self.running[request.key.seed] = request.gpus
             self.most_at_once = max(self.most_at_once, len(self.running))
             self.seen.append(request)
         try:
             return sleeping_seed(request)
         finally:
             with self.lock:
-                del self.running[request.seed]
+                del self.running[request.key.seed]
 
 
 def test_results_stream_in_finish_order_not_request_order(tmp_path: Path) -> None:
@@ -48,7 +50,7 @@ def test_results_stream_in_finish_order_not_request_order(tmp_path: Path) -> Non
     executor = LocalExecutor(3, threads_per_slot=1, run_seed=sleeping_seed)
     started = time.monotonic()
     arrivals = [
-        (result.seed, time.monotonic() - started)
+        (result.key.seed, time.monotonic() - started)
         for result in executor.run_all(
             [seed_request(tmp_path, s, sleep=t) for s, t in sleeps.items()]
         )
@@ -62,7 +64,7 @@ def test_workers_bound_concurrency_and_every_seed_runs_once(tmp_path: Path) -> N
     recorder = Recorder()
     executor = LocalExecutor(2, threads_per_slot=1, run_seed=recorder)
     results = list(executor.run_all([seed_request(tmp_path, s, sleep=0.1) for s in range(6)]))
-    assert sorted(r.seed for r in results) == list(range(6))
+    assert sorted(r.key.seed for r in results) == list(range(6))
     assert recorder.most_at_once == 2
 
 
@@ -109,8 +111,10 @@ def test_on_start_is_called_once_per_seed_before_its_result(tmp_path: Path) -> N
     events: list[tuple[str, int]] = []
     executor = LocalExecutor(2, threads_per_slot=1, run_seed=sleeping_seed)
     requests = [seed_request(tmp_path, s, sleep=0.05) for s in range(4)]
-    for result in executor.run_all(requests, on_start=lambda r: events.append(("start", r.seed))):
-        events.append(("done", result.seed))
+    for result in executor.run_all(
+        requests, on_start=lambda r: events.append(("start", r.key.seed))
+    ):
+        events.append(("done", result.key.seed))
     assert sorted(e for e in events if e[0] == "start") == [("start", s) for s in range(4)]
     for seed in range(4):
         assert events.index(("start", seed)) < events.index(("done", seed))
@@ -121,7 +125,7 @@ def test_a_runner_that_raises_becomes_a_failed_run(tmp_path: Path) -> None:
         raise OSError("disk full")
 
     (result,) = LocalExecutor(1, run_seed=broken).run_all([seed_request(tmp_path, 7)])
-    assert result.status is RunStatus.FAILED and result.seed == 7
+    assert result.status is RunStatus.FAILED and result.key.seed == 7
     assert "OSError: disk full" in result.reason
 
 
@@ -130,11 +134,11 @@ def test_ctrl_c_kills_running_seeds_cancels_pending_and_reraises(tmp_path: Path)
     started: list[int] = []
 
     def until_killed(request: SeedRequest) -> RunResult:
-        started.append(request.seed)
-        if request.seed == 0:
+        started.append(request.key.seed)
+        if request.key.seed == 0:
             return sleeping_seed(request)
         killed.wait(timeout=30)
-        return RunResult(request.arm, request.seed, RunStatus.FAILED, reason="interrupted")
+        return RunResult(request.key.arm, request.key.seed, RunStatus.FAILED, reason="interrupted")
 
     executor = LocalExecutor(2, threads_per_slot=1, run_seed=until_killed, kill_running=killed.set)
     received: list[int] = []
@@ -145,7 +149,7 @@ def test_ctrl_c_kills_running_seeds_cancels_pending_and_reraises(tmp_path: Path)
     begin = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         for result in executor.run_all([seed_request(tmp_path, s) for s in range(5)]):
-            received.append(result.seed)
+            received.append(result.key.seed)
     assert killed.is_set() and time.monotonic() - begin < 10
     assert received == [0]  # finished seeds reached the caller; killed ones are not reported
     assert sorted(started) == [0, 1, 2]  # seeds 3 and 4 never started
@@ -155,10 +159,10 @@ def test_an_interrupt_in_the_callers_loop_also_kills_the_running_seeds(tmp_path:
     killed = threading.Event()
 
     def until_killed(request: SeedRequest) -> RunResult:
-        if request.seed == 0:
+        if request.key.seed == 0:
             return sleeping_seed(request)
         killed.wait(timeout=30)
-        return RunResult(request.arm, request.seed, RunStatus.FAILED, reason="interrupted")
+        return RunResult(request.key.arm, request.key.seed, RunStatus.FAILED, reason="interrupted")
 
     executor = LocalExecutor(2, threads_per_slot=1, run_seed=until_killed, kill_running=killed.set)
     with pytest.raises(KeyboardInterrupt):
@@ -168,7 +172,7 @@ def test_an_interrupt_in_the_callers_loop_also_kills_the_running_seeds(tmp_path:
 
 
 def test_gpus_per_seed_on_a_machine_without_gpus_is_an_error() -> None:
-    from repaudit.environment import detect_gpus
+    from repaudit.env import detect_gpus
 
     if detect_gpus():
         pytest.skip("this machine has GPUs")
@@ -176,9 +180,16 @@ def test_gpus_per_seed_on_a_machine_without_gpus_is_an_error() -> None:
         LocalExecutor(1, gpus_per_seed=1)
 
 
-def test_real_seeds_through_the_sandbox(tmp_path: Path) -> None:
-    paper = make_paper(tmp_path)
-    requests = [seed_request(tmp_path, s, source=paper) for s in (1, 2, 3)]
-    results = {r.seed: r for r in LocalExecutor(2, threads_per_slot=1).run_all(requests)}
+def test_real_seeds_through_the_sandbox(tmp_path: Path, pinned_repo: PinnedRepo) -> None:
+    paper = pinned_repo()
+    requests = [
+        seed_request(tmp_path, s, source=paper, claims=TOY_CLAIMS, isolation=run.detect_isolation())
+        for s in (1, 2, 3)
+    ]
+    results = {r.key.seed: r for r in LocalExecutor(2, threads_per_slot=2).run_all(requests)}
     assert {seed: r.status for seed, r in results.items()} == dict.fromkeys((1, 2, 3), RunStatus.OK)
-    assert {seed: r.metrics["acc"] for seed, r in results.items()} == {1: 0.101, 2: 0.201, 3: 0.301}
+    assert {seed: r.metrics["acc"] for seed, r in results.items()} == {
+        s: toy_accuracy(s) for s in (1, 2, 3)
+    }
+    assert {r.metrics["threads"] for r in results.values()} == {2.0}  # the slot's, as the seed saw
+    assert {r.variables["OMP_NUM_THREADS"] for r in results.values()} == {"2"}

@@ -7,34 +7,29 @@ import json
 import os
 import socket
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import git
 import pytest
+from conftest import PinnedRepo
+from fakes import CLAIM, CURRENT, seed_request
 
-from repaudit import environment, isolation, runner, sandbox
+from repaudit import environment, run
 from repaudit.model import (
     ArmSpec,
     AuditSpec,
     Claim,
-    Environment,
-    EnvironmentKind,
     Isolation,
     MetricSource,
     RunStatus,
     SeedRequest,
     Source,
 )
+from repaudit.run import isolation, process
 
-CLAIM = Claim("acc", 0.5, source=MetricSource(json_path="{out}/metrics.json", key="test.acc"))
-CURRENT = Environment(
-    EnvironmentKind.CURRENT, python=Path(sys.executable), bin_dir=Path(sys.executable).parent
-)
-LEVEL = isolation.detect_isolation()[0]
+LEVEL = isolation.detect_isolation()
 needs_bwrap = pytest.mark.skipif(
     LEVEL is not Isolation.BUBBLEWRAP,
     reason="bubblewrap (bwrap) is not installed or cannot run here",
@@ -43,45 +38,15 @@ needs_netns = pytest.mark.skipif(
     LEVEL is Isolation.NONE, reason="neither bwrap nor unshare --net can run here"
 )
 # The levels this machine can run, weakest included, so every fallback is exercised where it exists.
-LEVELS = [
-    level
-    for level in Isolation
-    if isolation._strongest(tuple(list(Isolation)[list(Isolation).index(level) :]))[0] is level
-]
-
-
-def make_source(tmp_path: Path, files: dict[str, str]) -> Source:
-    """A real git repository with ``files`` committed; the pinned Source of its HEAD."""
-    folder = tmp_path / "paper"
-    repo = git.Repo.init(folder)
-    for name, text in files.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(textwrap.dedent(text))
-    repo.index.add(list(files))
-    actor = git.Actor("test", "test@example.com")
-    commit = repo.index.commit("paper", author=actor, committer=actor)
-    return Source(str(folder), "paper", folder, commit.hexsha)
+LEVELS = [level for level in Isolation if run.weakest((level, LEVEL)) is level]
 
 
 def make_request(
     tmp_path: Path, source: Source, command: str, *, seed: int = 1, **fields: object
 ) -> SeedRequest:
-    defaults: dict[str, object] = {
-        "claims": (CLAIM,),
-        "timeout_seconds": 60.0,
-        "environment": CURRENT,
-    }
-    defaults.update(fields)
-    return SeedRequest(
-        arm="method",
-        seed=seed,
-        command=command,
-        source=source,
-        run_dir=tmp_path / "audit" / "runs" / "method" / f"seed-{seed}",
-        work_dir=tmp_path / "audit" / "work" / "method" / f"seed-{seed}",
-        spec_hash="abc123",
-        **defaults,  # type: ignore[arg-type]
-    )
+    """A request for ``command`` under this machine's strongest isolation (unless ``fields`` say)."""
+    fields.setdefault("isolation", LEVEL)
+    return seed_request(tmp_path, seed, source=source, command=command, **fields)  # type: ignore[arg-type]
 
 
 TRAIN = """
@@ -95,21 +60,13 @@ TRAIN = """
 
 
 @pytest.fixture
-def paper(tmp_path: Path) -> Source:
-    return make_source(tmp_path, {"train.py": TRAIN})
-
-
-@pytest.fixture
-def isolation_level(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Isolation]:
-    monkeypatch.setenv("REPAUDIT_ISOLATION", request.param.value)
-    yield request.param
+def paper(pinned_repo: PinnedRepo) -> Source:
+    return pinned_repo(files={"train.py": TRAIN}, toy=False)
 
 
 def test_ok_run_reads_the_metric_and_cleans_up(tmp_path: Path, paper: Source) -> None:
     request = make_request(tmp_path, paper, "python train.py {seed} {out}", seed=7)
-    result = sandbox.run_seed(request)
+    result = run.run_seed(request)
     assert result.status is RunStatus.OK, result.reason
     assert 0 <= result.metrics["acc"] <= 1
     assert result.returncode == 0 and result.seconds > 0 and result.spec_hash == "abc123"
@@ -117,44 +74,43 @@ def test_ok_run_reads_the_metric_and_cleans_up(tmp_path: Path, paper: Source) ->
     assert (request.run_dir / "stdout.log").read_text() == "trained with seed 7\n"
     assert (request.run_dir / "out" / "metrics.json").exists()
     assert not request.work_dir.exists() and not (request.run_dir / "home").exists()
-    other = sandbox.run_seed(make_request(tmp_path, paper, "python train.py {seed} {out}", seed=8))
+    other = run.run_seed(make_request(tmp_path, paper, "python train.py {seed} {out}", seed=8))
     assert other.metrics["acc"] != result.metrics["acc"]
 
 
-def test_crash_is_a_failed_run_with_the_log_tail(tmp_path: Path) -> None:
-    source = make_source(tmp_path, {"train.py": "print('epoch 1')\n1 / 0\n"})
-    result = sandbox.run_seed(make_request(tmp_path, source, "python train.py"))
+def test_crash_is_a_failed_run_with_the_log_tail(tmp_path: Path, pinned_repo: PinnedRepo) -> None:
+    source = pinned_repo(files={"train.py": "print('epoch 1')\n1 / 0\n"})
+    result = run.run_seed(make_request(tmp_path, source, "python train.py"))
     assert result.status is RunStatus.FAILED
     assert result.returncode == 1 and result.reason == "exit code 1"
     assert "ZeroDivisionError" in result.log_tail
-    killed = make_source(
-        tmp_path / "k", {"train.py": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"}
+    killed = pinned_repo(
+        "k", files={"train.py": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"}
     )
-    result = sandbox.run_seed(make_request(tmp_path / "k", killed, "python train.py"))
+    result = run.run_seed(make_request(tmp_path / "k", killed, "python train.py"))
     assert result.status is RunStatus.FAILED and "killed by SIGKILL" in result.reason
     assert "out-of-memory killer" in result.reason
 
 
-def test_missing_and_nan_metrics_are_no_metric(tmp_path: Path) -> None:
-    source = make_source(
-        tmp_path,
-        {
+def test_missing_and_nan_metrics_are_no_metric(tmp_path: Path, pinned_repo: PinnedRepo) -> None:
+    source = pinned_repo(
+        files={
             "nan.py": "import sys, json; json.dump({'test': {'acc': float('nan')}}, open(sys.argv[1] + '/metrics.json', 'w'))"
         },
     )
-    missing = sandbox.run_seed(make_request(tmp_path, source, "true"))
+    missing = run.run_seed(make_request(tmp_path, source, "true"))
     assert missing.status is RunStatus.NO_METRIC and "was not written" in missing.reason
-    nan = sandbox.run_seed(make_request(tmp_path, source, "python nan.py {out}", seed=2))
+    nan = run.run_seed(make_request(tmp_path, source, "python nan.py {out}", seed=2))
     assert nan.status is RunStatus.NO_METRIC and "NaN" in nan.reason and nan.metrics == {}
 
 
 def test_a_bad_template_is_a_failed_run_not_an_exception(tmp_path: Path, paper: Source) -> None:
-    result = sandbox.run_seed(make_request(tmp_path, paper, "python train.py {sed}"))
+    result = run.run_seed(make_request(tmp_path, paper, "python train.py {sed}"))
     assert result.status is RunStatus.FAILED and "{sed}" in result.reason
 
 
 def test_secrets_never_reach_the_code_or_the_run_folder(
-    tmp_path: Path, paper: Source, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pinned_repo: PinnedRepo
 ) -> None:
     secrets = {
         "GITHUB_TOKEN": "ghp_s3cr3t0000000000",
@@ -166,9 +122,9 @@ def test_secrets_never_reach_the_code_or_the_run_folder(
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("LANG", "C.UTF-8")
     dump = "import json, os, sys; print(json.dumps(dict(os.environ))); open(sys.argv[1] + '/env.json', 'w').write(json.dumps(dict(os.environ)))"
-    source = make_source(tmp_path, {"dump.py": dump, "train.py": TRAIN})
+    source = pinned_repo(files={"dump.py": dump, "train.py": TRAIN})
     request = make_request(tmp_path, source, "python dump.py {out} && python train.py {seed} {out}")
-    result = sandbox.run_seed(request)
+    result = run.run_seed(request)
     assert result.status is RunStatus.OK, result.reason
     seen = json.loads((request.run_dir / "out" / "env.json").read_text())
     assert not set(secrets) & set(seen)
@@ -180,8 +136,10 @@ def test_secrets_never_reach_the_code_or_the_run_folder(
 
 
 @pytest.mark.sandbox
-@pytest.mark.parametrize("isolation_level", LEVELS, indirect=True, ids=str)
-def test_timeout_kills_the_grandchild_too(tmp_path: Path, isolation_level: Isolation) -> None:
+@pytest.mark.parametrize("isolation_level", LEVELS, ids=str)
+def test_timeout_kills_the_grandchild_too(
+    tmp_path: Path, isolation_level: Isolation, pinned_repo: PinnedRepo
+) -> None:
     marker = f"repaudit-grandchild-{os.getpid()}-{isolation_level}"
     script = f"""
         import subprocess, sys, time
@@ -189,10 +147,14 @@ def test_timeout_kills_the_grandchild_too(tmp_path: Path, isolation_level: Isola
         subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "{marker}"], start_new_session=True)
         time.sleep(120)
     """
-    source = make_source(tmp_path, {"train.py": script})
+    source = pinned_repo(files={"train.py": script})
     started = time.monotonic()
-    result = sandbox.run_seed(make_request(tmp_path, source, "python train.py", timeout_seconds=2))
+    request = make_request(
+        tmp_path, source, "python train.py", timeout_seconds=2, isolation=isolation_level
+    )
+    result = run.run_seed(request)
     assert result.status is RunStatus.TIMEOUT and "2s" in result.reason
+    assert result.isolation is isolation_level
     assert time.monotonic() - started < 15
     time.sleep(0.3)
     alive = []
@@ -205,16 +167,20 @@ def test_timeout_kills_the_grandchild_too(tmp_path: Path, isolation_level: Isola
     assert alive == [], f"processes left after the timeout: {alive}"
 
 
-def test_memory_limit_fails_the_run_with_a_plain_reason(tmp_path: Path) -> None:
+def test_memory_limit_fails_the_run_with_a_plain_reason(
+    tmp_path: Path, pinned_repo: PinnedRepo
+) -> None:
     script = "import time\nblock = bytearray(1_500_000_000)\nprint('allocated')\n"
-    source = make_source(tmp_path, {"train.py": script})
+    source = pinned_repo(files={"train.py": script})
     request = make_request(tmp_path, source, "python train.py", memory_bytes=400 * 2**20)
-    result = sandbox.run_seed(request)
+    result = run.run_seed(request)
     assert result.status is RunStatus.FAILED
     assert "MemoryError" in result.log_tail and "the limit of 0.391 GiB" in result.reason
 
 
-def test_memory_limit_covers_the_whole_tree_of_workers(tmp_path: Path) -> None:
+def test_memory_limit_covers_the_whole_tree_of_workers(
+    tmp_path: Path, pinned_repo: PinnedRepo
+) -> None:
     """Each worker stays under the per-process limit; together they pass it."""
     script = """
         import multiprocessing, time
@@ -226,10 +192,10 @@ def test_memory_limit_covers_the_whole_tree_of_workers(tmp_path: Path) -> None:
             for w in workers: w.start()
             for w in workers: w.join()
     """
-    source = make_source(tmp_path, {"train.py": script})
+    source = pinned_repo(files={"train.py": script})
     request = make_request(tmp_path, source, "python train.py", memory_bytes=300 * 2**20)
     started = time.monotonic()
-    result = sandbox.run_seed(request)
+    result = run.run_seed(request)
     assert result.status is RunStatus.FAILED and time.monotonic() - started < 30
     assert "processes together used more than the memory limit of 0.293 GiB" in result.reason
     assert result.peak_memory_bytes and result.peak_memory_bytes > 300 * 2**20
@@ -282,24 +248,25 @@ USE_DATA = """
 @pytest.mark.sandbox
 @needs_netns
 def test_training_has_no_network_but_prepare_does_and_shares_its_files(
-    tmp_path: Path, listener: int
+    tmp_path: Path, listener: int, pinned_repo: PinnedRepo
 ) -> None:
-    source = make_source(tmp_path, {"download.py": DOWNLOAD, "train.py": USE_DATA})
-    offline = sandbox.run_seed(make_request(tmp_path, source, f"python download.py {listener}"))
+    source = pinned_repo(files={"download.py": DOWNLOAD, "train.py": USE_DATA})
+    offline = run.run_seed(make_request(tmp_path, source, f"python download.py {listener}"))
     assert offline.status is RunStatus.FAILED
     assert "Error" in offline.log_tail  # ConnectionRefusedError / OSError: network unreachable
     audit = tmp_path / "audit"
-    prepared = sandbox.run_prepare(
+    prepared = run.run_prepare(
         f"python download.py {listener}",
         source=source,
         environment=CURRENT,
+        isolation=LEVEL,
         work_dir=audit / "prepare",
         log_dir=audit,
         timeout_seconds=30,
     )
     assert (prepared / "data" / "train.bin").read_bytes() == b"dataset-bytes"
     seeds = [
-        sandbox.run_seed(
+        run.run_seed(
             make_request(tmp_path, source, "python train.py {out}", seed=s, prepared_dir=prepared)
         )
         for s in (1, 2)
@@ -311,8 +278,8 @@ def test_training_has_no_network_but_prepare_does_and_shares_its_files(
         assert tamper["tamper"] == "refused"
     # resume: the same prepare of the same commit is not run again
     written = (prepared / "data" / "train.bin").stat().st_mtime_ns
-    again = sandbox.run_prepare(
-        f"python download.py {listener}", source=source, environment=CURRENT,
+    again = run.run_prepare(
+        f"python download.py {listener}", source=source, environment=CURRENT, isolation=LEVEL,
         work_dir=audit / "prepare", log_dir=audit, timeout_seconds=30,
     )  # fmt: skip
     assert again == prepared and (again / "data" / "train.bin").stat().st_mtime_ns == written
@@ -320,7 +287,9 @@ def test_training_has_no_network_but_prepare_does_and_shares_its_files(
 
 @pytest.mark.sandbox
 @needs_bwrap
-def test_bubblewrap_refuses_writes_outside_the_checkout(tmp_path: Path) -> None:
+def test_bubblewrap_refuses_writes_outside_the_checkout(
+    tmp_path: Path, pinned_repo: PinnedRepo
+) -> None:
     outside = tmp_path / "outside.txt"
     sibling = tmp_path / "audit" / "runs" / "method" / "seed-2" / "out" / "metrics.json"
     sibling.parent.mkdir(parents=True)
@@ -344,9 +313,9 @@ def test_bubblewrap_refuses_writes_outside_the_checkout(tmp_path: Path) -> None:
         open("inside.txt", "w").write("fine")
         json.dump({{"test": {{"acc": 1}}, "results": results}}, open(sys.argv[1] + "/metrics.json", "w"))
     """
-    source = make_source(tmp_path, {"train.py": script})
+    source = pinned_repo(files={"train.py": script})
     request = make_request(tmp_path, source, "python train.py {out}")
-    result = sandbox.run_seed(request)
+    result = run.run_seed(request)
     assert result.status is RunStatus.OK, result.log_tail
     results = json.loads((request.run_dir / "out" / "metrics.json").read_text())["results"]
     assert results[str(system)] == results["/etc/repaudit-was-here"] == "OSError"
@@ -358,7 +327,7 @@ def test_bubblewrap_refuses_writes_outside_the_checkout(tmp_path: Path) -> None:
 
 @pytest.mark.sandbox
 @needs_bwrap
-def test_bubblewrap_hides_host_unix_sockets(tmp_path: Path) -> None:
+def test_bubblewrap_hides_host_unix_sockets(tmp_path: Path, pinned_repo: PinnedRepo) -> None:
     """A read-only mount still lets code connect() to a socket file such as /run/docker.sock."""
     path = Path("/run") / f"repaudit-test-{os.getpid()}.sock"
     server = socket.socket(socket.AF_UNIX)
@@ -374,9 +343,9 @@ def test_bubblewrap_hides_host_unix_sockets(tmp_path: Path) -> None:
         json.dump({{"test": {{"acc": 1}}, "reached": reached}}, open(sys.argv[1] + "/metrics.json", "w"))
     """
     try:
-        source = make_source(tmp_path, {"train.py": script})
+        source = pinned_repo(files={"train.py": script})
         request = make_request(tmp_path, source, "python train.py {out}")
-        result = sandbox.run_seed(request)
+        result = run.run_seed(request)
     finally:
         server.close()
         path.unlink()
@@ -386,13 +355,15 @@ def test_bubblewrap_hides_host_unix_sockets(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_seed_override_changes_hard_coded_torch_seeds(tmp_path: Path) -> None:
+def test_seed_override_changes_hard_coded_torch_seeds(
+    tmp_path: Path, pinned_repo: PinnedRepo
+) -> None:
     script = """
         import json, sys, torch
         torch.manual_seed(42)
         json.dump({"test": {"acc": torch.rand(1).item()}}, open(sys.argv[1] + "/metrics.json", "w"))
     """
-    source = make_source(tmp_path, {"train.py": script})
+    source = pinned_repo(files={"train.py": script})
 
     def values(override: bool) -> list[float]:
         spec = AuditSpec(
@@ -408,7 +379,7 @@ def test_seed_override_changes_hard_coded_torch_seeds(tmp_path: Path) -> None:
                 tmp_path / f"o{override}", source, "python -I train.py {out}", seed=seed,
                 environment=env, seed_override=override,
             )  # fmt: skip
-            result = sandbox.run_seed(request)
+            result = run.run_seed(request)
             assert result.status is RunStatus.OK, result.log_tail
             if override:
                 replaced = [c for c in result.seed_calls if c.function == "torch.manual_seed"]
@@ -430,59 +401,61 @@ def test_seed_variables_and_gpu_slots(
 ) -> None:
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     request = make_request(tmp_path, paper, "x", seed=3, threads=4, gpus=(1,), env={"EXTRA": "1"})
-    variables = sandbox.seed_variables(request)
+    variables = run.seed_variables(request)
     assert variables["REPAUDIT_SEED"] == "3" and variables["PYTHONHASHSEED"] == "3"
     assert variables["OMP_NUM_THREADS"] == variables["MKL_NUM_THREADS"] == "4"
     assert variables["CUDA_VISIBLE_DEVICES"] == "1" and variables["EXTRA"] == "1"
     assert variables["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
     assert "REPAUDIT_SEED_OVERRIDE" not in variables
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5")  # what Slurm granted: slot 1 is device 5
-    assert sandbox.seed_variables(request)["CUDA_VISIBLE_DEVICES"] == "5"
+    assert run.seed_variables(request)["CUDA_VISIBLE_DEVICES"] == "5"
     no_gpu = make_request(tmp_path, paper, "x", seed_override=True, deterministic=True)
-    variables = sandbox.seed_variables(no_gpu)
+    variables = run.seed_variables(no_gpu)
     assert variables["CUDA_VISIBLE_DEVICES"] == ""
     assert variables["REPAUDIT_SEED_OVERRIDE"] == "1" and variables["REPAUDIT_DETERMINISTIC"] == "1"
 
 
 def test_gpu_placeholder_is_the_device_as_the_process_sees_it(
-    tmp_path: Path, paper: Source, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pinned_repo: PinnedRepo
 ) -> None:
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     script = "import json, os, sys; json.dump({'test': {'acc': 1}, 'cuda': os.environ['CUDA_VISIBLE_DEVICES'], 'gpu': sys.argv[2]}, open(sys.argv[1] + '/metrics.json', 'w'))"
-    source = make_source(tmp_path, {"train.py": script})
+    source = pinned_repo(files={"train.py": script})
     request = make_request(tmp_path, source, "python train.py {out} 'cuda:{gpu}'", gpus=(3,))
-    result = sandbox.run_seed(request)
+    result = run.run_seed(request)
     assert result.status is RunStatus.OK, result.log_tail
     written = json.loads((request.run_dir / "out" / "metrics.json").read_text())
     assert written["cuda"] == "3" and written["gpu"] == "cuda:0"
 
 
-def test_kill_all_running_stops_seeds_and_says_interrupted(tmp_path: Path) -> None:
-    source = make_source(tmp_path, {"train.py": "import time\ntime.sleep(120)\n"})
+def test_kill_all_running_stops_seeds_and_says_interrupted(
+    tmp_path: Path, pinned_repo: PinnedRepo
+) -> None:
+    source = pinned_repo(files={"train.py": "import time\ntime.sleep(120)\n"})
     results = []
     worker = threading.Thread(
         target=lambda: results.append(
-            sandbox.run_seed(make_request(tmp_path, source, "python train.py"))
+            run.run_seed(make_request(tmp_path, source, "python train.py"))
         )
     )
     worker.start()
     time.sleep(1.0)
-    sandbox.kill_all_running()
+    run.kill_all_running()
     worker.join(timeout=15)
     assert results and results[0].status is RunStatus.FAILED
     assert results[0].reason.startswith("interrupted")
 
 
 def test_logs_are_capped_with_the_cut_stated(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pinned_repo: PinnedRepo
 ) -> None:
-    monkeypatch.setattr(runner, "LOG_HEAD_BYTES", 1000)
-    monkeypatch.setattr(runner, "LOG_TAIL_BYTES", 500)
+    monkeypatch.setattr(process, "LOG_HEAD_BYTES", 1000)
+    monkeypatch.setattr(process, "LOG_TAIL_BYTES", 500)
     script = "for i in range(20000):\n    print('line', i)\nprint('acc 0.75')\n"
-    source = make_source(tmp_path, {"train.py": script})
+    source = pinned_repo(files={"train.py": script})
     claim = Claim("acc", 0.5, source=MetricSource(regex=r"acc ([0-9.]+)"))
     request = make_request(tmp_path, source, "python train.py", claims=(claim,))
-    result = sandbox.run_seed(request)
+    result = run.run_seed(request)
     log = (request.run_dir / "stdout.log").read_text()
     assert len(log) < 1700 and "bytes cut here" in log and log.startswith("line 0\n")
     assert result.status is RunStatus.OK and result.metrics == {"acc": 0.75}  # the tail was kept
@@ -493,4 +466,4 @@ def test_run_seed_is_picklable_for_slurm(tmp_path: Path, paper: Source) -> None:
 
     request = make_request(tmp_path, paper, "python train.py {seed} {out}")
     assert pickle.loads(pickle.dumps(request)) == request
-    assert pickle.loads(pickle.dumps(sandbox.run_seed)) is sandbox.run_seed
+    assert pickle.loads(pickle.dumps(run.run_seed)) is run.run_seed

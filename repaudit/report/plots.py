@@ -16,7 +16,8 @@ from scipy import stats
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType  # matplotlib >= 3.9; annotations only
 
-from repaudit.model import BASELINE_ARM, ClaimKind, ClaimResult, Direction
+from repaudit import stats as repaudit_stats
+from repaudit.model import Arm, ClaimKind, ClaimResult
 
 METHOD_COLOR = "#2b5d9b"
 BASELINE_COLOR = "#7a8594"
@@ -40,9 +41,14 @@ _SVG_RC: dict[RcKeyType, Any] = {
 
 @dataclass(frozen=True)
 class Plot:
+    """One figure of the report."""
+
     title: str
-    alt: str  # the text alternative: what the plot shows, in numbers
+    """Shown above the caption."""
+    alt: str
+    """The text alternative: what the plot shows, in numbers."""
     svg: Markup
+    """Inline SVG, deterministic bytes."""
 
 
 def plots(result: ClaimResult) -> list[Plot]:
@@ -86,29 +92,51 @@ def _seeds_plot(result: ClaimResult) -> Plot:
         figure, axes = _figure()
         seeds = np.arange(1, method.n + 1)
         if interval is not None:
-            axes.axhspan(interval.low, interval.high, color=BAND_COLOR, lw=0,
-                         label="95% prediction interval")  # fmt: skip
+            axes.axhspan(
+                interval.low, interval.high, color=BAND_COLOR, lw=0, label="95% prediction interval"
+            )
         axes.axhline(method.mean, color=METHOD_COLOR, lw=0.8, ls=":", label="re-run mean")
         axes.axhline(claim.value, color=CLAIM_COLOR, lw=1.4, label=f"claim {claim.value:g}")
         outlier = np.isin(method.values, method.outliers)
-        axes.scatter(seeds[~outlier], np.asarray(method.values)[~outlier], s=26,
-                     color=METHOD_COLOR, zorder=3, label="one seed")  # fmt: skip
+        axes.scatter(
+            seeds[~outlier],
+            np.asarray(method.values)[~outlier],
+            s=26,
+            color=METHOD_COLOR,
+            zorder=3,
+            label="one seed",
+        )
         if outlier.any():
-            axes.scatter(seeds[outlier], np.asarray(method.values)[outlier], s=30,
-                         facecolors="white", edgecolors=METHOD_COLOR, zorder=3,
-                         label="outlier seed")  # fmt: skip
+            axes.scatter(
+                seeds[outlier],
+                np.asarray(method.values)[outlier],
+                s=30,
+                facecolors="white",
+                edgecolors=METHOD_COLOR,
+                zorder=3,
+                label="outlier seed",
+            )
         axes.set_xlabel("successful seed (in seed order)")
         axes.set_ylabel(claim.metric)
         axes.set_xticks(seeds if method.n <= 20 else seeds[:: max(1, method.n // 10)])
         _legend_above(axes, columns=5)
-        reached = seeds_reaching(result)
-        band = (f"; the 95% prediction interval for one new seed is {interval.low:.4g} "
-                f"to {interval.high:.4g}") if interval else ""  # fmt: skip
-        alt = (f"{method.n} successful method seeds between {method.minimum:.4g} and "
-               f"{method.maximum:.4g}, mean {method.mean:.4g}; the claimed {claim.value:.4g} "
-               f"is reached by {reached} of {method.n}{band}.")  # fmt: skip
-        return Plot(f"Every seed of the method against the claimed {claim.metric}", alt,
-                    _svg(figure, alt))  # fmt: skip
+        reached = result.reproduction.seeds_reaching
+        band = (
+            (
+                f"; the 95% prediction interval for one new seed is {interval.low:.4g} "
+                f"to {interval.high:.4g}"
+            )
+            if interval
+            else ""
+        )
+        alt = (
+            f"{method.n} successful method seeds between {method.minimum:.4g} and "
+            f"{method.maximum:.4g}, mean {method.mean:.4g}; the claimed {claim.value:.4g} "
+            f"is reached by {reached} of {method.n}{band}."
+        )
+        return Plot(
+            f"Every seed of the method against the claimed {claim.metric}", alt, _svg(figure, alt)
+        )
 
 
 def _arms_plot(result: ClaimResult) -> Plot:
@@ -117,27 +145,36 @@ def _arms_plot(result: ClaimResult) -> Plot:
         figure, axes = _figure()
         rng = np.random.default_rng(0)  # fixed jitter so the picture is the same every time
         for position, arm in enumerate(result.arms):
-            color = BASELINE_COLOR if arm.arm == BASELINE_ARM else METHOD_COLOR
+            color = BASELINE_COLOR if arm.arm == Arm.BASELINE else METHOD_COLOR
             jitter = rng.uniform(-0.12, 0.12, arm.n)
             axes.scatter(position + jitter, arm.values, s=22, color=color, alpha=0.85, zorder=3)
             axes.hlines(arm.median, position - 0.25, position + 0.25, color=color, lw=1.2)
             claimed = claim.value if position == 0 else claim.baseline
             if claimed is not None:
-                axes.hlines(claimed, position - 0.38, position + 0.38, color=CLAIM_COLOR, lw=1.6,
-                            ls="--")  # fmt: skip
-                axes.annotate(f"claim {claimed:g}", (position + 0.4, claimed), fontsize=7.5,
-                              color=CLAIM_COLOR, va="center")  # fmt: skip
+                axes.hlines(
+                    claimed, position - 0.38, position + 0.38, color=CLAIM_COLOR, lw=1.6, ls="--"
+                )
+                axes.annotate(
+                    f"claim {claimed:g}",
+                    (position + 0.4, claimed),
+                    fontsize=7.5,
+                    color=CLAIM_COLOR,
+                    va="center",
+                )
         axes.set_xticks(range(len(result.arms)), [a.arm for a in result.arms])
         axes.set_xlim(-0.6, len(result.arms) - 0.1)
         axes.set_ylabel(claim.metric)
-        parts = [f"{a.arm}: {a.n} seeds, median {a.median:.4g}, mean {a.mean:.4g}"
-                 for a in result.arms]  # fmt: skip
+        parts = [
+            f"{a.arm}: {a.n} seeds, median {a.median:.4g}, mean {a.mean:.4g}" for a in result.arms
+        ]
         alt = "; ".join(parts) + (
             f". Claimed: method {claim.value:.4g}, baseline {claim.baseline:.4g}."
-            if claim.baseline is not None else "."
-        )  # fmt: skip
-        return Plot("Method beside baseline, with both claimed numbers (dashed)", alt,
-                    _svg(figure, alt))  # fmt: skip
+            if claim.baseline is not None
+            else "."
+        )
+        return Plot(
+            "Method beside baseline, with both claimed numbers (dashed)", alt, _svg(figure, alt)
+        )
 
 
 def _gap_plot(result: ClaimResult) -> Plot | None:
@@ -148,10 +185,7 @@ def _gap_plot(result: ClaimResult) -> Plot | None:
         return None
     if len(result.arms) > 1 and result.arms[1].n >= 2:
         baseline = result.arms[1]
-        var_m, var_b = method.sd**2 / method.n, baseline.sd**2 / baseline.n
-        scale = float(np.sqrt(var_m + var_b))
-        # Welch-Satterthwaite degrees of freedom, as the deciding test uses.
-        dof = (var_m + var_b) ** 2 / (var_m**2 / (method.n - 1) + var_b**2 / (baseline.n - 1))
+        scale, dof = repaudit_stats.welch_scale(method.sd, method.n, baseline.sd, baseline.n)
         what = "difference of the two arms' means"
     else:
         runs = result.claim.runs if result.claim.kind is ClaimKind.MEAN else 1
@@ -160,8 +194,11 @@ def _gap_plot(result: ClaimResult) -> Plot | None:
     noise = stats.t(dof, scale=scale)
     with rc_context(_SVG_RC):
         figure, axes = _figure(2.3)
-        limit = max(4 * scale, abs(improvement.claimed_gap) * 1.15,
-                    abs(improvement.observed_gap or 0) * 1.15)  # fmt: skip
+        limit = max(
+            4 * scale,
+            abs(improvement.claimed_gap) * 1.15,
+            abs(improvement.observed_gap or 0) * 1.15,
+        )
         grid = np.linspace(-limit, limit, 400)
         density = noise.pdf(grid)
         axes.plot(grid, density, color=BASELINE_COLOR, lw=1.2)
@@ -174,33 +211,46 @@ def _gap_plot(result: ClaimResult) -> Plot | None:
         )
         tail = grid >= edge
         axes.fill_between(grid[tail], density[tail], color=CLAIM_COLOR, alpha=0.18, lw=0)
-        axes.axvline(improvement.claimed_gap, color=CLAIM_COLOR, lw=1.4, ls="--",
-                     label=f"claimed gap {improvement.claimed_gap:+.3g}")  # fmt: skip
+        axes.axvline(
+            improvement.claimed_gap,
+            color=CLAIM_COLOR,
+            lw=1.4,
+            ls="--",
+            label=f"claimed gap {improvement.claimed_gap:+.3g}",
+        )
         if improvement.observed_gap is not None:
-            axes.axvline(improvement.observed_gap, color=METHOD_COLOR, lw=1.4,
-                         label=f"observed gap {improvement.observed_gap:+.3g}")  # fmt: skip
+            axes.axvline(
+                improvement.observed_gap,
+                color=METHOD_COLOR,
+                lw=1.4,
+                label=f"observed gap {improvement.observed_gap:+.3g}",
+            )
         axes.set_yticks([])
         axes.spines["left"].set_visible(False)
         axes.set_xlabel(f"{what} (positive = method better)")
         _legend_above(axes, columns=2)
-        alt = (f"Under seed noise alone the {what} is spread with standard error {scale:.3g}; "
-               f"it reaches the claimed gap of {improvement.claimed_gap:+.3g} with chance "
-               f"{noise.sf(improvement.claimed_gap):.2g}.")  # fmt: skip
+        alt = (
+            f"Under seed noise alone the {what} is spread with standard error {scale:.3g}; "
+            f"it reaches the claimed gap of {improvement.claimed_gap:+.3g} with chance "
+            f"{noise.sf(improvement.claimed_gap):.2g}."
+        )
         if improvement.observed_gap is not None:
-            alt += (f" The re-runs show {improvement.observed_gap:+.3g}; noise alone gives at "
-                    f"least that with chance {noise.sf(edge):.2g} (shaded).")  # fmt: skip
+            alt += (
+                f" The re-runs show {improvement.observed_gap:+.3g}; noise alone gives at "
+                f"least that with chance {noise.sf(edge):.2g} (shaded)."
+            )
         return Plot("How large a gap seed noise alone produces", alt, _svg(figure, alt))
 
 
 def _legend_above(axes: Axes, columns: int) -> None:
     """Above the axes, so the key never hides a seed (the band can fill the whole plot)."""
-    axes.legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncols=columns, fontsize=7.5,
-                frameon=False, borderaxespad=0, handlelength=1.6, columnspacing=1.2)  # fmt: skip
-
-
-def seeds_reaching(result: ClaimResult) -> int:
-    """How many successful method seeds reach the claimed number (direction-aware)."""
-    claim = result.claim
-    if claim.direction is Direction.HIGHER:
-        return sum(v >= claim.value for v in result.arms[0].values)
-    return sum(v <= claim.value for v in result.arms[0].values)
+    axes.legend(
+        loc="lower left",
+        bbox_to_anchor=(0, 1.02),
+        ncols=columns,
+        fontsize=7.5,
+        frameon=False,
+        borderaxespad=0,
+        handlelength=1.6,
+        columnspacing=1.2,
+    )

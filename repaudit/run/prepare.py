@@ -15,11 +15,12 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from repaudit import formatting
 from repaudit import source as source_module
 from repaudit.errors import EnvSetupError
-from repaudit.isolation import base_environment
-from repaudit.model import Environment, Source
-from repaudit.runner import format_duration, log_tail, run_contained
+from repaudit.model import Environment, Isolation, Source
+from repaudit.run.isolation import base_environment
+from repaudit.run.process import log_tail, run_contained
 
 _MANIFEST = ".repaudit-prepared.json"
 _TAIL_LINES = 40
@@ -30,6 +31,7 @@ def run_prepare(
     *,
     source: Source,
     environment: Environment,
+    isolation: Isolation,
     work_dir: Path,
     log_dir: Path,
     timeout_seconds: float,
@@ -59,6 +61,7 @@ def run_prepare(
     try:
         outcome = run_contained(
             command,
+            isolation=isolation,
             cwd=folder,
             env={
                 **base_environment(environment.bin_dir, network=True),
@@ -76,7 +79,7 @@ def run_prepare(
         shutil.rmtree(home, ignore_errors=True)
     if outcome.returncode != 0 or outcome.timed_out:
         what = (
-            f"timed out after {format_duration(timeout_seconds)}"
+            f"timed out after {formatting.limit(timeout_seconds)}"
             if outcome.timed_out
             else f"failed with exit code {outcome.returncode}"
         )

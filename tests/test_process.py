@@ -1,19 +1,17 @@
-"""run_contained directly: exit codes, logs, and the duration words used in reasons."""
+"""run_contained directly: exit codes and logs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from repaudit import runner
-
-
-def test_format_duration() -> None:
-    assert [runner.format_duration(s) for s in (2, 90, 1800, 7200)] == ["2s", "90s", "30m", "2h"]
+from repaudit.model import Isolation
+from repaudit.run import process
 
 
 def test_run_contained_writes_logs_and_reports_the_exit(tmp_path: Path) -> None:
-    outcome = runner.run_contained(
+    outcome = process.run_contained(
         "echo out; echo err >&2; exit 4",
+        isolation=Isolation.NONE,
         cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin"},
         stdout_path=tmp_path / "o",

@@ -13,14 +13,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repaudit.errors import SpecError, UsageError
-from repaudit.spec import SpecOverrides, load_spec, toml_value
+from repaudit.spec.load import SpecOverrides, load_spec
+from repaudit.spec.toml import toml_value
 
 SPEC_NAME = "repaudit.toml"
 _SCRIPTS = ("train.py", "train*.py", "main.py", "run.py", "*/train.py", "*/train*.py", "*/main.py")
 _SEED_NAMES = ("seed", "random_seed", "rand_seed", "manual_seed", "rng_seed", "seed_value")
-_OUT_NAMES = ("out", "output", "out_dir", "output_dir", "outdir", "save_dir", "save_path",
-              "results_dir", "result_dir", "log_dir", "logdir", "checkpoint_dir", "work_dir",
-              "exp_dir")  # fmt: skip
+_OUT_NAMES = (
+    "out",
+    "output",
+    "out_dir",
+    "output_dir",
+    "outdir",
+    "save_dir",
+    "save_path",
+    "results_dir",
+    "result_dir",
+    "log_dir",
+    "logdir",
+    "checkpoint_dir",
+    "work_dir",
+    "exp_dir",
+)
 _METRIC_WORDS = re.compile(
     r"acc|f1|bleu|rouge|auc|map|score|loss|err|perplexity|ppl|reward|return|mse|mae"
 )
@@ -34,9 +48,14 @@ _Option = tuple[list[str], dict[str, ast.expr]]  # option strings, keyword nodes
 
 @dataclass(frozen=True)
 class Inferred:
-    text: str  # the repaudit.toml to write
-    inferred: tuple[str, ...]  # what was found, one line each
-    to_check: tuple[str, ...]  # what the user must check or fill in
+    """A draft spec and what was found and must be checked."""
+
+    text: str
+    """The repaudit.toml to write."""
+    inferred: tuple[str, ...]
+    """What was found, one line each."""
+    to_check: tuple[str, ...]
+    """What the user must check or fill in."""
 
 
 def init_spec(folder: Path, *, force: bool = False) -> tuple[Path, Inferred]:
@@ -122,9 +141,10 @@ def _commands(
 def _find_script(folder: Path) -> Path | None:
     for pattern in _SCRIPTS:
         found = [
-            p for p in sorted(folder.glob(pattern))
+            p
+            for p in sorted(folder.glob(pattern))
             if p.is_file() and "test" not in p.relative_to(folder).as_posix()
-        ]  # fmt: skip
+        ]
         if found:
             return found[0]
     return None
@@ -227,8 +247,11 @@ def _json_metric(tree: ast.Module, has_out: bool) -> tuple[str, dict[str, str]] 
             and node.args
         ):
             keys += _leaves(node.args[0], "")
-    files = [n.value for n in ast.walk(tree)
-             if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.endswith(".json")]  # fmt: skip
+    files = [
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.endswith(".json")
+    ]
     keys = [k for k in keys if _METRIC_WORDS.search(k.lower())]
     if not keys or not files:
         return None
@@ -254,8 +277,11 @@ def _printed_metric(tree: ast.Module) -> tuple[str, dict[str, str]] | None:
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
             for before, part in zip(node.values, node.values[1:], strict=False):
-                if (isinstance(part, ast.FormattedValue) and isinstance(before, ast.Constant)
-                        and _METRIC_WORDS.search(str(before.value).lower())):  # fmt: skip
+                if (
+                    isinstance(part, ast.FormattedValue)
+                    and isinstance(before, ast.Constant)
+                    and _METRIC_WORDS.search(str(before.value).lower())
+                ):
                     labels.append(str(before.value).lstrip(" :,;|-=").rstrip("\n"))
     if not labels:
         return None
@@ -270,8 +296,11 @@ def _prefer_test(candidates: list[str]) -> str:
 
 
 def _environment(folder: Path, inferred: list[str]) -> str:
-    declared = [n for n in ("requirements.txt", "pyproject.toml", "setup.py", "environment.yml")
-                if (folder / n).is_file()]  # fmt: skip
+    declared = [
+        n
+        for n in ("requirements.txt", "pyproject.toml", "setup.py", "environment.yml")
+        if (folder / n).is_file()
+    ]
     if declared:
         inferred.append(f"environment venv, built from {declared[0]}")
         return "venv"
@@ -289,20 +318,21 @@ def _render(
         "",
         "[claim]",
         f"metric = {toml_value(name)}",
-        f"direction = {toml_value(direction)}  # CHECK: \"lower\" for losses and error rates",
+        f'direction = {toml_value(direction)}  # CHECK: "lower" for losses and error rates',
         "# value = 0.0   # FILL IN: the paper's number for its method (or pass --claim); never guessed",
         "# baseline = 0.0   # the paper's number for its baseline, if it compares against one",
         'kind = "single"  # or "mean", with runs = <how many runs the paper averaged>',
         "",
         "[run]",
-        f"command = {toml_value(command)}" if command
+        f"command = {toml_value(command)}"
+        if command
         else '# command = "python train.py --seed {seed} --out {out}"  # FILL IN',
         f"environment = {toml_value(env)}",
         "seeds = 5",
         'timeout = "30m"',
         "",
         "[run.metric]",
-    ]  # fmt: skip
+    ]
     lines += [f"{k} = {toml_value(v)}" for k, v in source.items()] or [
         '# json = "{out}/metrics.json"   # FILL IN: where the number is written ...',
         '# key = "test.acc"',

@@ -1,7 +1,7 @@
 """Run ONE seed of audited code in a clean checkout, contained and recorded; never raises.
 
 The allow-listed environment and the bubblewrap / unshare wrapper live in isolation.py, running the
-tree (timeout, memory limit, capped logs) in runner.py, `prepare` in prepare.py; this module decides
+tree (timeout, memory limit, capped logs) in process.py, `prepare` in prepare.py; this module decides
 what a seed sees:
 
     cwd          its own clean checkout of the pinned commit (removed afterwards)
@@ -26,37 +26,25 @@ import signal
 import time
 from pathlib import Path
 
+from repaudit import formatting
 from repaudit import source as source_module
-from repaudit.isolation import base_environment, detect_isolation
-from repaudit.metrics import read_metrics
-from repaudit.model import (
-    Isolation,
-    RunResult,
-    RunStatus,
-    SeedCall,
-    SeedRequest,
-)
-from repaudit.prepare import link_prepared, run_prepare
-from repaudit.runner import Outcome, format_duration, kill_all_running, log_tail, run_contained
-
-__all__ = [
-    "detect_isolation",
-    "kill_all_running",
-    "run_prepare",
-    "run_seed",
-    "seed_variables",
-]
+from repaudit.model import Isolation, RunResult, RunStatus, SeedCall, SeedRequest
+from repaudit.run.isolation import base_environment, is_secret
+from repaudit.run.metrics import read_metrics
+from repaudit.run.prepare import link_prepared
+from repaudit.run.process import Outcome, log_tail, run_contained
 
 LOG_TAIL_LINES = 40
+"""Lines of a seed's log kept in its record for the report."""
 _MAX_SEED_CALLS = 100  # distinct calls kept in the record; the hook logs at most 1000 per process
 
 
 def seed_variables(request: SeedRequest) -> dict[str, str]:
     """The variables repaudit sets for a seed (recorded in the fingerprint; never secrets)."""
-    threads = str(request.threads)
+    threads, seed = str(request.threads), request.key.seed
     variables = {
-        "REPAUDIT_SEED": str(request.seed),
-        "PYTHONHASHSEED": str(request.seed % 2**32),
+        "REPAUDIT_SEED": str(seed),
+        "PYTHONHASHSEED": str(seed % 2**32),
         "OMP_NUM_THREADS": threads,
         "MKL_NUM_THREADS": threads,
         "OPENBLAS_NUM_THREADS": threads,
@@ -65,7 +53,7 @@ def seed_variables(request: SeedRequest) -> dict[str, str]:
         "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
     }
     if request.seed_override:
-        variables["REPAUDIT_SEED_OVERRIDE"] = str(request.seed)
+        variables["REPAUDIT_SEED_OVERRIDE"] = str(seed)
     if request.deterministic:
         variables["REPAUDIT_DETERMINISTIC"] = "1"
     return {**variables, **request.env}
@@ -87,12 +75,7 @@ def run_seed(request: SeedRequest) -> RunResult:
     try:
         return _run_seed(request, home)
     except Exception as error:  # the contract: a seed that cannot run is data, not a crash
-        return _result(
-            request,
-            RunStatus.FAILED,
-            time.monotonic() - started,
-            reason=f"repaudit could not run this seed: {error}",
-        )
+        return could_not_run(request, error, time.monotonic() - started)
     finally:
         shutil.rmtree(request.work_dir, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
@@ -110,30 +93,32 @@ def _run_seed(request: SeedRequest, home: Path) -> RunResult:
         readonly.append(link_prepared(request.prepared_dir, request.work_dir))
     try:
         command = request.command.format(
-            seed=request.seed,
+            seed=request.key.seed,
             out=shlex.quote(str(out)),
             threads=request.threads,
             gpu=",".join(str(i) for i in range(len(request.gpus))),  # as the process sees them
         )
     except (KeyError, IndexError, ValueError) as error:
-        return _result(
+        return RunResult.for_request(
             request,
             RunStatus.FAILED,
-            0.0,
             reason=f"the command template {request.command!r} cannot be filled in: {error}",
         )
     seed_log = run_dir / "seed-calls.jsonl"
     seed_log.write_text("")
+    variables = seed_variables(request)
     env = {
         **base_environment(request.environment.bin_dir),
         "HOME": str(home),
-        "TMPDIR": "/tmp" if detect_isolation()[0] is Isolation.BUBBLEWRAP else str(home),
-        **seed_variables(request),
+        "TMPDIR": "/tmp" if request.isolation is Isolation.BUBBLEWRAP else str(home),
+        **variables,
+        # Always: without an override the hook only observes, which tells "the seed never reached
+        # the code" from "the result does not depend on it" (verdict.py).
+        "REPAUDIT_SEED_LOG": str(seed_log),
     }
-    if request.seed_override:
-        env["REPAUDIT_SEED_LOG"] = str(seed_log)
     outcome = run_contained(
         command,
+        isolation=request.isolation,
         cwd=checkout,
         env=env,
         stdout_path=run_dir / "stdout.log",
@@ -148,16 +133,17 @@ def _run_seed(request: SeedRequest, home: Path) -> RunResult:
         hidden=[Path(os.path.commonpath([run_dir.absolute(), request.work_dir.absolute()]))],
     )
     status, reason, metrics = _judge(request, outcome, out, checkout)
-    return _result(
+    return RunResult.for_request(
         request,
         status,
-        outcome.seconds,
+        seconds=round(outcome.seconds, 3),
         reason=reason,
         metrics=metrics,
         returncode=outcome.returncode,
         peak_memory_bytes=outcome.peak_memory_bytes,
         seed_calls=_seed_calls(seed_log),
         log_tail=log_tail(run_dir / "stdout.log", run_dir / "stderr.log", LOG_TAIL_LINES),
+        variables={k: v for k, v in variables.items() if not is_secret(k, v)},
     )
 
 
@@ -170,7 +156,7 @@ def _judge(
         return (
             RunStatus.TIMEOUT,
             (
-                f"no result after the {format_duration(request.timeout_seconds)} wall-clock limit; "
+                f"no result after the {formatting.limit(request.timeout_seconds)} wall-clock limit; "
                 "every process of the seed was killed"
             ),
             {},
@@ -205,15 +191,13 @@ def _judge(
     return RunStatus.OK, "", metrics
 
 
-def _result(request: SeedRequest, status: RunStatus, seconds: float, **fields: object) -> RunResult:
-    return RunResult(
-        arm=request.arm,
-        seed=request.seed,
-        status=status,
+def could_not_run(request: SeedRequest, error: BaseException, seconds: float = 0.0) -> RunResult:
+    """A seed repaudit itself could not run (no exit code): a failed RunResult, never a lost audit."""
+    return RunResult.for_request(
+        request,
+        RunStatus.FAILED,
         seconds=round(seconds, 3),
-        repeat=request.repeat,
-        spec_hash=request.spec_hash,
-        **fields,  # type: ignore[arg-type]
+        reason=f"repaudit could not run this seed: {type(error).__name__}: {error}",
     )
 
 

@@ -5,7 +5,9 @@ seeds run in; site.py runs the .pth line at every interpreter start (also under 
 that line imports this module only when one of its variables is set:
 
     REPAUDIT_SEED_OVERRIDE  the audit seed: seeding calls get a value derived from it and their own
-    REPAUDIT_SEED_LOG       file that gets one JSON line per replaced call
+    REPAUDIT_SEED_LOG       file that gets one JSON line per seeding call; without an override the
+                            calls are only observed (``replaced_by`` equals ``original``), which tells
+                            "the seed never reached the code" from "the result ignores the seed"
     REPAUDIT_DETERMINISTIC  "1": torch.use_deterministic_algorithms(True), cuDNN deterministic
 
 Nothing is imported eagerly: a meta-path finder patches each module right after it is first
@@ -80,7 +82,7 @@ def install():
 
 def _patch(name, module):
     try:
-        if _audit_seed is not None:
+        if _audit_seed is not None or _log_path:
             for attribute, label, parameter in _TARGETS.get(name, ()):
                 function = getattr(module, attribute, None)
                 if callable(function) and not getattr(function, "__repaudit_wrapped__", False):
@@ -153,7 +155,7 @@ def _replace(label, parameter, args, kwargs):
         original = operator.index(value)  # ints and numpy integers; not None, floats or arrays
     except TypeError:
         return args, kwargs
-    replaced = derive(_audit_seed, original)
+    replaced = original if _audit_seed is None else derive(_audit_seed, original)
     _record(label, original, replaced)
     if args:
         return (replaced, *args[1:]), kwargs

@@ -10,6 +10,7 @@ repaudit importable (a shared installation or container image), since submitit r
 from __future__ import annotations
 
 import dataclasses
+import functools
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -18,11 +19,12 @@ from pathlib import Path
 import submitit
 from submitit.core.utils import FailedJobError, UncompletedJobError
 
-from repaudit import sandbox
+from repaudit import run
 from repaudit.errors import ExecutorError
-from repaudit.executor import SeedRunner, StartCallback, crashed
+from repaudit.executors.base import SeedRunner, StartCallback
 from repaudit.model import RunResult, RunStatus, SeedRequest, SlurmOptions
 
+#: The Slurm client commands an audit on a cluster needs.
 SLURM_COMMANDS = ("sbatch", "squeue", "sinfo", "scancel")
 _FIX = "run repaudit on the cluster's login node (with SLURM_CONF naming its slurm.conf) or use --executor local"
 
@@ -57,7 +59,7 @@ class SlurmExecutor:
         options: SlurmOptions,
         *,
         max_parallel: int | None = None,
-        run_seed: SeedRunner = sandbox.run_seed,
+        run_seed: SeedRunner = run.run_seed,
         poll_seconds: float = 5.0,
     ) -> None:
         partitions = cluster_partitions()
@@ -97,7 +99,8 @@ class SlurmExecutor:
             )
             for r in requests
         ]
-        jobs = self._executor.map_array(self._run_seed, placed)
+        # Each node decides its own isolation level (run_on_node), as the one it runs under.
+        jobs = self._executor.map_array(functools.partial(run_on_node, self._run_seed), placed)
         by_id = {job.job_id: request for job, request in zip(jobs, placed, strict=True)}
         if on_start is not None:
             for request in placed:
@@ -124,11 +127,18 @@ def outcome(job: submitit.Job[RunResult], request: SeedRequest) -> RunResult:
         state = job.state
         status = RunStatus.TIMEOUT if state.startswith("TIMEOUT") else RunStatus.FAILED
         result = dataclasses.replace(
-            crashed(request, error),
+            run.could_not_run(request, error),
             status=status,
             reason=f"Slurm job {job.job_id} ended without a result (state {state})",
             log_tail="\n".join((job.stderr() or str(error)).splitlines()[-40:]),
         )
     except FailedJobError as error:  # run_seed itself raised on the node
-        result = crashed(request, error)
+        result = run.could_not_run(request, error)
     return dataclasses.replace(result, job_id=job.job_id)
+
+
+def run_on_node(run_seed: SeedRunner, request: SeedRequest) -> RunResult:
+    """What a Slurm task runs: the seed under the isolation *this node* provides, never a stronger
+    one than the audit asked for (the submitting host's level says nothing about the node)."""
+    level = run.weakest((run.detect_isolation(), request.isolation))
+    return run_seed(dataclasses.replace(request, isolation=level))

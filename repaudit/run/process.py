@@ -1,7 +1,7 @@
 """Run one shell command as a contained process tree: wait for it, kill all of it at the timeout,
 on Ctrl-C or past the memory limit, cap its logs, and measure its peak memory.
 
-The isolation wrapper comes from isolation.py. Watching a process tree (its members by parent id,
+The isolation wrapper comes from isolation.py; the level is decided by the caller, once per audit. Watching a process tree (its members by parent id,
 their proportional set size) has no library in the standard set, so it is read from /proc by hand.
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from repaudit.isolation import bwrap_argv, detect_isolation, unshare_prefix
 from repaudit.model import Isolation
+from repaudit.run.isolation import bwrap_argv, unshare_prefix
 
 #: Logs keep their first HEAD bytes and their last TAIL bytes; the cut is stated in the file.
 LOG_HEAD_BYTES = 8 * 1024 * 1024
@@ -29,12 +29,20 @@ MEMORY_POLL_SECONDS = 0.5
 
 @dataclass(frozen=True)
 class Outcome:
-    returncode: int | None  # negative: killed by that signal
+    """How a contained command ended."""
+
+    returncode: int | None
+    """Exit code; negative: killed by that signal."""
     seconds: float
+    """Wall-clock duration."""
     timed_out: bool = False
-    interrupted: bool = False  # stopped by kill_all_running (Ctrl-C)
-    memory_exceeded: bool = False  # killed because the whole tree used more than the limit
-    peak_memory_bytes: int | None = None  # the tree's, sampled; at least its largest process's
+    """Killed at the timeout."""
+    interrupted: bool = False
+    """Stopped by kill_all_running (Ctrl-C)."""
+    memory_exceeded: bool = False
+    """Killed because the whole tree used more than the limit."""
+    peak_memory_bytes: int | None = None
+    """The tree's peak, sampled; at least its largest process's."""
 
 
 class _Tree:
@@ -102,6 +110,7 @@ def _descendants(root: int) -> list[int]:
 def run_contained(
     command: str,
     *,
+    isolation: Isolation,
     cwd: Path,
     env: Mapping[str, str],
     stdout_path: Path,
@@ -114,11 +123,10 @@ def run_contained(
     devices: Sequence[str] = (),
     hidden: Sequence[Path] = (),
 ) -> Outcome:
-    """Run the shell ``command`` under the strongest isolation available; wait, kill its tree at the
+    """Run the shell ``command`` under ``isolation``; wait, kill its tree at the
     timeout, and write its output to the two (size-capped) log files. Under bubblewrap, ``hidden``
     folders look empty except for the ``writable`` and ``readonly`` paths inside them. Raises
     OSError only when the process cannot be started at all."""
-    isolation, _ = detect_isolation()
     if memory_bytes:
         # RLIMIT_DATA (heap and private writable mappings), per process: unlike the address-space
         # limit it does not count the huge PROT_NONE reservations CUDA makes.
@@ -244,13 +252,6 @@ def _copy_capped(stream: object, path: Path) -> None:
             log.write(f"\n[repaudit: {cut} bytes cut here; the log is capped]\n".encode())
         log.write(tail)
     stream.close()  # type: ignore[attr-defined]
-
-
-def format_duration(seconds: float) -> str:
-    """ "90s", "30m", "2h": how a timeout is spelled in reasons and messages."""
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g}h"
-    return f"{seconds / 60:g}m" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g}s"
 
 
 def log_tail(stdout_path: Path, stderr_path: Path, lines: int = 40) -> str:

@@ -11,20 +11,14 @@ import copy
 import dataclasses
 import hashlib
 import json
-import re
 import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from repaudit.errors import SpecError
-from repaudit.model import BASELINE_ARM, AuditSpec, EnvironmentKind, MetricSource
-from repaudit.spec_schema import SOURCE_KEYS, build_spec, check_table, parse_duration, parse_size
-
-__all__ = [
-    "SpecOverrides", "load_spec", "spec_hash", "spec_to_toml", "toml_value", "parse_duration",
-    "parse_size",
-]  # fmt: skip
+from repaudit.model import AuditSpec, ClaimKind, Direction, EnvironmentKind
+from repaudit.spec.schema import SOURCE_KEYS, build_spec, check_table
+from repaudit.spec.toml import source_table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,25 +26,45 @@ class SpecOverrides:
     """Every spec-changing flag of `repaudit check`; None means the flag was not given."""
 
     claim: float | None = None
+    """--claim: [claim] value."""
     baseline_claim: float | None = None
+    """--baseline-claim: [claim] baseline."""
     seeds: int | None = None
+    """--seeds: [run] seeds."""
     command: str | None = None
+    """--command: [run] command."""
     baseline_command: str | None = None
+    """--baseline-command: [baseline] command."""
     metric_json: str | None = None
+    """--metric-json: the primary claim's json source."""
     metric_key: str | None = None
+    """--metric-key: its dotted key."""
     metric_regex: str | None = None
+    """--metric-regex: a regex source instead."""
     metric_name: str | None = None
-    direction: str | None = None
-    claim_kind: str | None = None
+    """--metric-name: [claim] metric."""
+    direction: Direction | None = None
+    """--direction: [claim] direction."""
+    claim_kind: ClaimKind | None = None
+    """--claim-kind: [claim] kind."""
     claim_runs: int | None = None
-    environment: str | None = None
+    """--claim-runs: [claim] runs."""
+    environment: EnvironmentKind | None = None
+    """--environment: [run] environment."""
     timeout: str | None = None
+    """--timeout: [run] timeout."""
     memory: str | None = None
+    """--memory: [run] memory."""
     seed_override: bool | None = None
+    """--seed-override / --no-seed-override: [run] seed_override."""
     deterministic: bool | None = None
+    """--deterministic / --no-deterministic: [run] deterministic."""
     repeat_seed: int | None = None
+    """--repeat-seed: [run] repeat_seed."""
     gpus_per_seed: int | None = None
+    """--gpus-per-seed: [run] gpus_per_seed."""
     alpha: float | None = None
+    """--alpha: [stats] alpha."""
 
 
 # Where each flag lands in the raw spec ("claim" = the primary claim), so an error about a value
@@ -102,8 +116,7 @@ def spec_hash(spec: AuditSpec) -> str:
     fields = {
         "arms": [(arm.name, arm.command) for arm in spec.arms],
         "claims": [
-            (c.metric, _source_table(c.source), _source_table(c.baseline_source))
-            for c in spec.claims
+            (c.metric, source_table(c.source), source_table(c.baseline_source)) for c in spec.claims
         ],
         "setup": spec.setup,
         "prepare": spec.prepare,
@@ -114,73 +127,6 @@ def spec_hash(spec: AuditSpec) -> str:
         "gpus_per_seed": spec.gpus_per_seed,
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def spec_to_toml(spec: AuditSpec) -> str:
-    """The resolved spec as run, as TOML that load_spec(spec_path=...) reads back to the same spec.
-
-    Written by hand because tomllib only reads; strings go through json.dumps, whose escapes are a
-    subset of TOML's basic-string escapes (plus DEL, which JSON leaves raw).
-    """
-    lines = [
-        f"# The audit spec as run (from {spec.origin}); `repaudit check --spec <this file>` re-runs it."
-    ]
-    for claim in spec.claims:
-        lines += ["", "[[claims]]"]
-        lines += _assignments({"metric": claim.metric, "direction": str(claim.direction),
-                               "value": claim.value, "kind": str(claim.kind), "runs": claim.runs,
-                               "baseline": claim.baseline, **_source_table(claim.source)})  # fmt: skip
-        if claim.baseline_source is not None:
-            lines.append(f"baseline_metric = {toml_value(_source_table(claim.baseline_source))}")
-    lines += ["", "[run]"]
-    lines += _assignments({
-        "command": spec.arms[0].command, "setup": spec.setup, "prepare": spec.prepare,
-        "seeds": list(spec.seeds), "timeout": spec.timeout_seconds,
-        "environment": str(spec.environment), "seed_override": spec.seed_override,
-        "seed_from_env": spec.seed_from_env, "deterministic": spec.deterministic,
-        "repeat_seed": spec.repeat_seed, "gpus_per_seed": spec.gpus_per_seed,
-        "memory": spec.memory_bytes,
-    })  # fmt: skip
-    if spec.env:
-        lines += ["", "[run.env]", *_assignments(dict(spec.env))]
-    baseline = spec.arm(BASELINE_ARM)
-    if baseline is not None:
-        lines += ["", "[baseline]", *_assignments({"command": baseline.command})]
-    lines += ["", "[stats]", *_assignments({"alpha": spec.alpha, "seed": spec.stats_seed})]
-    if spec.slurm is not None:
-        lines += ["", "[slurm]", *_assignments(dataclasses.asdict(spec.slurm))]
-    return "\n".join(lines) + "\n"
-
-
-def _source_table(source: MetricSource | None) -> dict[str, str | None]:
-    if source is None:
-        return {}
-    return {"json": source.json_path, "key": source.key, "regex": source.regex}
-
-
-def _assignments(values: Mapping[str, Any]) -> list[str]:
-    """TOML ``key = value`` lines; None means the key is absent."""
-    return [f"{_toml_key(k)} = {toml_value(v)}" for k, v in values.items() if v is not None]
-
-
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
-
-
-def toml_value(value: Any) -> str:
-    """One TOML value: bool, number, string, list or inline table (None entries dropped)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(
-        value, str
-    ):  # JSON escapes all control characters but DEL, which TOML forbids raw
-        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    items = [f"{_toml_key(k)} = {toml_value(v)}" for k, v in value.items() if v is not None]
-    return "{ " + ", ".join(items) + " }" if items else "{}"
 
 
 # ---------------------------------------------------------------- finding and merging

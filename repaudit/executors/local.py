@@ -1,8 +1,4 @@
-"""Run many seed requests and stream each RunResult as its seed finishes: local slots (default).
-
-The Slurm executor (submitit) lives in slurm.py; both follow the `Executor` protocol below, so the
-audit loop stores and displays every result the moment it arrives, whatever runs the seeds.
-"""
+"""Seeds on local slots: each slot a fixed thread count and its own GPUs; results stream as seeds finish."""
 
 from __future__ import annotations
 
@@ -11,31 +7,13 @@ import dataclasses
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from typing import Protocol
 
-from repaudit import environment, sandbox
+from repaudit import run
+from repaudit.env import detect_gpus
 from repaudit.errors import ExecutorError
-from repaudit.model import AuditSpec, RunResult, RunStatus, SeedRequest, SlurmOptions
-
-#: Runs one seed and never raises (sandbox.run_seed); injectable so tests can time the scheduling.
-SeedRunner = Callable[[SeedRequest], RunResult]
-StartCallback = Callable[[SeedRequest], None]
-
-
-class Executor(Protocol):
-    def run_all(
-        self, requests: Sequence[SeedRequest], on_start: StartCallback | None = None
-    ) -> Iterator[RunResult]:
-        """Yield each request's RunResult as soon as its seed finishes (finish order, not request order).
-
-        `on_start` is called once per request when it starts (local) or is submitted (Slurm).
-        A failed seed is a RunResult; an interruption (Ctrl-C) stops the remaining seeds and
-        re-raises, and the results already yielded stay the caller's.
-        """
-        ...
+from repaudit.executors.base import SeedRunner, StartCallback
+from repaudit.model import RunResult, SeedRequest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +21,11 @@ class Slot:
     """One place a seed can run: a fixed thread count and its own GPUs (indices into the visible list)."""
 
     index: int
+    """Position among the slots."""
     threads: int
+    """Thread count its seeds get (OMP_NUM_THREADS and friends)."""
     gpus: tuple[int, ...] = ()
+    """Its GPUs, disjoint from every other slot's."""
 
 
 def usable_cpus() -> int:
@@ -80,19 +61,6 @@ def plan_slots(
     )
 
 
-def crashed(request: SeedRequest, error: BaseException, seconds: float = 0.0) -> RunResult:
-    """A seed runner that raised despite its contract: still a failed RunResult, never a lost audit."""
-    return RunResult(
-        arm=request.arm,
-        seed=request.seed,
-        repeat=request.repeat,
-        status=RunStatus.FAILED,
-        seconds=seconds,
-        reason=f"repaudit could not run this seed: {type(error).__name__}: {error}",
-        spec_hash=request.spec_hash,
-    )
-
-
 class LocalExecutor:
     """Seeds on `workers` local slots; each seed is a subprocess, so threads suffice to wait on them."""
 
@@ -103,10 +71,10 @@ class LocalExecutor:
         threads_per_slot: int | None = None,
         gpus: Sequence[str] | None = None,
         gpus_per_seed: int = 0,
-        run_seed: SeedRunner = sandbox.run_seed,
-        kill_running: Callable[[], None] = sandbox.kill_all_running,
+        run_seed: SeedRunner = run.run_seed,
+        kill_running: Callable[[], None] = run.kill_all_running,
     ) -> None:
-        visible = environment.detect_gpus() if gpus is None and gpus_per_seed else (gpus or ())
+        visible = detect_gpus() if gpus is None and gpus_per_seed else (gpus or ())
         self.slots = plan_slots(
             workers, threads_per_slot=threads_per_slot, gpus=visible, gpus_per_seed=gpus_per_seed
         )
@@ -116,6 +84,7 @@ class LocalExecutor:
     def run_all(
         self, requests: Sequence[SeedRequest], on_start: StartCallback | None = None
     ) -> Iterator[RunResult]:
+        """Run every request on the slots; yield each result as its seed finishes (Executor)."""
         free: queue.SimpleQueue[Slot] = queue.SimpleQueue()
         for slot in self.slots:
             free.put(slot)
@@ -129,11 +98,10 @@ class LocalExecutor:
                 if on_start is not None:
                     with start_lock:
                         on_start(placed)
-                started = time.monotonic()
                 try:
                     return self._run_seed(placed)
-                except Exception as error:
-                    return crashed(placed, error, time.monotonic() - started)
+                except Exception as error:  # a runner breaking its never-raise contract
+                    return run.could_not_run(placed, error)
             finally:
                 free.put(slot)
 
@@ -150,25 +118,3 @@ class LocalExecutor:
             raise
         finally:
             pool.shutdown(wait=True)
-
-
-#: Builds the executor once the audit's spec and folder are known: (spec, audit folder) -> Executor.
-ExecutorFactory = Callable[[AuditSpec, Path], Executor]
-
-
-def executor_factory(
-    name: str, *, workers: int = 1, slurm_partition: str | None = None
-) -> ExecutorFactory:
-    """Local slots (default) or Slurm through submitit; the Slurm folder lives inside the audit folder."""
-
-    def make(audit_spec: AuditSpec, audit_dir: Path) -> Executor:
-        if name == "slurm":
-            from repaudit.slurm import SlurmExecutor  # imports this module: load it only when asked
-
-            options = audit_spec.slurm or SlurmOptions()
-            if slurm_partition:
-                options = dataclasses.replace(options, partition=slurm_partition)
-            return SlurmExecutor(audit_dir / "slurm", options)
-        return LocalExecutor(workers, gpus_per_seed=audit_spec.gpus_per_seed)
-
-    return make

@@ -1,7 +1,7 @@
 """Read each claim's number from a finished run: a JSON file with a dotted key, or a regex on the log.
 
-Two small sources, chosen by which field of ``MetricSource`` is set. ``check_source`` rejects at
-spec time what could never match, so a run-time miss is about the run, not the spec.
+Two small sources, chosen by which field of ``MetricSource`` is set. The spec stage rejects what
+could never match (spec.schema.check_source), so a run-time miss is about the run, not the spec.
 """
 
 from __future__ import annotations
@@ -12,46 +12,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from repaudit.errors import SpecError
 from repaudit.model import Claim, MetricSource
-
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-
-
-def check_source(source: MetricSource, *, where: str) -> None:
-    """Raise SpecError (naming ``where``, e.g. "repaudit.toml [run.metric]") for a source that can
-    never give a number."""
-    if (source.json_path is None) == (source.regex is None):
-        raise SpecError(
-            f"{where}: give exactly one metric source, either json (with key) or regex, "
-            'e.g. json = "{out}/metrics.json" and key = "test.acc"'
-        )
-    if source.regex is not None:
-        if source.key is not None:
-            raise SpecError(f"{where}: key applies to json only; remove key or use json")
-        try:
-            groups = re.compile(source.regex).groups
-        except re.error as error:
-            raise SpecError(f"{where}: regex {source.regex!r} does not compile ({error})") from None
-        if groups != 1:
-            raise SpecError(
-                f"{where}: regex {source.regex!r} has {groups} capturing groups; it needs exactly "
-                "one around the number, e.g. 'test acc: ([0-9.]+)' (use (?:...) for the others)"
-            )
-        return
-    assert source.json_path is not None
-    if not source.key:
-        raise SpecError(
-            f'{where}: json needs a key, the dotted path to the number, e.g. key = "test.acc"'
-        )
-    unknown = [name for name in _PLACEHOLDER.findall(source.json_path) if name != "out"]
-    if unknown:
-        raise SpecError(
-            f"{where}: json path {source.json_path!r} uses {{{unknown[0]}}}; only {{out}} "
-            "(the run's output folder) is known there"
-        )
-    if any(not part for part in source.key.split(".")):
-        raise SpecError(f'{where}: key {source.key!r} has an empty part; write it like "test.acc"')
 
 
 def read_metrics(

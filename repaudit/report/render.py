@@ -1,8 +1,8 @@
 """The audit's outputs: the HTML report, the Markdown summary, the terminal verdict and JUnit XML.
 
-``report_context.context(audit) -> dict`` holds every string the templates print, already
-formatted, so the templates in ``templates/`` only loop and print. The timestamp comes from the audit itself: the
-same audit always renders the same bytes.
+``context(audit) -> dict`` (context.py) holds every string the templates print, already formatted,
+so the templates in ``templates/`` only loop and print. The timestamp comes from the audit itself:
+the same audit always renders the same bytes.
 """
 
 from __future__ import annotations
@@ -14,21 +14,20 @@ from pathlib import Path
 
 import jinja2
 
-from repaudit.model import Audit, Verdict
-from repaudit.report_context import IMPROVEMENT_WORDS, REPRODUCTION_WORDS, context
-from repaudit.store import write_text_atomic
-
-__all__ = ["context", "render_html", "render_markdown", "render_text", "render_junit"]
+from repaudit.model import Audit, Tone, Verdict
+from repaudit.report.context import IMPROVEMENT_WORDS, REPRODUCTION_WORDS, context
+from repaudit.store import AuditPaths, write_text_atomic
 
 #: GitHub rejects a step summary file over 1 MiB; ours stays under it with room to spare.
 STEP_SUMMARY_LIMIT = 1024 * 1024
-MARKS = {"good": "✅", "warn": "⚠️", "bad": "❌"}
+#: How each tone is marked in Markdown.
+MARKS = {Tone.GOOD: "✅", Tone.WARN: "⚠️", Tone.BAD: "❌"}
 
 
 def template_dir() -> Path:
     """``repaudit/templates`` in an installed wheel, else the checkout's top-level ``templates/``."""
-    installed = Path(__file__).with_name("templates")
-    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "templates"
+    installed = Path(__file__).parent.parent / "templates"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[2] / "templates"
 
 
 def _environment() -> jinja2.Environment:
@@ -92,16 +91,33 @@ def render_junit(audit: Audit) -> str:
     for result in audit.results:
         rep, imp = result.reproduction, result.improvement
         name = f"{result.claim.metric} {result.claim.value:g}"
-        cases.append(_case(name + " reproduces", rep.decision.value,
-                           REPRODUCTION_WORDS[rep.decision][1], rep.reason))  # fmt: skip
+        cases.append(
+            _case(
+                name + " reproduces",
+                rep.decision.value,
+                REPRODUCTION_WORDS[rep.decision][1],
+                rep.reason,
+            )
+        )
         if imp is not None:
-            cases.append(_case(name + " improvement clears seed noise", imp.decision.value,
-                               IMPROVEMENT_WORDS[imp.decision][1], imp.reason))  # fmt: skip
+            cases.append(
+                _case(
+                    name + " improvement clears seed noise",
+                    imp.decision.value,
+                    IMPROVEMENT_WORDS[imp.decision][1],
+                    imp.reason,
+                )
+            )
     if audit.verdict is Verdict.ERROR:
-        cases.append(_case("the audit runs", "error", "error", audit.verdict_reason))
+        cases.append(_case("the audit runs", "error", None, audit.verdict_reason))
     subject = audit.source.display_name if audit.source else audit.audit_id
-    suite = ET.Element("testsuite", name=f"repaudit {subject}", tests=str(len(cases)),
-                       timestamp=audit.created_at.rstrip("Z"), time="0")  # fmt: skip
+    suite = ET.Element(
+        "testsuite",
+        name=f"repaudit {subject}",
+        tests=str(len(cases)),
+        timestamp=audit.created_at.rstrip("Z"),
+        time="0",
+    )
     for attribute, outcome in (
         ("failures", "failure"),
         ("errors", "error"),
@@ -116,12 +132,13 @@ def render_junit(audit: Audit) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _case(name: str, decision: str, tone: str, reason: str) -> ET.Element:
-    """A test case that fails on a failing decision and is skipped (a warning) when inconclusive."""
+def _case(name: str, decision: str, tone: Tone | None, reason: str) -> ET.Element:
+    """A test case that fails on a failing decision, errs when the audit could not run (no tone),
+    and is skipped (a warning) when inconclusive."""
     case = ET.Element("testcase", classname="repaudit", name=name, time="0")
-    if tone == "error":
+    if tone is None:
         ET.SubElement(case, "error", message=reason, type="error").text = reason
-    elif tone == "bad":
+    elif tone is Tone.BAD:
         ET.SubElement(case, "failure", message=f"{decision}: {reason}", type=decision).text = reason
     elif decision == "inconclusive":
         ET.SubElement(case, "skipped", message=f"inconclusive: {reason}")
@@ -131,6 +148,12 @@ def _case(name: str, decision: str, tone: str, reason: str) -> ET.Element:
 def write_report(audit: Audit, path: Path) -> None:
     """Render report.html and write it atomically; a failed render leaves no partial file."""
     write_text_atomic(path, render_html(audit))
+
+
+def write_outputs(audit: Audit, paths: AuditPaths) -> None:
+    """report.html and summary.md beside audit.json (after `check`, and by `repaudit report`)."""
+    write_report(audit, paths.report_html)
+    write_text_atomic(paths.summary_md, render_markdown(audit))
 
 
 def append_step_summary(markdown: str) -> None:

@@ -13,11 +13,9 @@ import string
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from repaudit import metrics
 from repaudit.errors import SpecError
 from repaudit.model import (
-    BASELINE_ARM,
-    METHOD_ARM,
+    Arm,
     ArmSpec,
     AuditSpec,
     Claim,
@@ -50,9 +48,16 @@ _SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
     "slurm": {"partition": ("str",), "gpus_per_node": ("int",), "cpus_per_task": ("int",),
               "mem_gb": ("float",), "timeout_min": ("int",), "additional": ("table",)},
 }  # fmt: skip
-_TYPE_WORDS = {"str": "a string", "float": "a number", "int": "an integer", "bool": "true or false",
-               "table": "a table", "tables": "an array of tables ([[claims]])",
-               "int-list": "a list of integers"}  # fmt: skip
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_TYPE_WORDS = {
+    "str": "a string",
+    "float": "a number",
+    "int": "an integer",
+    "bool": "true or false",
+    "table": "a table",
+    "tables": "an array of tables ([[claims]])",
+    "int-list": "a list of integers",
+}
 
 
 def parse_duration(text: str | float) -> float:
@@ -74,6 +79,42 @@ def parse_size(text: str | int) -> int:
     if size < 1:
         raise ValueError(f'{text!r} is not a memory size: write e.g. "8G" or "512M"')
     return int(size)
+
+
+def check_source(source: MetricSource, *, where: str) -> None:
+    """Raise SpecError (naming ``where``, e.g. "repaudit.toml [run.metric]") for a source that can
+    never give a number."""
+    if (source.json_path is None) == (source.regex is None):
+        raise SpecError(
+            f"{where}: give exactly one metric source, either json (with key) or regex, "
+            'e.g. json = "{out}/metrics.json" and key = "test.acc"'
+        )
+    if source.regex is not None:
+        if source.key is not None:
+            raise SpecError(f"{where}: key applies to json only; remove key or use json")
+        try:
+            groups = re.compile(source.regex).groups
+        except re.error as error:
+            raise SpecError(f"{where}: regex {source.regex!r} does not compile ({error})") from None
+        if groups != 1:
+            raise SpecError(
+                f"{where}: regex {source.regex!r} has {groups} capturing groups; it needs exactly "
+                "one around the number, e.g. 'test acc: ([0-9.]+)' (use (?:...) for the others)"
+            )
+        return
+    assert source.json_path is not None
+    if not source.key:
+        raise SpecError(
+            f'{where}: json needs a key, the dotted path to the number, e.g. key = "test.acc"'
+        )
+    unknown = [name for name in _PLACEHOLDER.findall(source.json_path) if name != "out"]
+    if unknown:
+        raise SpecError(
+            f"{where}: json path {source.json_path!r} uses {{{unknown[0]}}}; only {{out}} "
+            "(the run's output folder) is known there"
+        )
+    if any(not part for part in source.key.split(".")):
+        raise SpecError(f'{where}: key {source.key!r} has an empty part; write it like "test.acc"')
 
 
 def check_table(table: Mapping[str, Any], schema: str, where: str, label: str = "") -> None:
@@ -151,9 +192,9 @@ class _Builder:
             raise SpecError(
                 f"{self.where}: two claims share a metric name: give each its own metric"
             )
-        arms = [ArmSpec(METHOD_ARM, self.command(run, "[run]"))]
+        arms = [ArmSpec(Arm.METHOD, self.command(run, "[run]"))]
         if baseline:
-            arms.append(ArmSpec(BASELINE_ARM, self.command(baseline, "[baseline]")))
+            arms.append(ArmSpec(Arm.BASELINE, self.command(baseline, "[baseline]")))
         for arm in arms:
             self.check_seed(arm, run)
         alpha = stats.get("alpha", 0.05)
@@ -193,8 +234,12 @@ class _Builder:
         kind = self.choice(table, label, "kind", ClaimKind, "single")
         runs = self.count(table, "runs", 1, "1 or more", low=1, label=label)
         if kind is ClaimKind.MEAN and runs < 2:
-            raise self.fail(label, "runs", f'= {runs} with kind = "mean"',
-                            "set runs to how many runs the paper averaged (2 or more; --claim-runs)")  # fmt: skip
+            raise self.fail(
+                label,
+                "runs",
+                f'= {runs} with kind = "mean"',
+                "set runs to how many runs the paper averaged (2 or more; --claim-runs)",
+            )
         for key in ("value", "baseline"):
             if key in table and not math.isfinite(table[key]):
                 raise self.fail(label, key, f"= {table[key]}", "give a finite number")
@@ -231,14 +276,18 @@ class _Builder:
             flag for (t, key), flag in self.flags.items() if t == "claim" and key in SOURCE_KEYS
         ]
         where = "/".join(given) if given and label in PRIMARY_CLAIM else f"{self.where} {label}"
-        metrics.check_source(source, where=where)
+        check_source(source, where=where)
         return source
 
     def command(self, table: dict[str, Any], label: str) -> str:
         if not table.get("command"):
             flag = "--command" if label == "[run]" else "--baseline-command"
-            raise self.fail(label, "command", "is missing",
-                            f'add command = "python train.py --seed {{seed}} --out {{out}}" or pass {flag}')  # fmt: skip
+            raise self.fail(
+                label,
+                "command",
+                "is missing",
+                f'add command = "python train.py --seed {{seed}} --out {{out}}" or pass {flag}',
+            )
         self.placeholders(table["command"], label, "command")
         return table["command"]
 
@@ -246,25 +295,34 @@ class _Builder:
         try:
             names = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
         except ValueError:
-            raise self.fail(label, key, f"{text!r} has an unmatched brace",
-                            "write {{ and }} for literal braces") from None  # fmt: skip
+            raise self.fail(
+                label, key, f"{text!r} has an unmatched brace", "write {{ and }} for literal braces"
+            ) from None
         unknown = sorted(names - PLACEHOLDERS)
         if unknown:
-            raise self.fail(label, key, f"has an unknown placeholder {{{unknown[0]}}}",
-                            "use only {seed} {out} {threads} {gpu}, and {{ }} for literal braces "
-                            "(e.g. ${{HOME}} for a shell variable)")  # fmt: skip
+            raise self.fail(
+                label,
+                key,
+                f"has an unknown placeholder {{{unknown[0]}}}",
+                "use only {seed} {out} {threads} {gpu}, and {{ }} for literal braces "
+                "(e.g. ${{HOME}} for a shell variable)",
+            )
         return names
 
     def check_seed(self, arm: ArmSpec, run: dict[str, Any]) -> None:
-        label = "[run]" if arm.name == METHOD_ARM else "[baseline]"
+        label = "[run]" if arm.name == Arm.METHOD else "[baseline]"
         if "seed" in self.placeholders(arm.command, label, "command"):
             return
         if run.get("seed_override") or run.get("seed_from_env"):
             return
-        raise self.fail(label, "command", "has no {seed}, so every seed would run the same",
-                        "add the script's seed flag (e.g. --seed {seed}); or set [run] seed_from_env = "
-                        "true if it reads REPAUDIT_SEED, or seed_override = true (--seed-override) to "
-                        "replace its hard-coded seeds")  # fmt: skip
+        raise self.fail(
+            label,
+            "command",
+            "has no {seed}, so every seed would run the same",
+            "add the script's seed flag (e.g. --seed {seed}); or set [run] seed_from_env = "
+            "true if it reads REPAUDIT_SEED, or seed_override = true (--seed-override) to "
+            "replace its hard-coded seeds",
+        )
 
     def seeds(self, value: int | list[int]) -> tuple[int, ...]:
         if isinstance(value, int):
@@ -272,8 +330,9 @@ class _Builder:
                 raise self.fail("[run]", "seeds", f"= {value}", "give 1 or more (e.g. seeds = 5)")
             return tuple(range(1, value + 1))
         if not value or len(set(value)) < len(value) or min(value) < 0:
-            raise self.fail("[run]", "seeds", f"= {value}",
-                            "list distinct non-negative seeds, or give a count")  # fmt: skip
+            raise self.fail(
+                "[run]", "seeds", f"= {value}", "list distinct non-negative seeds, or give a count"
+            )
         return tuple(value)
 
     def choice(self, table: dict[str, Any], label: str, key: str, enum: Any, default: str) -> Any:
@@ -284,9 +343,16 @@ class _Builder:
         return enum(value)
 
     def count(
-        self, table: dict[str, Any], key: str, default: int, wanted: str, *, low: int,
-        allowed: Collection[int] = (), label: str = "[run]",
-    ) -> int:  # fmt: skip
+        self,
+        table: dict[str, Any],
+        key: str,
+        default: int,
+        wanted: str,
+        *,
+        low: int,
+        allowed: Collection[int] = (),
+        label: str = "[run]",
+    ) -> int:
         value = table.get(key, default)
         if value < low and value not in allowed:
             raise self.fail(label, key, f"= {value}", f"use {wanted}")
@@ -328,6 +394,6 @@ class _Builder:
             mem_gb=mem_gb,
             timeout_min=self.count(
                 table, "timeout_min", defaults.timeout_min, "1 or more", low=1, label="[slurm]"
-            ),  # fmt: skip
+            ),
             additional=self.strings(table.get("additional", {}), "[slurm.additional]"),
         )

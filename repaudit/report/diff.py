@@ -7,15 +7,12 @@ two-sided t-test on them (scipy); the environments are compared through their fi
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass
 
-import numpy as np
-from scipy import stats
-
+from repaudit import stats
 from repaudit.errors import UsageError
+from repaudit.formatting import ScoreFormat, p_value
 from repaudit.model import ArmSummary, Audit, Fingerprint
-from repaudit.wording import Formatter
 
 
 @dataclass(frozen=True)
@@ -23,28 +20,44 @@ class Move:
     """One arm's number for one metric, before and after."""
 
     metric: str
+    """The claim's metric."""
     arm: str
+    """Which arm."""
     before: ArmSummary
+    """The arm in the earlier audit."""
     after: ArmSummary
-    p_value: float | None  # Welch two-sided; None when an audit has fewer than 2 seeds
-    beyond_noise: bool | None  # None: too few seeds to tell
+    """The arm in the later audit."""
+    p_value: float | None
+    """Welch two-sided; None when an audit has fewer than 2 seeds."""
+    beyond_noise: bool | None
+    """None: too few seeds to tell."""
 
     @property
     def change(self) -> float:
+        """After minus before, in the metric's units."""
         return self.after.mean - self.before.mean
 
 
 @dataclass(frozen=True)
 class AuditDiff:
+    """What changed between two audits of one repository."""
+
     before: Audit
+    """The earlier audit."""
     after: Audit
+    """The later audit."""
     moves: tuple[Move, ...]
-    decisions: tuple[tuple[str, str, str], ...]  # (what, before, after) for each changed decision
-    environment: tuple[str, ...]  # plain-words differences between the two fingerprints
+    """Every arm of every claim both audits share."""
+    decisions: tuple[tuple[str, str, str], ...]
+    """(what, before, after) for each changed decision."""
+    environment: tuple[str, ...]
+    """Plain-words differences between the two fingerprints."""
     alpha: float
+    """Level of each Welch test."""
 
     @property
     def moved(self) -> bool:
+        """True when any number moved beyond seed noise."""
         return any(m.beyond_noise for m in self.moves)
 
 
@@ -85,8 +98,8 @@ def _move(metric: str, before: ArmSummary, after: ArmSummary, alpha: float) -> M
     if before.sd == 0 and after.sd == 0:
         # Every seed tied in both audits: the t-test is undefined, and any change is not noise.
         return Move(metric, before.arm, before, after, None, before.mean != after.mean)
-    test = stats.ttest_ind(after.values, before.values, equal_var=False)
-    p = float(test.pvalue)
+    p = stats.welch_two_sided(after.values, before.values)
+    assert p is not None  # both sds zero is handled above
     return Move(metric, before.arm, before, after, p, p < alpha)
 
 
@@ -99,9 +112,16 @@ def _environment(before: Audit, after: Audit) -> tuple[str, ...]:
     old, new = before.fingerprint, after.fingerprint
     if old is None or new is None:
         return tuple(changes)
-    for label, field in (("python", "python"), ("platform", "platform"), ("CPU", "cpu"),
-                         ("GPUs", "gpus"), ("torch", "torch"), ("CUDA", "cuda"),
-                         ("cuDNN", "cudnn"), ("isolation", "isolation")):  # fmt: skip
+    for label, field in (
+        ("python", "python"),
+        ("platform", "platform"),
+        ("CPU", "cpu"),
+        ("GPUs", "gpus"),
+        ("torch", "torch"),
+        ("CUDA", "cuda"),
+        ("cuDNN", "cudnn"),
+        ("isolation", "isolation"),
+    ):
         a, b = getattr(old, field), getattr(new, field)
         if a != b:
             changes.append(f"{label} {_show(a)} → {_show(b)}")
@@ -118,8 +138,11 @@ def _package_changes(old: Fingerprint, new: Fingerprint) -> list[str]:
         return dict(p.partition("==")[::2] for p in fp.packages)
 
     a, b = versions(old), versions(new)
-    return [f"package {name} {_show(a.get(name))} → {_show(b.get(name))}"
-            for name in sorted(set(a) | set(b)) if a.get(name) != b.get(name)]  # fmt: skip
+    return [
+        f"package {name} {_show(a.get(name))} → {_show(b.get(name))}"
+        for name in sorted(set(a) | set(b))
+        if a.get(name) != b.get(name)
+    ]
 
 
 def _show(value: object) -> str:
@@ -135,21 +158,17 @@ def render_diff(diff: AuditDiff) -> str:
     lines = [f"{subject}: {_label(before)} → {_label(after)}"]
     lines += [f"{what}: {a} → {b}" for what, a, b in diff.decisions]
     for move in diff.moves:
-        values = np.concatenate([move.before.values, move.after.values])
-        fmt = Formatter(values) if values.size else str
+        fmt = ScoreFormat((*move.before.values, *move.after.values))
         if move.beyond_noise is None:
             verdict = "too few seeds to tell"
         else:
             where = "beyond" if move.beyond_noise else "within"
-            p = (
-                ""
-                if move.p_value is None or math.isnan(move.p_value)
-                else f" (Welch p = {move.p_value:.2g})"
-            )
+            p = "" if move.p_value is None else f" (Welch p = {p_value(move.p_value)})"
             verdict = f"{where} seed noise{p}"
-        sign = "+" if move.change >= 0 else "-"
-        lines.append(f"  {move.metric} {move.arm}: {fmt(move.before.mean)} → {fmt(move.after.mean)} "
-                     f"({sign}{fmt(abs(move.change))}), {verdict}")  # fmt: skip
+        lines.append(
+            f"  {move.metric} {move.arm}: {fmt(move.before.mean)} → {fmt(move.after.mean)} "
+            f"({fmt.signed(move.change)}), {verdict}"
+        )
     if diff.environment:
         lines.append("What differs between the two audits:")
         lines += [f"  {change}" for change in diff.environment]

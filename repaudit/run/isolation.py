@@ -1,5 +1,5 @@
 """What audited code may see: the allow-listed environment, and the isolation wrapper around it
-(running the wrapped command, with its timeout and limits, is runner.py's).
+(running the wrapped command, with its timeout and limits, is process.py's).
 
 Three levels, strongest first (model.Isolation):
 
@@ -20,7 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from repaudit.model import Isolation
@@ -90,8 +90,8 @@ def unshare_prefix() -> tuple[str, ...] | None:
     return None
 
 
-def detect_isolation() -> tuple[Isolation, str]:
-    """The strongest isolation this machine offers, and plain words on what it does and does not do.
+def detect_isolation() -> Isolation:
+    """The strongest isolation this machine offers: decided once per audit (once per Slurm node).
 
     REPAUDIT_ISOLATION=unshare-net or none asks for a weaker level (e.g. where bubblewrap cannot
     run); a stronger level than the machine offers is never claimed.
@@ -103,28 +103,22 @@ def detect_isolation() -> tuple[Isolation, str]:
 
 
 @functools.cache
-def _strongest(allowed: tuple[Isolation, ...]) -> tuple[Isolation, str]:
+def _strongest(allowed: tuple[Isolation, ...]) -> Isolation:
     if (
         Isolation.BUBBLEWRAP in allowed
         and shutil.which("bwrap")
         and _works(bwrap_argv(Path("/"), network=False))
     ):
-        return Isolation.BUBBLEWRAP, (
-            "seeds ran under bubblewrap: no network, system read-only, the auditor's home hidden, "
-            "a private /tmp, only the seed's checkout and output folders writable; it is not a "
-            "virtual machine (same kernel), so run hostile code inside a VM (docs/sandbox.md)"
-        )
+        return Isolation.BUBBLEWRAP
     if Isolation.UNSHARE_NET in allowed and unshare_prefix() is not None:
-        return Isolation.UNSHARE_NET, (
-            "seeds ran under unshare: no network and every process killed with the seed, but the "
-            "filesystem is NOT protected (the code can read and write what the auditor can); "
-            "install bubblewrap (apt-get install bubblewrap) for filesystem isolation"
-        )
-    return Isolation.NONE, (
-        "seeds ran WITHOUT isolation: the code could use the network and read and write the "
-        "auditor's files (only the environment variables were scrubbed); install bubblewrap "
-        "(apt-get install bubblewrap) or run repaudit inside a container"
-    )
+        return Isolation.UNSHARE_NET
+    return Isolation.NONE
+
+
+def weakest(levels: Iterable[Isolation]) -> Isolation:
+    """The weakest of ``levels`` (Isolation lists the strongest first)."""
+    order = list(Isolation)
+    return max(levels, key=order.index)
 
 
 def _masked_dirs() -> list[Path]:
@@ -148,6 +142,8 @@ def bwrap_argv(
     devices: Sequence[str] = (),
     hidden: Sequence[Path] = (),
 ) -> list[str]:
+    """bubblewrap's command line: ``cwd`` as the working folder, ``writable`` and ``readonly`` bound
+    in, ``hidden`` folders empty but for those binds, no network unless ``network``."""
     argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm"]
     argv += ["--proc", "/proc", "--tmpfs", "/tmp"]
     for folder in [*_masked_dirs(), *(h for h in hidden if len(h.absolute().parts) > 2)]:

@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-from repaudit import plots
+from repaudit import formatting
+from repaudit.formatting import ScoreFormat, duration, p_value, percent
 from repaudit.model import (
     ArmSummary,
     Audit,
@@ -24,91 +23,52 @@ from repaudit.model import (
     RunResult,
     RunStatus,
     TestResult,
+    Tone,
     Verdict,
 )
 from repaudit.spec import spec_to_toml
-from repaudit.wording import Formatter
 
 VERDICT_WORDS = {
-    Verdict.HOLDS: ("The claim holds", "good"),
-    Verdict.DOES_NOT_HOLD: ("The claim does not hold", "bad"),
-    Verdict.INCONCLUSIVE: ("Inconclusive", "warn"),
-    Verdict.ERROR: ("The audit could not run", "bad"),
+    Verdict.HOLDS: ("The claim holds", Tone.GOOD),
+    Verdict.DOES_NOT_HOLD: ("The claim does not hold", Tone.BAD),
+    Verdict.INCONCLUSIVE: ("Inconclusive", Tone.WARN),
+    Verdict.ERROR: ("The audit could not run", Tone.BAD),
 }
 REPRODUCTION_WORDS = {
-    ReproductionDecision.REPRODUCED: ("reproduces", "good"),
-    ReproductionDecision.OPTIMISTIC: ("is reached only by a lucky seed", "warn"),
-    ReproductionDecision.NOT_REPRODUCED: ("does not reproduce", "bad"),
-    ReproductionDecision.EXCEEDED: ("is exceeded by the re-runs", "good"),
-    ReproductionDecision.INCONCLUSIVE: ("cannot be judged: too few seeds finished", "warn"),
+    ReproductionDecision.REPRODUCED: ("reproduces", Tone.GOOD),
+    ReproductionDecision.OPTIMISTIC: ("is reached only by a lucky seed", Tone.WARN),
+    ReproductionDecision.NOT_REPRODUCED: ("does not reproduce", Tone.BAD),
+    ReproductionDecision.EXCEEDED: ("is exceeded by the re-runs", Tone.GOOD),
+    ReproductionDecision.INCONCLUSIVE: ("cannot be judged: too few seeds finished", Tone.WARN),
 }
 IMPROVEMENT_WORDS = {
-    ImprovementDecision.HOLDS: ("clears seed noise", "good"),
-    ImprovementDecision.WITHIN_NOISE: ("is within seed noise", "bad"),
-    ImprovementDecision.REVERSED: ("is reversed: the baseline does better", "bad"),
-    ImprovementDecision.INCONCLUSIVE: ("cannot be told apart from seed noise yet", "warn"),
-}
-ISOLATION_WORDS = {
-    Isolation.BUBBLEWRAP: "read-only system, private /tmp, no network; "
-    "only the seed's own checkout was writable.",
-    Isolation.UNSHARE_NET: "no network during training; the filesystem was reachable.",
-    Isolation.NONE: "plain subprocesses that could reach the network and the whole filesystem.",
+    ImprovementDecision.HOLDS: ("clears seed noise", Tone.GOOD),
+    ImprovementDecision.WITHIN_NOISE: ("is within seed noise", Tone.BAD),
+    ImprovementDecision.REVERSED: ("is reversed: the baseline does better", Tone.BAD),
+    ImprovementDecision.INCONCLUSIVE: ("cannot be told apart from seed noise yet", Tone.WARN),
 }
 STATUS_WORDS = {
-    RunStatus.OK: ("ok", "good"),
-    RunStatus.FAILED: ("failed", "bad"),
-    RunStatus.TIMEOUT: ("timed out", "bad"),
-    RunStatus.NO_METRIC: ("no metric", "warn"),
+    RunStatus.OK: ("ok", Tone.GOOD),
+    RunStatus.FAILED: ("failed", Tone.BAD),
+    RunStatus.TIMEOUT: ("timed out", Tone.BAD),
+    RunStatus.NO_METRIC: ("no metric", Tone.WARN),
 }
 
 
-# ---------------------------------------------------------------- number formats
-
-
-def p_value(p: float | None) -> str:
-    if p is None:
-        return "—"
-    return "< 0.0001" if p < 0.0001 else f"{p:.2g}"
-
-
-def chance(x: float) -> str:
-    if 0.995 < x < 1:
-        return "> 99%"
-    return "< 1%" if 0 < x < 0.005 else f"{x:.0%}"
-
-
-def duration(seconds: float) -> str:
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
-
-
-def memory(size: int | None) -> str:
-    if size is None:
-        return "—"
-    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
+def score_format(result: ClaimResult | None) -> ScoreFormat:
+    """Scores to two significant digits of the method's seed sd, as the verdict paragraph does."""
+    return ScoreFormat(result.arms[0].values if result and result.arms else ())
 
 
 def interval(span: Interval | None, fmt: Callable[[float], str]) -> str:
-    return "—" if span is None else f"[{fmt(span.low)}, {fmt(span.high)}]"
-
-
-def score_format(result: ClaimResult | None) -> Callable[[float], str]:
-    """Scores to two significant digits of the method's seed sd, as the verdict paragraph does."""
-    values = result.arms[0].values if result and result.arms else ()
-    return Formatter(np.asarray(values, dtype=float))
-
-
-def signed(fmt: Callable[[float], str]) -> Callable[[float], str]:
-    return lambda x: ("+" if x >= 0 else "-") + fmt(abs(x))
+    """ "[low, high]", or "—" where there is no interval."""
+    return "—" if span is None else formatting.interval(span.low, span.high, fmt)
 
 
 def run_label(run: RunResult) -> str:
-    return f"{run.arm} seed {run.seed}" + (f" (repeat {run.repeat})" if run.repeat else "")
+    """ "method seed 3", "method seed 1 (repeat 2)"."""
+    key = run.key
+    return f"{key.arm} seed {key.seed}" + (f" (repeat {key.repeat})" if key.repeat else "")
 
 
 # ---------------------------------------------------------------- context
@@ -159,7 +119,7 @@ def _sentence(audit: Audit) -> str:
     words = REPRODUCTION_WORDS[result.reproduction.decision][0]
     text = f"The claimed {result.claim.metric} of {fmt(result.claim.value)} {words}"
     if result.improvement is not None:
-        gap = signed(fmt)(result.improvement.claimed_gap)
+        gap = fmt.signed(result.improvement.claimed_gap)
         words = IMPROVEMENT_WORDS[result.improvement.decision][0]
         text += f", and the claimed {gap} gain over the baseline {words}"
     more = len(audit.results) - 1
@@ -175,19 +135,32 @@ def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
         readings += [
             ("Re-runs", f"{fmt(method.mean)} ± {fmt(method.sd)} sd; median {fmt(method.median)}"),
             ("95% prediction interval for one new seed", interval(rep.prediction_interval, fmt)),
-            ("Seeds reaching the claim", f"{plots.seeds_reaching(result)} of {method.n}"),
+            ("Seeds reaching the claim", f"{rep.seeds_reaching} of {method.n}"),
         ]
     if rep.chance_one_seed_reaches is not None:
-        readings.append(("Chance one new seed reaches it", chance(rep.chance_one_seed_reaches)))
+        readings.append(("Chance one new seed reaches it", percent(rep.chance_one_seed_reaches)))
     if rep.best_of_k is not None:
         k = max(1, round(rep.best_of_k))
         readings.append(("Best-of-k reading", f"what the best of ~{k} seed{'s' * (k > 1)} gives"))
-    decisions = [_decision("Does the claimed number reproduce?", rep.decision.value,
-                           REPRODUCTION_WORDS[rep.decision][1], rep.reason, readings)]  # fmt: skip
+    decisions = [
+        _decision(
+            "Does the claimed number reproduce?",
+            rep.decision.value,
+            REPRODUCTION_WORDS[rep.decision][1],
+            rep.reason,
+            readings,
+        )
+    ]
     if imp is not None:
-        decisions.append(_decision("Does the claimed improvement clear seed noise?",
-                                   imp.decision.value, IMPROVEMENT_WORDS[imp.decision][1],
-                                   imp.reason, _improvement_readings(result, fmt)))  # fmt: skip
+        decisions.append(
+            _decision(
+                "Does the claimed improvement clear seed noise?",
+                imp.decision.value,
+                IMPROVEMENT_WORDS[imp.decision][1],
+                imp.reason,
+                _improvement_readings(result, fmt),
+            )
+        )
     floor = None
     if result.repeat_sd is not None and method is not None:
         floor = f"{fmt(result.repeat_sd)} sd when one seed is re-run, against {fmt(method.sd)} seed to seed"
@@ -209,19 +182,31 @@ def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
         "notes": list(imp.notes if imp else ()) + outliers,
         "arms": [_arm(a, fmt) for a in result.arms],
         "tests": [_test(t) for t in tests],
-        "plots": plots.plots(result) if with_plots and method is not None else [],
+        "plots": _plots(result) if with_plots and method is not None else [],
     }
 
 
-def _decision(question: str, decision: str, tone: str, reason: str, readings: list) -> dict:
-    return {"question": question, "decision": decision, "tone": tone, "reason": reason,
-            "readings": [{"label": k, "value": v} for k, v in readings]}  # fmt: skip
+def _plots(result: ClaimResult) -> list[Any]:
+    """The claim's figures; matplotlib is imported here, only when a report is rendered."""
+    from repaudit.report.plots import plots
+
+    return plots(result)
 
 
-def _improvement_readings(result: ClaimResult, fmt: Callable[[float], str]) -> list:
+def _decision(question: str, decision: str, tone: Tone, reason: str, readings: list) -> dict:
+    return {
+        "question": question,
+        "decision": decision,
+        "tone": tone,
+        "reason": reason,
+        "readings": [{"label": k, "value": v} for k, v in readings],
+    }
+
+
+def _improvement_readings(result: ClaimResult, fmt: ScoreFormat) -> list:
     imp = result.improvement
     assert imp is not None
-    gap = signed(fmt)
+    gap = fmt.signed
     readings = [("Claimed gap over the baseline", gap(imp.claimed_gap))]
     if imp.observed_gap is not None:
         observed = f"{gap(imp.observed_gap)}, 95% interval {interval(imp.gap_interval, gap)}"
@@ -232,9 +217,9 @@ def _improvement_readings(result: ClaimResult, fmt: Callable[[float], str]) -> l
         consistent = "yes" if imp.consistent_with_claim else "no: outside the observed interval"
         readings.append(("Claimed gap consistent with the re-runs", consistent))
     if imp.seed_luck is not None:
-        readings.append(("Two runs of the same code differ this much", chance(imp.seed_luck)))
+        readings.append(("Two runs of the same code differ this much", percent(imp.seed_luck)))
     if imp.power is not None:
-        readings.append(("Power this audit had for the claimed gap", chance(imp.power)))
+        readings.append(("Power this audit had for the claimed gap", percent(imp.power)))
     if imp.seeds_needed is not None:
         readings.append(("Seeds per arm for 80% power", f"{imp.seeds_needed}"))
     return readings
@@ -258,9 +243,11 @@ def _test(test: TestResult) -> dict[str, Any]:
     return {
         "name": test.name,
         "deciding": test.deciding,
-        "statistic": "—" if test.statistic is None else f"{test.statistic:.3g}",
+        "statistic": formatting.number(test.statistic),
         "p": p_value(test.p_value),
-        "interval": f"95%: {interval(test.interval, '{:.3g}'.format)}" if test.interval else "",
+        "interval": f"{test.interval.level:.0%}: {interval(test.interval, formatting.number)}"
+        if test.interval
+        else "",
         "assumption": test.assumption or "—",
         "meaning": test.meaning,
         "note": test.note,
@@ -276,7 +263,7 @@ def _run(run: RunResult, metric: str, fmt: Callable[[float], str]) -> dict[str, 
         "tone": tone,
         "value": "—" if value is None else fmt(value),
         "duration": duration(run.seconds) if run.seconds else "—",
-        "memory": memory(run.peak_memory_bytes),
+        "memory": formatting.size(run.peak_memory_bytes),
         "seed_calls": [
             f"{c.function}({'' if c.original is None else c.original}) → {c.replaced_by}"
             for c in run.seed_calls
@@ -297,14 +284,16 @@ def _runs_summary(runs: tuple[RunResult, ...]) -> str:
 
 
 def _isolation(audit: Audit) -> dict[str, str] | None:
+    """The weakest level any seed ran under, from the runs themselves (each node's, under Slurm)."""
     if audit.fingerprint is None:
         return None
     level = audit.fingerprint.isolation
-    tone = "good" if level is Isolation.BUBBLEWRAP else "warn"
-    return {"level": level.value, "text": ISOLATION_WORDS[level], "tone": tone}
+    tone = Tone.GOOD if level is Isolation.BUBBLEWRAP else Tone.WARN
+    return {"level": level.value, "text": level.note, "tone": tone}
 
 
 def _provenance(audit: Audit) -> dict[str, Any] | None:
+    """Where the code came from, what ran, and on what machine."""
     source, fp, spec = audit.source, audit.fingerprint, audit.spec
     if source is None:
         return None

@@ -1,0 +1,28 @@
+"""The audit's outputs: context(audit) -> dict -> templates (HTML, Markdown, text, JUnit), the plots,
+and the comparison of two audits (`repaudit diff`). Reads audits; never runs or decides anything."""
+
+from repaudit.report.context import context
+from repaudit.report.diff import AuditDiff, diff_audits, render_diff
+from repaudit.report.render import (
+    append_step_summary,
+    render_html,
+    render_junit,
+    render_markdown,
+    render_text,
+    write_outputs,
+    write_report,
+)
+
+__all__ = [
+    "AuditDiff",
+    "append_step_summary",
+    "context",
+    "diff_audits",
+    "render_diff",
+    "render_html",
+    "render_junit",
+    "render_markdown",
+    "render_text",
+    "write_outputs",
+    "write_report",
+]
