@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from repaudit import env, run, source, spec, store, verdict
-from repaudit.errors import InternalError, RepauditError
+from repaudit.errors import EnvSetupError, InternalError, RepauditError
 from repaudit.executors import Executor, ExecutorFactory
 from repaudit.model import (
     Arm,
@@ -68,6 +68,8 @@ class AuditRequest:
     """Clones and environments; default: default_cache_dir()."""
     argv: tuple[str, ...] = ()
     """The command-line arguments, for the exact re-run command."""
+    require_isolation: Isolation | None = None
+    """Refuse to run seeds under anything weaker (a CI job that must not silently lose its sandbox)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +148,13 @@ def plan_audit(
 ) -> AuditPlan:
     """Decide the isolation, build or reuse the environment, run `prepare`, and list every run."""
     isolation = run.detect_isolation()
+    wanted = request.require_isolation
+    if wanted is not None and run.weakest((isolation, wanted)) is not wanted:
+        raise EnvSetupError(
+            f"this machine offers only {isolation.value} isolation but --require-isolation "
+            f"{wanted.value} was given: install bubblewrap (apt-get install bubblewrap; on "
+            "Ubuntu 24.04 also allow user namespaces, see docs/ci.md) or lower the requirement"
+        )
     environment = env.prepare_environment(
         audit_spec, code_dir, cache_dir=cache_dir, log_path=paths.environment_log
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import shlex
@@ -25,6 +26,7 @@ from repaudit.model import (
     ExecutorKind,
     ExitCode,
     ImprovementDecision,
+    Isolation,
     ReproductionDecision,
     Verdict,
 )
@@ -50,9 +52,22 @@ FAIL_ON_CHOICES: tuple[Decision, ...] = tuple(
 OUTPUT_OPTIONS = ("output_format", "summary_md", "junit", "fail_on")
 
 
-def _choice(enum: Any) -> click.Choice[Any]:
-    """A click choice of an enum's values, given to the command as the enum member."""
-    return click.Choice(list(enum), case_sensitive=False)
+class EnumChoice(click.Choice):  # type: ignore[type-arg]
+    """A click choice of an enum's *values* ("unshare-net"), given to the command as the member
+    (click's own enum choices spell members by their Python names, "unshare_net")."""
+
+    def __init__(self, enum: type[enum.Enum]) -> None:
+        self.enum = enum
+        super().__init__([member.value for member in enum], case_sensitive=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The enum member the typed value names."""
+        return self.enum(super().convert(value, param, ctx))
+
+
+def _choice(enum: Any) -> EnumChoice:
+    """A click choice of ``enum``'s values, given to the command as the enum member."""
+    return EnumChoice(enum)
 
 
 @click.group(epilog=EXIT_CODES_HELP, context_settings=CONTEXT)
@@ -211,6 +226,11 @@ def emit_verdict(
 )
 @click.option("--slurm-partition", help="Slurm partition (with --executor slurm).")
 @click.option(
+    "--require-isolation",
+    type=_choice(Isolation),
+    help="Exit 4 instead of running seeds under weaker isolation than this.",
+)
+@click.option(
     "--store",
     "store_dir",
     type=click.Path(path_type=Path),
@@ -250,8 +270,9 @@ def check(target: str, **options: Any) -> ExitCode:
         spec_path=options.pop("spec_path"),
         store_dir=options.pop("store_dir"),
         cache_dir=options.pop("cache_dir"),
-        overrides=SpecOverrides(**options),
+        require_isolation=options.pop("require_isolation"),
         argv=tuple(sys.argv[1:]),
+        overrides=SpecOverrides(**options),
     )
     try:
         result = run_audit(request, make_executor, progress)

@@ -123,7 +123,7 @@ class RunStatus(enum.StrEnum):
 
 
 class ReproductionDecision(enum.StrEnum):
-    """Q1: does the claimed number reproduce? (DESIGN.md section 4)"""
+    """Q1: does the claimed number reproduce? (docs/statistics.md)"""
 
     REPRODUCED = "reproduced"
     OPTIMISTIC = "optimistic"
@@ -133,7 +133,7 @@ class ReproductionDecision(enum.StrEnum):
 
 
 class ImprovementDecision(enum.StrEnum):
-    """Q2: does the claimed improvement over the baseline hold? (DESIGN.md section 4)"""
+    """Q2: does the claimed improvement over the baseline hold? (docs/statistics.md)"""
 
     HOLDS = "holds"
     WITHIN_NOISE = "within-noise"

@@ -1,4 +1,4 @@
-"""Statistics -> decisions, each with a plain-language reason (DESIGN.md section 4).
+"""Statistics -> decisions, each with a plain-language reason (docs/statistics.md).
 
 The rules, fixed in advance (no test shopping), on scores oriented so that higher is better:
 - Q1, the claimed number: the claim against the (1 - alpha) prediction interval for the mean
@@ -419,7 +419,7 @@ def exit_code(
     results: Sequence[ClaimResult] = (),
     fail_on: Collection[str] | None = None,
 ) -> ExitCode:
-    """DESIGN.md's exit code for the verdict; with ``fail_on`` (decision names), 1 iff one occurs.
+    """The exit code for the verdict (docs/statistics.md); with ``fail_on`` (decision names), 1 iff one occurs.
 
     ERROR stays 4 either way.
     """

@@ -14,7 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "repaudit"
 SUBPACKAGES = ("spec", "env", "run", "executors", "report")
 
-# What each stage must never import (DESIGN.md section 2: lower layers never import higher ones).
+# What each stage must never import (docs/architecture.md: lower layers never import higher ones).
 FORBIDDEN = {
     "model": {"*"},
     "errors": {"*"},

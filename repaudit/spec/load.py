@@ -94,7 +94,7 @@ def load_spec(
     """Find the spec (--spec, repaudit.toml, [tool.repaudit], registry, or flags only), apply the
     flags, validate, and return the AuditSpec. Raises SpecError naming the file, key and fix.
 
-    `default_environment` applies when neither the spec nor a flag names one (DESIGN.md 5.2: a
+    `default_environment` applies when neither the spec nor a flag names one (docs/spec.md: a
     cloned remote repository gets its own venv; a local one runs under the current interpreter)."""
     raw, where, origin = _find(repo_dir, spec_path, registry_dir, registry_key)
     if raw is None and overrides.command is None:
