@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from repaudit import __version__, environment, report, sandbox, source, spec, store, verdict
+from repaudit import __version__, report, sandbox, source, spec, store, verdict
+from repaudit.env import fingerprint, prepare_environment
 from repaudit.executor import Executor, ExecutorFactory
 from repaudit.model import (
     BASELINE_ARM,
@@ -98,7 +99,7 @@ def run_audit(
         paths = store.AuditPaths(request.store_dir / store.audit_id(pinned, spec_hash))
         with store.locked(paths):
             store.write_text_atomic(paths.spec_toml, spec.spec_to_toml(audit_spec))
-            env = environment.prepare_environment(
+            env = prepare_environment(
                 audit_spec, code_dir, cache_dir=cache_dir, log_path=paths.environment_log
             )
             return _run_seeds(
@@ -150,8 +151,8 @@ def _run_seeds(
         if progress:
             progress.finished(result)
     runs = tuple(finished[r.key] for r in requests if r.key in finished)
-    fingerprint = environment.fingerprint(env, sandbox.seed_variables(requests[0]))
-    store.write_json_atomic(paths.environment_json, store.to_plain(fingerprint))
+    recorded = fingerprint(env, sandbox.seed_variables(requests[0]))
+    store.write_json_atomic(paths.environment_json, store.to_plain(recorded))
     results, overall, reason = verdict.evaluate(audit_spec, runs)
     # Weaker isolation than bubblewrap is a warning the terminal and the report must show.
     weak = env.isolation is not Isolation.BUBBLEWRAP and env.isolation_note
@@ -161,7 +162,7 @@ def _run_seeds(
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         spec=audit_spec,
         source=pinned,
-        fingerprint=fingerprint,
+        fingerprint=recorded,
         runs=runs,
         results=results,
         verdict=overall,

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from repaudit import environment, sandbox
+from repaudit import sandbox
+from repaudit.env import detect_gpus
 from repaudit.errors import ExecutorError
 from repaudit.model import AuditSpec, RunResult, RunStatus, SeedRequest, SlurmOptions
 
@@ -106,7 +107,7 @@ class LocalExecutor:
         run_seed: SeedRunner = sandbox.run_seed,
         kill_running: Callable[[], None] = sandbox.kill_all_running,
     ) -> None:
-        visible = environment.detect_gpus() if gpus is None and gpus_per_seed else (gpus or ())
+        visible = detect_gpus() if gpus is None and gpus_per_seed else (gpus or ())
         self.slots = plan_slots(
             workers, threads_per_slot=threads_per_slot, gpus=visible, gpus_per_seed=gpus_per_seed
         )

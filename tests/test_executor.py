@@ -168,7 +168,7 @@ def test_an_interrupt_in_the_callers_loop_also_kills_the_running_seeds(tmp_path:
 
 
 def test_gpus_per_seed_on_a_machine_without_gpus_is_an_error() -> None:
-    from repaudit.environment import detect_gpus
+    from repaudit.env import detect_gpus
 
     if detect_gpus():
         pytest.skip("this machine has GPUs")

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from repaudit import environment
+import repaudit
+from repaudit.env import prepare_environment
 from repaudit.model import ArmSpec, AuditSpec, Claim, Environment, EnvironmentKind
 
-HOOK_FILE = Path(environment.__file__).parent / "hook" / "repaudit_seed_hook.py"
+HOOK_FILE = Path(repaudit.__file__).parent / "hook" / "repaudit_seed_hook.py"
 _spec = importlib.util.spec_from_file_location("repaudit_seed_hook_under_test", HOOK_FILE)
 assert _spec and _spec.loader
 hook = importlib.util.module_from_spec(_spec)
@@ -32,7 +33,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Environment:
         seeds=(1,),
         seed_override=True,
     )
-    built = environment.prepare_environment(
+    built = prepare_environment(
         spec, folder, cache_dir=folder / "cache", log_path=folder / "env.log"
     )
     assert built.kind is EnvironmentKind.CURRENT and built.python != Path(os.sys.executable)

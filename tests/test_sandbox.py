@@ -16,7 +16,8 @@ from pathlib import Path
 import git
 import pytest
 
-from repaudit import environment, isolation, runner, sandbox
+from repaudit import isolation, runner, sandbox
+from repaudit.env import prepare_environment
 from repaudit.model import (
     ArmSpec,
     AuditSpec,
@@ -399,7 +400,7 @@ def test_seed_override_changes_hard_coded_torch_seeds(tmp_path: Path) -> None:
             claims=(CLAIM,), arms=(ArmSpec("method", "python -I train.py {out}"),), seeds=(1, 2),
             seed_override=override,
         )  # fmt: skip
-        env = environment.prepare_environment(
+        env = prepare_environment(
             spec, source.repo_path, cache_dir=tmp_path / "cache", log_path=tmp_path / "env.log"
         )
         results = []

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from repaudit import environment
+from repaudit.env import prepare_environment
 from repaudit.errors import EnvSetupError
+from repaudit.isolation import detect_isolation
 from repaudit.model import ArmSpec, AuditSpec, Claim, EnvironmentKind, Isolation
 
 
@@ -23,12 +24,10 @@ def spec(**fields: object) -> AuditSpec:
 
 
 def test_current_is_the_running_interpreter(tmp_path: Path) -> None:
-    env = environment.prepare_environment(
-        spec(), tmp_path, cache_dir=tmp_path / "c", log_path=tmp_path / "l"
-    )
+    env = prepare_environment(spec(), tmp_path, cache_dir=tmp_path / "c", log_path=tmp_path / "l")
     assert env.kind is EnvironmentKind.CURRENT and env.python == Path(sys.executable)
     assert env.torch_from == "system" and env.cache_key is None
-    assert env.isolation is environment.detect_isolation()[0] and env.isolation_note
+    assert env.isolation is detect_isolation()[0] and env.isolation_note
     assert not (tmp_path / "c").exists()  # nothing built
 
 
@@ -37,7 +36,7 @@ def test_conda_only_repositories_are_refused_with_the_fix(tmp_path: Path) -> Non
     with pytest.raises(
         EnvSetupError, match="conda environment.*requirements.txt.*--environment current"
     ):
-        environment.prepare_environment(
+        prepare_environment(
             spec(environment=EnvironmentKind.VENV),
             tmp_path,
             cache_dir=tmp_path / "c",
@@ -55,9 +54,7 @@ def test_venv_is_built_once_reuses_the_auditors_torch_and_carries_the_hook(tmp_p
     (checkout / "environment.yml").write_text("dependencies: [numpy]\n")
     venv_spec = spec(environment=EnvironmentKind.VENV, setup="python -c \"open('setup-ran', 'w')\"")
     log = tmp_path / "audit" / "environment.log"
-    env = environment.prepare_environment(
-        venv_spec, checkout, cache_dir=tmp_path / "cache", log_path=log
-    )
+    env = prepare_environment(venv_spec, checkout, cache_dir=tmp_path / "cache", log_path=log)
     assert env.kind is EnvironmentKind.VENV and not env.reused
     assert env.python.parent == env.bin_dir and str(env.python).startswith(
         str(tmp_path / "cache" / "venvs")
@@ -70,9 +67,7 @@ def test_venv_is_built_once_reuses_the_auditors_torch_and_carries_the_hook(tmp_p
         p.name for p in site_packages.iterdir()
     }
     started = time.monotonic()
-    again = environment.prepare_environment(
-        venv_spec, checkout, cache_dir=tmp_path / "cache", log_path=log
-    )
+    again = prepare_environment(venv_spec, checkout, cache_dir=tmp_path / "cache", log_path=log)
     assert again.reused and again.python == env.python and time.monotonic() - started < 2
     # `pip` in a setup command installs into the venv, never into the auditor's interpreter
     assert shutil.which("pip", path=str(env.bin_dir)) == str(env.bin_dir / "pip")
@@ -92,7 +87,7 @@ def test_failed_install_shows_the_tail_keeps_the_log_and_leaves_no_venv(tmp_path
     (checkout / "requirements.txt").write_text("numpy===!!not-a-version\n")
     log = tmp_path / "environment.log"
     with pytest.raises(EnvSetupError) as error:
-        environment.prepare_environment(
+        prepare_environment(
             spec(environment=EnvironmentKind.VENV),
             checkout,
             cache_dir=tmp_path / "cache",
@@ -109,5 +104,5 @@ def test_isolation_level_can_be_lowered_but_never_overstated(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("REPAUDIT_ISOLATION", "none")
-    level, note = environment.detect_isolation()
+    level, note = detect_isolation()
     assert level is Isolation.NONE and "WITHOUT isolation" in note and "bubblewrap" in note

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from repaudit import environment
-from repaudit.fingerprint import detect_gpus, fingerprint
+from repaudit.env import detect_gpus, fingerprint, prepare_environment
 from repaudit.model import ArmSpec, AuditSpec, Claim
 
 
 def test_fingerprint_records_packages_torch_and_only_safe_variables(tmp_path: Path) -> None:
-    env = environment.prepare_environment(
+    env = prepare_environment(
         AuditSpec(claims=(Claim("acc", 0.5),), arms=(ArmSpec("m", "x {seed}"),), seeds=(1,)),
         tmp_path,
         cache_dir=tmp_path / "c",

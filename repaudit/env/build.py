@@ -34,18 +34,16 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+from repaudit.env.fingerprint import probe
 from repaudit.errors import EnvSetupError
-from repaudit.fingerprint import detect_gpus, fingerprint, probe
 from repaudit.isolation import base_environment, detect_isolation
 from repaudit.model import AuditSpec, Environment, EnvironmentKind
 from repaudit.runner import run_contained
 
-__all__ = ["detect_gpus", "detect_isolation", "fingerprint", "prepare_environment"]
-
 _RECIPE = "1"  # bump when the way environments are built changes: old cache entries are not reused
 _INSTALL_TIMEOUT = 3600.0
 _COMPLETE = ".repaudit-complete"
-_PACKAGE_DIR = Path(__file__).parent
+_PACKAGE_DIR = Path(__file__).parent.parent
 _TORCH_ORIGIN = "import importlib.util as u; s = u.find_spec('torch'); print(s.origin if s else '')"
 
 
