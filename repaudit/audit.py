@@ -100,7 +100,7 @@ def run_audit(
         with store.locked(paths):
             store.write_text_atomic(paths.spec_toml, spec.spec_to_toml(audit_spec))
             env = prepare_environment(
-                audit_spec, code_dir, cache_dir=cache_dir, log_path=paths.environment_log
+                audit_spec, pinned, code_dir, cache_dir=cache_dir, log_path=paths.environment_log
             )
             return _run_seeds(
                 request,
@@ -156,7 +156,7 @@ def _run_seeds(
     results, overall, reason = verdict.evaluate(audit_spec, runs)
     # Weaker isolation than bubblewrap is a warning the terminal and the report must show.
     weak = env.isolation is not Isolation.BUBBLEWRAP and env.isolation_note
-    notes = pinned.warnings + ((env.isolation_note,) if weak else ())
+    notes = pinned.warnings + env.notes + ((env.isolation_note,) if weak else ())
     audit = Audit(
         audit_id=paths.root.name,
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -44,6 +44,8 @@ class SpecOverrides:
     claim_kind: str | None = None
     claim_runs: int | None = None
     environment: str | None = None
+    python: str | None = None
+    resolve_as_of: str | None = None
     timeout: str | None = None
     memory: str | None = None
     seed_override: bool | None = None
@@ -61,7 +63,8 @@ _FLAG_KEYS = {
     "claim_kind": ("claim", "kind"), "claim_runs": ("claim", "runs"),
     "metric_json": ("claim", "json"), "metric_key": ("claim", "key"),
     "metric_regex": ("claim", "regex"), "seeds": ("run", "seeds"), "command": ("run", "command"),
-    "environment": ("run", "environment"), "timeout": ("run", "timeout"), "memory": ("run", "memory"),
+    "environment": ("run", "environment"), "python": ("run", "python"),
+    "resolve_as_of": ("run", "resolve_as_of"), "timeout": ("run", "timeout"), "memory": ("run", "memory"),
     "seed_override": ("run", "seed_override"), "deterministic": ("run", "deterministic"),
     "repeat_seed": ("run", "repeat_seed"), "gpus_per_seed": ("run", "gpus_per_seed"),
     "baseline_command": ("baseline", "command"), "alpha": ("stats", "alpha"),
@@ -112,6 +115,8 @@ def spec_hash(spec: AuditSpec) -> str:
         "deterministic": spec.deterministic,
         "env": sorted(spec.env.items()),
         "gpus_per_seed": spec.gpus_per_seed,
+        # only when set, so that the audits made before these keys existed keep their hash
+        **{k: v for k, v in (("python", spec.python), ("resolve_as_of", spec.resolve_as_of)) if v},
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -136,7 +141,8 @@ def spec_to_toml(spec: AuditSpec) -> str:
     lines += _assignments({
         "command": spec.arms[0].command, "setup": spec.setup, "prepare": spec.prepare,
         "seeds": list(spec.seeds), "timeout": spec.timeout_seconds,
-        "environment": str(spec.environment), "seed_override": spec.seed_override,
+        "environment": str(spec.environment), "python": spec.python,
+        "resolve_as_of": spec.resolve_as_of, "seed_override": spec.seed_override,
         "seed_from_env": spec.seed_from_env, "deterministic": spec.deterministic,
         "repeat_seed": spec.repeat_seed, "gpus_per_seed": spec.gpus_per_seed,
         "memory": spec.memory_bytes,

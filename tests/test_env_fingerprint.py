@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from repaudit.env import detect_gpus, fingerprint, prepare_environment
-from repaudit.model import ArmSpec, AuditSpec, Claim
+from repaudit.model import ArmSpec, AuditSpec, Claim, Source
 
 
 def test_fingerprint_records_packages_torch_and_only_safe_variables(tmp_path: Path) -> None:
     env = prepare_environment(
         AuditSpec(claims=(Claim("acc", 0.5),), arms=(ArmSpec("m", "x {seed}"),), seeds=(1,)),
+        Source("x", "x", tmp_path, "0" * 40),
         tmp_path,
         cache_dir=tmp_path / "c",
         log_path=tmp_path / "l",

@@ -14,7 +14,7 @@ import pytest
 
 import repaudit
 from repaudit.env import prepare_environment
-from repaudit.model import ArmSpec, AuditSpec, Claim, Environment, EnvironmentKind
+from repaudit.model import ArmSpec, AuditSpec, Claim, Environment, EnvironmentKind, Source
 
 HOOK_FILE = Path(repaudit.__file__).parent / "hook" / "repaudit_seed_hook.py"
 _spec = importlib.util.spec_from_file_location("repaudit_seed_hook_under_test", HOOK_FILE)
@@ -34,8 +34,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Environment:
         seed_override=True,
     )
     built = prepare_environment(
-        spec, folder, cache_dir=folder / "cache", log_path=folder / "env.log"
-    )
+        spec, Source("x", "x", folder, "0" * 40), folder, cache_dir=folder / "cache",
+        log_path=folder / "env.log",
+    )  # fmt: skip
     assert built.kind is EnvironmentKind.CURRENT and built.python != Path(os.sys.executable)
     return built
 

@@ -401,7 +401,11 @@ def test_seed_override_changes_hard_coded_torch_seeds(tmp_path: Path) -> None:
             seed_override=override,
         )  # fmt: skip
         env = prepare_environment(
-            spec, source.repo_path, cache_dir=tmp_path / "cache", log_path=tmp_path / "env.log"
+            spec,
+            source,
+            source.repo_path,
+            cache_dir=tmp_path / "cache",
+            log_path=tmp_path / "env.log",
         )
         results = []
         for seed in spec.seeds:

@@ -66,8 +66,10 @@ def make_repo(
     behaviour: dict | None = None,
     spec: str = SPEC,
     files: dict[str, str] | None = None,
+    date: str | None = None,
 ) -> Path:
-    """Commit the toy paper (plus `files`, name -> text) into a new git repository at `path`."""
+    """Commit the toy paper (plus `files`, name -> text) into a new git repository at `path`,
+    dated ``date`` (author and committer; git's "2019-06-01T12:00:00+0000") when given."""
     path.mkdir(parents=True)
     repo = git.Repo.init(path)
     contents = {
@@ -79,5 +81,5 @@ def make_repo(
     for name, text in contents.items():
         (path / name).write_text(text, encoding="utf-8")
     repo.index.add(list(contents))
-    repo.index.commit("paper code")
+    repo.index.commit("paper code", author_date=date, commit_date=date)
     return path

@@ -1,162 +1,205 @@
-"""Build or reuse the interpreter the seeds run under (its fingerprint: fingerprint.py).
+"""Build or reuse the interpreter the seeds run under: of the paper's era, with nothing of the host's.
 
-``venv``: a virtual environment from what the repository declares, in repo2docker's order (a
-``binder/`` folder replaces the root; ``environment.yml`` alone is unsupported; ``requirements.txt``;
-the project itself from ``pyproject.toml``/``setup.py``; then the spec's ``setup``), cached under
-``<cache>/venvs/<hash>`` so the next audit of the same declarations spends no time here.
+``venv`` (DESIGN.md 5.2), cached under ``<cache>/venvs/<hash>`` (cache.py) by the Python, the
+resolution date, the declarations and the setup command, so the next audit spends no time here:
 
-Every environment repaudit makes sees the auditor's own packages through a one-line .pth file that
-``site.addsitedir``s the running interpreter's site folders *after* its own (rather than venv's
-``--system-site-packages``, which would expose the base interpreter and miss the auditor's own venv):
-the auditor's torch is reused unless the repository pins another version, which then lands in the
-venv and wins. pip installs, because it counts those packages as installed; uv does not look past
-the venv (astral-sh/uv#4466) and would download torch again, so uv only creates the venv.
+1. the Python the repository declares, else the newest released before its commit (python.py);
+2. an empty venv on it (uv, seeded with the pip/setuptools/wheel of the date, as a venv of that day);
+3. the declared requirements in repo2docker's order (a ``binder/`` folder replaces the root;
+   ``requirements.txt``; the project itself from ``pyproject.toml``/``setup.py``; an
+   ``environment.yml`` alone is refused), resolved by uv as of the resolution date and installed
+   exactly as resolved (resolve.py); the auditor's torch is reused when the resolution accepts it
+   (auditor_torch.py), else torch is installed like any requirement;
+4. the spec's ``[run] setup``.
 
 ``current``: the running interpreter; when the seed hook is needed, a tiny overlay venv with no
-packages of its own (the same .pth) gives the hook a site-packages folder to live in, since the
-auditor's own must not be written to.
+packages of its own (a .pth adds the auditor's site folders) gives the hook a site-packages folder
+to live in, since the auditor's own must not be written to.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import datetime
 import hashlib
 import importlib.util
-import json
 import os
+import platform
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from repaudit.env.fingerprint import probe
+from uv import find_uv_bin
+
+from repaudit.env import resolve
+from repaudit.env.auditor_torch import AuditorTorch, find_auditor_torch
+from repaudit.env.cache import hold, locked, read_record, venvs_dir, write_record
+from repaudit.env.fingerprint import detect_gpus, probe
+from repaudit.env.python import PythonChoice, choose_python
 from repaudit.errors import EnvSetupError
 from repaudit.isolation import base_environment, detect_isolation
-from repaudit.model import AuditSpec, Environment, EnvironmentKind
-from repaudit.runner import run_contained
+from repaudit.model import AuditSpec, Environment, EnvironmentKind, Source
 
-_RECIPE = "1"  # bump when the way environments are built changes: old cache entries are not reused
+_RECIPE = "2"  # bump when the way environments are built changes: old cache entries are not reused
 _INSTALL_TIMEOUT = 3600.0
-_COMPLETE = ".repaudit-complete"
 _PACKAGE_DIR = Path(__file__).parent.parent
 _TORCH_ORIGIN = "import importlib.util as u; s = u.find_spec('torch'); print(s.origin if s else '')"
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What an environment is built from; ``key`` (its cache key) covers all of it."""
+
+    python: PythonChoice
+    as_of: datetime.date | None  # the resolution date; None: today's packages
+    inputs: tuple[Path, ...]  # what uv resolves: requirements files, the project's metadata file
+    project: Path | None  # the checkout itself, installed (not editable) when it is a project
+    label: str  # the inputs in plain words, for messages
+    setup: str | None
+    auditor: AuditorTorch | None  # the auditor's torch, when its Python series matches
+    cpu_torch: bool  # no GPU here: torch from PyTorch's CPU index
+    notes: tuple[str, ...]
+    key: str
+
+
 def prepare_environment(
-    spec: AuditSpec, checkout_dir: Path, *, cache_dir: Path, log_path: Path
+    spec: AuditSpec, source: Source, checkout_dir: Path, *, cache_dir: Path, log_path: Path
 ) -> Environment:
-    """The environment the spec asks for, built or reused; EnvSetupError when it cannot be built."""
-    isolation, note = detect_isolation()
-    needs_hook = spec.seed_override or spec.deterministic
+    """The environment the spec asks for, built or reused; EnvSetupError when it cannot be built.
+
+    ``source`` gives the era: its commit date (and whether it was cloned, for resolve_as_of's
+    default); ``checkout_dir`` holds the declarations."""
     if spec.environment is EnvironmentKind.CURRENT:
-        python = Path(sys.executable)
-        if needs_hook:
-            overlay = cache_dir / "venvs" / f"current-{_digest(sys.executable, *_site_dirs())[:16]}"
-            with _locked(overlay):
-                if not (overlay / _COMPLETE).exists():
-                    _create_venv(overlay, with_pip=False, log_path=log_path)
-                    (overlay / _COMPLETE).write_text("{}")
-            _install_hook(overlay)
-            python = overlay / "bin" / "python"
-        torch = importlib.util.find_spec("torch") is not None
-        return Environment(
-            kind=EnvironmentKind.CURRENT,
-            python=python,
-            bin_dir=python.parent,
-            torch_from="system" if torch else "none",
-            isolation=isolation,
-            isolation_note=note,
-        )
-    steps, declared = _install_steps(spec, checkout_dir)
-    key = _digest(_RECIPE, sys.version, os.path.realpath(sys.executable), *_site_dirs(), *declared)
-    venv = cache_dir / "venvs" / key[:16]
-    with _locked(venv):
-        reused = (venv / _COMPLETE).exists()
-        if not reused:
+        return _current(spec, cache_dir, log_path)
+    isolation, note = detect_isolation()
+    plan = _plan(spec, source, checkout_dir)
+    venv = venvs_dir(cache_dir) / plan.key[:16]
+    with locked(venv):
+        record = read_record(venv)
+        if record is not None and not all(Path(p).exists() for p in record["readonly_paths"]):
+            record = None  # its base interpreter or the auditor's torch is gone: build afresh
+        reused = record is not None
+        if record is None:
             shutil.rmtree(venv, ignore_errors=True)
             try:
-                _build(venv, steps, checkout_dir, cache_dir, log_path)
+                record = _build(venv, plan, checkout_dir, cache_dir, log_path)
             except BaseException:
                 shutil.rmtree(venv, ignore_errors=True)  # a half-built venv is never reused
                 raise
-            origin = probe(venv / "bin" / "python", _TORCH_ORIGIN)
-            torch_from = (
-                "none"
-                if not origin
-                else "environment"
-                if origin.startswith(str(venv))
-                else "system"
-            )
-            (venv / _COMPLETE).write_text(json.dumps({"torch_from": torch_from}))
-    _install_hook(venv)
-    recorded = json.loads((venv / _COMPLETE).read_text())
+            write_record(venv, record)
+        hold(venv)
+        _install_hook(venv)
     return Environment(
         kind=EnvironmentKind.VENV,
         python=venv / "bin" / "python",
         bin_dir=venv / "bin",
-        cache_key=key,
-        torch_from=recorded["torch_from"],
+        cache_key=plan.key,
+        torch_from=record["torch_from"],
         reused=reused,
         isolation=isolation,
         isolation_note=note,
+        python_version=record["python_version"],
+        python_reason=record["python_reason"],
+        resolved_as_of=record["resolved_as_of"],
+        readonly_paths=(venv, *(Path(p) for p in record["readonly_paths"])),
+        notes=tuple(record["notes"]),
     )
 
 
-def _install_steps(spec: AuditSpec, checkout_dir: Path) -> tuple[list[tuple[str, str]], list[str]]:
-    """(label, shell command) per install step, and what the cache key must cover."""
+# ---------------------------------------------------------------- planning
+
+
+def _plan(spec: AuditSpec, source: Source, checkout_dir: Path) -> _Plan:
+    committed = (
+        datetime.datetime.fromisoformat(source.committed_at).date() if source.committed_at else None
+    )
+    asked = spec.resolve_as_of or ("commit" if source.url else "today")
+    notes: list[str] = []
+    if asked == "commit" and committed is None:
+        notes.append(
+            "no commit date to resolve packages as of (a snapshot of uncommitted files): "
+            "packages were resolved as of the day the environment was built"
+        )
+    if asked == "today":
+        as_of = None
+    elif asked == "commit":
+        as_of = committed
+    else:
+        as_of = datetime.date.fromisoformat(asked)  # the spec checked the format
+    python = choose_python(checkout_dir, requested=spec.python, era=as_of or committed)
+    inputs, project, declared, label = _declarations(spec, checkout_dir)
+    auditor = find_auditor_torch(python.interpreter.series)
+    cpu_torch = not detect_gpus()
+    key = _digest(
+        _RECIPE,
+        str(python.interpreter.version),
+        os.path.realpath(python.interpreter.path),
+        f"as of {as_of or 'today'}",
+        auditor.key if auditor else "",
+        f"cpu torch={cpu_torch}",
+        f"setup={spec.setup!r}",
+        *declared,
+    )
+    return _Plan(
+        python, as_of, inputs, project, label, spec.setup, auditor, cpu_torch, tuple(notes), key
+    )
+
+
+def _declarations(
+    spec: AuditSpec, checkout_dir: Path
+) -> tuple[tuple[Path, ...], Path | None, list[str], str]:
+    """(requirement inputs, the project folder or None, what the cache key must cover, label)."""
     binder = next(
         (checkout_dir / d for d in ("binder", ".binder") if (checkout_dir / d).is_dir()), None
     )
     where = binder or checkout_dir
-    pip = "python -m pip install --disable-pip-version-check --no-input"
-    steps: list[tuple[str, str]] = []
-    declared: list[str] = [f"setup={spec.setup!r}"]
+    inputs: list[Path] = []
+    declared: list[str] = []
     requirements = where / "requirements.txt"
     if requirements.is_file():
-        steps.append(
-            (
-                str(requirements.relative_to(checkout_dir)),
-                f"{pip} -r {shlex.quote(str(requirements))}",
-            )
-        )
+        inputs.append(requirements)
         declared += _file_keys(requirements, checkout_dir)
-    if binder is None and _is_project(checkout_dir):
+    metadata = None if binder else _project_metadata(checkout_dir)
+    if metadata is not None:
+        inputs.append(metadata)
         # Installed as a copy (not editable: each seed's checkout is a different, short-lived
         # folder), so the key covers the whole tree and a change to the code builds a fresh venv.
-        steps.append(
-            ("the project (pyproject.toml / setup.py)", f"{pip} {shlex.quote(str(checkout_dir))}")
-        )
         declared.append(_tree_digest(checkout_dir))
     conda = next(
         (where / n for n in ("environment.yml", "environment.yaml") if (where / n).is_file()), None
     )
-    if conda is not None and not steps and not spec.setup:
+    if conda is not None and not inputs and not spec.setup:
         raise EnvSetupError(
             f"{conda.relative_to(checkout_dir)} declares a conda environment, which repaudit cannot "
             "build: add a requirements.txt, set [run] setup to the install commands, or build it "
             "yourself and audit with --environment current"
         )
-    if spec.setup:
-        steps.append(("the spec's [run] setup", spec.setup))
-    return steps, declared
+    label = " and ".join(
+        [str(p.relative_to(checkout_dir)) for p in inputs[:1] if p.name == "requirements.txt"]
+        + ([f"the project ({metadata.name})"] if metadata else [])
+    )
+    return tuple(inputs), checkout_dir if metadata else None, declared, label
 
 
-def _is_project(checkout_dir: Path) -> bool:
-    if (checkout_dir / "setup.py").is_file():
-        return True
+def _project_metadata(checkout_dir: Path) -> Path | None:
+    """The file uv reads the project's own requirements from; None when the checkout is no project."""
     pyproject = checkout_dir / "pyproject.toml"
-    if not pyproject.is_file():
-        return False
-    try:
-        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return False
-    return "project" in document or "build-system" in document  # not just [tool.*] settings
+    document = {}
+    if pyproject.is_file():
+        with contextlib.suppress(tomllib.TOMLDecodeError, UnicodeDecodeError):
+            document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    if "project" in document:
+        return pyproject
+    if (checkout_dir / "setup.py").is_file():
+        return checkout_dir / "setup.py"
+    return pyproject if "build-system" in document else None  # not just [tool.*] settings
 
 
 def _file_keys(requirements: Path, checkout_dir: Path) -> list[str]:
@@ -187,71 +230,111 @@ def _tree_digest(root: Path) -> str:
     return hasher.hexdigest()
 
 
+# ---------------------------------------------------------------- building
+
+
 def _build(
-    venv: Path, steps: list[tuple[str, str]], checkout_dir: Path, cache_dir: Path, log_path: Path
-) -> None:
-    _create_venv(venv, with_pip=True, log_path=log_path)
-    pip_cache = cache_dir / "pip"
-    pip_cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="repaudit-install-") as scratch:
-        home = Path(scratch, "home")
-        home.mkdir()
-        env = {
-            **base_environment(venv / "bin", network=True),
-            "HOME": str(home),
-            "VIRTUAL_ENV": str(venv),
-            "PIP_CACHE_DIR": str(pip_cache),
-        }
-        for label, command in steps:
-            out, err = Path(scratch, "out"), Path(scratch, "err")
-            outcome = run_contained(
-                command,
-                cwd=checkout_dir,
-                env=env,
-                stdout_path=out,
-                stderr_path=err,
-                timeout_seconds=_INSTALL_TIMEOUT,
-                network=True,
-                writable=[venv, checkout_dir, pip_cache, home],
-            )
-            text = out.read_text(errors="replace") + err.read_text(errors="replace")
-            with open(log_path, "a", encoding="utf-8") as log:
-                log.write(f"$ {command}\n{text}\n[exit code {outcome.returncode}]\n")
-            if outcome.returncode != 0:
-                tail = "\n".join(text.splitlines()[-15:])
-                raise EnvSetupError(
-                    f"installing {label} failed (`{command}`, exit code {outcome.returncode}); "
-                    "fix the declaration or the spec's [run] setup, or audit with --environment "
-                    f"current. Full log: {log_path}. Last lines:\n{tail}"
-                )
-
-
-def _create_venv(venv: Path, *, with_pip: bool, log_path: Path) -> None:
-    """An empty venv that also sees the auditor's site folders (after its own), with the seed hook."""
+    venv: Path, plan: _Plan, checkout_dir: Path, cache_dir: Path, log_path: Path
+) -> dict[str, Any]:
+    """Build the venv; return its record (cache.py)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    # The auditor's pip (visible through the .pth below) serves the venv through two shims, which
-    # saves ensurepip's seconds; without one, the venv gets its own pip.
-    shims = with_pip and importlib.util.find_spec("pip") is not None
-    own_pip = ["--seed"] if with_pip and not shims else []
-    if shutil.which("uv"):
-        command = ["uv", "venv", "--python", sys.executable, *own_pip, str(venv)]
+    uv_cache = venvs_dir(cache_dir) / ".uv-cache"
+    as_of = plan.as_of.isoformat() if plan.as_of else None
+    _create_venv(venv, plan.python, uv_cache, as_of, log_path)
+    base = _base_paths(venv)
+    with tempfile.TemporaryDirectory(prefix="repaudit-install-") as scratch:
+        steps = resolve.Steps(
+            checkout_dir=checkout_dir,
+            log_path=log_path,
+            scratch=Path(scratch),
+            env={
+                **base_environment(venv / "bin", network=True),
+                "HOME": scratch,
+                "VIRTUAL_ENV": str(venv),
+                "UV_CACHE_DIR": str(uv_cache),
+                "UV_PYTHON_DOWNLOADS": "never",
+                **({"UV_EXCLUDE_NEWER": as_of} if as_of else {}),  # also for a setup's `uv pip`
+            },
+            # one writable folder holds uv's cache and the venv, so uv hard-links instead of copying
+            writable=[venvs_dir(cache_dir), checkout_dir],
+            readonly=[
+                *base,
+                *(plan.auditor.folders if plan.auditor else ()),
+                Path(find_uv_bin()).parent,
+            ],
+        )
+        torch_reused, notes = False, list(plan.notes)
+        if plan.inputs:
+            torch_reused, more = resolve.install(
+                steps,
+                venv,
+                inputs=plan.inputs,
+                project=plan.project,
+                label=plan.label,
+                as_of=plan.as_of,
+                auditor=plan.auditor,
+                cpu_torch=plan.cpu_torch,
+            )
+            notes += more
+        links = (
+            plan.auditor.link(venv, _site_packages(venv)) if plan.auditor and torch_reused else None
+        )
+        if plan.setup:
+            steps.run("the spec's [run] setup", plan.setup)
+    readonly = [*base, *(plan.auditor.folders if plan.auditor and torch_reused else ())]
+    origin = probe(venv / "bin" / "python", _TORCH_ORIGIN, readonly=[venv, *readonly])
+    if links is not None and origin.startswith(str(links)):
+        torch_from = "system"
     else:
-        command = [sys.executable, "-m", "venv", *([] if own_pip else ["--without-pip"]), str(venv)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+        torch_from = "environment" if origin else "none"
+    return {
+        "python_version": str(plan.python.interpreter.version),
+        "python_reason": plan.python.reason,
+        "resolved_as_of": as_of or datetime.date.today().isoformat(),
+        "torch_from": torch_from,
+        "readonly_paths": [str(p) for p in readonly],
+        "notes": notes,
+    }
+
+
+def _create_venv(
+    venv: Path, python: PythonChoice, uv_cache: Path, as_of: str | None, log_path: Path
+) -> None:
+    """An empty venv on the chosen interpreter, seeded with the pip, setuptools and wheel of the
+    resolution date (what a venv made that day had; old code imports pkg_resources unasked)."""
+    env = {**os.environ, "UV_CACHE_DIR": str(uv_cache), "UV_PYTHON_DOWNLOADS": "never"}
+    if as_of:
+        env["UV_EXCLUDE_NEWER"] = as_of
+    command = [find_uv_bin(), "venv", "--no-config", "--no-project", "--seed"]
+    _run_uv_venv([*command, "--python", str(python.interpreter.path), str(venv)], env, log_path)
+
+
+def _run_uv_venv(command: Sequence[str], env: dict[str, str], log_path: Path) -> None:
+    """`uv venv` runs outside the sandbox: it starts only the auditor's own interpreters."""
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"$ {shlex.join(command)}\n{done.stdout}{done.stderr}\n")
     if done.returncode != 0:
         raise EnvSetupError(
-            f"cannot create a virtual environment at {venv} ({done.stderr.strip()[-300:]}); "
-            f"check that the folder is writable, or audit with --environment current. Log: {log_path}"
+            f"cannot create a virtual environment at {command[-1]}: "
+            f"{resolve.failure_reason(done.stderr)}; check that the folder is writable, or audit "
+            f"with --environment current (full log: {log_path})"
         )
-    lines = [f"import site; site.addsitedir({folder!r})" for folder in _site_dirs()]
-    (_site_packages(venv) / "repaudit_base.pth").write_text("\n".join(lines) + "\n")
-    for name in ("pip", "pip3") if shims else ():
-        # `pip install` in a setup command must install into this venv, never the auditor's.
-        shim = venv / "bin" / name
-        shim.write_text('#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n')
-        shim.chmod(0o755)
+
+
+def _base_paths(venv: Path) -> list[Path]:
+    """The installation of the venv's base interpreter: the seeds must see it (a pyenv Python lives
+    in the auditor's home, which the sandbox hides)."""
+    config = (venv / "pyvenv.cfg").read_text(encoding="utf-8").splitlines()
+    home = next(line.split("=", 1)[1].strip() for line in config if line.startswith("home"))
+    executable = Path(os.path.realpath(venv / "bin" / "python"))
+    return list(
+        dict.fromkeys([Path(home).parent, Path(home).resolve().parent, executable.parent.parent])
+    )
+
+
+def _site_packages(venv: Path) -> Path:
+    return next(venv.glob("lib/python*/site-packages"))
 
 
 def _install_hook(venv: Path) -> None:
@@ -267,9 +350,36 @@ def _install_hook(venv: Path) -> None:
             destination.write_bytes(content)
 
 
-def _site_packages(venv: Path) -> Path:
-    return (
-        venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+# ---------------------------------------------------------------- the current interpreter
+
+
+def _current(spec: AuditSpec, cache_dir: Path, log_path: Path) -> Environment:
+    isolation, note = detect_isolation()
+    python = Path(sys.executable)
+    if spec.seed_override or spec.deterministic:
+        overlay = venvs_dir(cache_dir) / f"current-{_digest(sys.executable, *_site_dirs())[:16]}"
+        with locked(overlay):
+            if read_record(overlay) is None:
+                log_path.parent.mkdir(parents=True, exist_ok=True)
+                command = [find_uv_bin(), "venv", "--no-config", "--no-project", "--python"]
+                _run_uv_venv([*command, sys.executable, str(overlay)], dict(os.environ), log_path)
+                lines = [f"import site; site.addsitedir({folder!r})" for folder in _site_dirs()]
+                (_site_packages(overlay) / "repaudit_base.pth").write_text("\n".join(lines) + "\n")
+                write_record(overlay, {"python_version": platform.python_version()})
+            hold(overlay)
+            _install_hook(overlay)
+        python = overlay / "bin" / "python"
+    torch = importlib.util.find_spec("torch") is not None
+    return Environment(
+        kind=EnvironmentKind.CURRENT,
+        python=python,
+        bin_dir=python.parent,
+        torch_from="system" if torch else "none",
+        isolation=isolation,
+        isolation_note=note,
+        python_version=platform.python_version(),
+        python_reason="the interpreter running repaudit (environment = current)",
+        readonly_paths=(python.parent.parent,),
     )
 
 
@@ -279,15 +389,6 @@ def _site_dirs() -> list[str]:
 
     folders = [*site.getsitepackages(), site.getusersitepackages()]
     return [p for p in sys.path if p in folders and os.path.isdir(p)]
-
-
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """Two audits building the same environment at once: the second waits, then reuses it."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.with_name(folder.name + ".lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
 
 
 def _digest(*parts: str) -> str:

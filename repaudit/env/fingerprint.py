@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from repaudit import __version__
@@ -25,21 +25,39 @@ from repaudit.isolation import base_environment, is_secret
 from repaudit.model import Environment, EnvironmentKind, Fingerprint
 from repaudit.runner import run_contained
 
-# Reads torch's version.py rather than importing torch (seconds, and CUDA initialisation); cuDNN is
-# the version of the wheel torch loads it from.
+# Runs in the seeds' interpreter, which may be as old as Python 3.6: importlib.metadata (3.8+) is
+# not there, so the distributions' metadata files are read along sys.path by hand (the first of a
+# name is the one imported). Reads torch's version.py rather than importing torch (seconds, and CUDA
+# initialisation); cuDNN is the version of the wheel torch loads it from.
 _FINGERPRINT_PROBE = """
-import importlib.metadata as md, importlib.util, json, os, platform
+import email.parser, importlib.util, json, os, platform, re, sys
 packages = {}
-for dist in md.distributions():  # sys.path order: the first of a name is the one imported
-    name = dist.metadata["Name"]
-    if name and name.lower() not in packages:
-        packages[name.lower()] = (name, dist.version)
-info = {"python": f"{platform.python_version()} ({platform.python_implementation()})",
-        "packages": sorted((f"{n}=={v}" for n, v in packages.values()), key=str.lower)}
+for folder in sys.path:
+    if not os.path.isdir(folder):
+        continue
+    for entry in sorted(os.listdir(folder)):
+        path = os.path.join(folder, entry)
+        if entry.endswith(".dist-info"):
+            path = os.path.join(path, "METADATA")
+        elif entry.endswith(".egg-info"):
+            path = os.path.join(path, "PKG-INFO") if os.path.isdir(path) else path
+        else:
+            continue
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                headers = email.parser.Parser().parse(f, headersonly=True)
+        except OSError:
+            continue
+        name, version = headers.get("Name"), headers.get("Version")
+        key = re.sub(r"[-_.]+", "-", name or "").lower()
+        if name and version and key not in packages:
+            packages[key] = (name, version)
+info = {"python": "%s (%s)" % (platform.python_version(), platform.python_implementation()),
+        "packages": sorted(("%s==%s" % nv for nv in packages.values()), key=str.lower)}
 spec = importlib.util.find_spec("torch")
 if spec and spec.submodule_search_locations:
     version = {}
-    with open(os.path.join(spec.submodule_search_locations[0], "version.py")) as f:
+    with open(os.path.join(list(spec.submodule_search_locations)[0], "version.py")) as f:
         exec(f.read(), version)
     info["torch"], info["cuda"] = version.get("__version__"), version.get("cuda")
     info["cudnn"] = next((v for k, (n, v) in packages.items() if k.startswith("nvidia-cudnn")), None)
@@ -50,7 +68,9 @@ print(json.dumps(info))
 def fingerprint(environment: Environment, variables: Mapping[str, str]) -> Fingerprint:
     """Python, OS, CPU, GPUs, torch/CUDA/cuDNN and every package as the seeds' interpreter sees them,
     plus the variables repaudit set (names that look like credentials are left out)."""
-    info = json.loads(probe(environment.python, _FINGERPRINT_PROBE) or "{}")
+    info = json.loads(
+        probe(environment.python, _FINGERPRINT_PROBE, readonly=environment.readonly_paths) or "{}"
+    )
     return Fingerprint(
         python=info.get("python", platform.python_version()),
         platform=platform.platform(),
@@ -66,6 +86,8 @@ def fingerprint(environment: Environment, variables: Mapping[str, str]) -> Finge
         isolation=environment.isolation,
         environment=describe(environment),
         torch_from=environment.torch_from,
+        python_reason=environment.python_reason,
+        resolved_as_of=environment.resolved_as_of,
     )
 
 
@@ -77,13 +99,16 @@ def describe(environment: Environment) -> str:
             " with the seed hook" if overlay else ""
         )
     key = (environment.cache_key or "")[:12]
+    cached = "reused from the cache" if environment.reused else "built for this audit"
     return (
-        f"venv {key} ({'reused from the cache' if environment.reused else 'built for this audit'})"
+        f"venv {key} ({cached}): Python {environment.python_version} "
+        f"({environment.python_reason}), packages as of {environment.resolved_as_of}"
     )
 
 
-def probe(python: Path, code: str) -> str:
-    """Run ``code`` in the environment's interpreter, contained like a seed; its stdout ('' on error)."""
+def probe(python: Path, code: str, *, readonly: Sequence[Path]) -> str:
+    """Run ``code`` in the interpreter ``python``, contained like a seed that may read ``readonly``;
+    its stdout ('' on error)."""
     with tempfile.TemporaryDirectory(prefix="repaudit-probe-") as scratch:
         folder = Path(scratch)
         outcome = run_contained(
@@ -94,7 +119,7 @@ def probe(python: Path, code: str) -> str:
             stderr_path=folder / "err",
             timeout_seconds=300,
             writable=[folder],
-            readonly=[python.parent.parent],
+            readonly=readonly,
         )
         return (folder / "out").read_text().strip() if outcome.returncode == 0 else ""
 
