@@ -6,7 +6,6 @@ Usable from Python without click: `run_audit(AuditRequest(target="./paper", ...)
 from __future__ import annotations
 
 import dataclasses
-import os
 import shlex
 import tempfile
 from collections.abc import Sequence
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from repaudit import __version__, report, sandbox, source, spec, store, verdict
-from repaudit.env import fingerprint, prepare_environment
+from repaudit.env import default_cache_dir, fingerprint, prepare_environment
 from repaudit.executor import Executor, ExecutorFactory
 from repaudit.model import (
     BASELINE_ARM,
@@ -61,13 +60,6 @@ def rerun_command(argv: Sequence[str], commit: str) -> str:
         args.insert(0, "check")
     # A token typed into an https URL must not reach audit.json or the report.
     return shlex.join(["repaudit", *(source.public_url(a) for a in args), "--ref", commit])
-
-
-def default_cache_dir() -> Path:
-    """Clones and virtual environments, shared by all audits of this user."""
-    if os.environ.get("REPAUDIT_CACHE"):
-        return Path(os.environ["REPAUDIT_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "repaudit"
 
 
 def run_audit(

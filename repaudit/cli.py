@@ -360,23 +360,22 @@ CACHE_DIR_OPTION = click.option("--cache-dir", type=click.Path(file_okay=False, 
 
 
 def _cache_line(environment: Any) -> str:
-    from repaudit.report_context import memory
-
     used = datetime.datetime.fromtimestamp(environment.last_used).strftime("%Y-%m-%d %H:%M")
     what = (
         f"Python {environment.python}, packages as of {environment.resolved_as_of or '(auditor)'}"
         if environment.complete
         else "incomplete build"
     )
-    return f"{environment.path.name}  {memory(environment.size_bytes):>9}  used {used}  {what}"
+    return (
+        f"{environment.path.name}  {environment.size_bytes / 2**20:>7.0f} MiB  used {used}  {what}"
+    )
 
 
 @cache.command(name="list")
 @CACHE_DIR_OPTION
 def cache_list(cache_dir: Path | None) -> int:
     """Cached environments, least recently used first: size, last use, Python, resolution date."""
-    from repaudit.audit import default_cache_dir
-    from repaudit.env import list_environments
+    from repaudit.env import default_cache_dir, list_environments
 
     folder = cache_dir or default_cache_dir()
     environments = list_environments(folder)
@@ -397,8 +396,7 @@ def cache_list(cache_dir: Path | None) -> int:
 )
 def prune(cache_dir: Path | None, older_than: str | None, max_size: str | None) -> int:
     """Remove unused environments (and crashed builds); never one a running audit uses."""
-    from repaudit.audit import default_cache_dir
-    from repaudit.env import prune_environments
+    from repaudit.env import default_cache_dir, prune_environments
     from repaudit.spec import parse_duration, parse_size
 
     try:

@@ -7,11 +7,17 @@ list_environments, prune_environments   `repaudit cache list` / `prune`
 """
 
 from repaudit.env.build import prepare_environment
-from repaudit.env.cache import CachedEnvironment, list_environments, prune_environments
+from repaudit.env.cache import (
+    CachedEnvironment,
+    default_cache_dir,
+    list_environments,
+    prune_environments,
+)
 from repaudit.env.fingerprint import detect_gpus, fingerprint
 
 __all__ = [
     "CachedEnvironment",
+    "default_cache_dir",
     "detect_gpus",
     "fingerprint",
     "list_environments",

@@ -240,7 +240,7 @@ def _build(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     uv_cache = venvs_dir(cache_dir) / ".uv-cache"
     as_of = plan.as_of.isoformat() if plan.as_of else None
-    _create_venv(venv, plan.python, uv_cache, as_of, log_path)
+    _create_venv(venv, plan.python, uv_cache, plan.as_of, log_path)
     base = _base_paths(venv)
     with tempfile.TemporaryDirectory(prefix="repaudit-install-") as scratch:
         steps = resolve.Steps(
@@ -253,7 +253,8 @@ def _build(
                 "VIRTUAL_ENV": str(venv),
                 "UV_CACHE_DIR": str(uv_cache),
                 "UV_PYTHON_DOWNLOADS": "never",
-                **({"UV_EXCLUDE_NEWER": as_of} if as_of else {}),  # also for a setup's `uv pip`
+                # also for a setup command's `uv pip`
+                **({"UV_EXCLUDE_NEWER": resolve.cutoff(plan.as_of)} if plan.as_of else {}),
             },
             # one writable folder holds uv's cache and the venv, so uv hard-links instead of copying
             writable=[venvs_dir(cache_dir), checkout_dir],
@@ -298,13 +299,13 @@ def _build(
 
 
 def _create_venv(
-    venv: Path, python: PythonChoice, uv_cache: Path, as_of: str | None, log_path: Path
+    venv: Path, python: PythonChoice, uv_cache: Path, as_of: datetime.date | None, log_path: Path
 ) -> None:
     """An empty venv on the chosen interpreter, seeded with the pip, setuptools and wheel of the
     resolution date (what a venv made that day had; old code imports pkg_resources unasked)."""
     env = {**os.environ, "UV_CACHE_DIR": str(uv_cache), "UV_PYTHON_DOWNLOADS": "never"}
     if as_of:
-        env["UV_EXCLUDE_NEWER"] = as_of
+        env["UV_EXCLUDE_NEWER"] = resolve.cutoff(as_of)
     command = [find_uv_bin(), "venv", "--no-config", "--no-project", "--seed"]
     _run_uv_venv([*command, "--python", str(python.interpreter.path), str(venv)], env, log_path)
 

@@ -39,6 +39,14 @@ class CachedEnvironment:
     complete: bool
 
 
+def default_cache_dir() -> Path:
+    """Clones and virtual environments, shared by all audits of this user: $REPAUDIT_CACHE, else
+    $XDG_CACHE_HOME/repaudit, else ~/.cache/repaudit."""
+    if os.environ.get("REPAUDIT_CACHE"):
+        return Path(os.environ["REPAUDIT_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "repaudit"
+
+
 def venvs_dir(cache_dir: Path) -> Path:
     return cache_dir / "venvs"
 
@@ -97,7 +105,7 @@ def list_environments(cache_dir: Path) -> list[CachedEnvironment]:
     found = []
     root = venvs_dir(cache_dir)
     for folder in sorted(root.iterdir()) if root.is_dir() else ():
-        if not folder.is_dir():
+        if not folder.is_dir() or folder.name.startswith("."):  # .uv-cache: uv's downloads
             continue
         record = read_record(folder)
         marker = folder / COMPLETE if record is not None else folder

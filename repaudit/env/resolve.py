@@ -158,13 +158,19 @@ def _compile(inputs: Sequence[Path], python: str, output: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def cutoff(day: datetime.date) -> str:
+    """The end of ``day`` in UTC, as uv's --exclude-newer takes it (a bare date would be read in
+    the machine's time zone)."""
+    return f"{day + datetime.timedelta(days=1)}T00:00:00Z"
+
+
 def _dated(as_of: datetime.date | None) -> list[str]:
-    """The resolver options that make it see the index as it was on ``as_of``."""
+    """The resolver options that make it see the index as it was at the end of ``as_of``."""
     if as_of is None:
         return []
-    options = ["--exclude-newer", as_of.isoformat()]
+    options = ["--exclude-newer", cutoff(as_of)]
     if as_of < _SETUPTOOLS_FLOOR:
-        options += [f"--exclude-newer-package=setuptools={_SETUPTOOLS_FLOOR.isoformat()}"]
+        options += [f"--exclude-newer-package=setuptools={cutoff(_SETUPTOOLS_FLOOR)}"]
     return options
 
 
