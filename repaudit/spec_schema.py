@@ -306,13 +306,16 @@ class _Builder:
         return enum(value)
 
     def era_key(self, run: dict[str, Any], key: str, pattern: str, example: str) -> str | None:
-        """[run] python / resolve_as_of: only for a venv (the current interpreter is as it is)."""
+        """[run] python / resolve_as_of: only for a venv (the current interpreter is as it is).
+        --environment current drops them: the user chose the running interpreter for this audit."""
         value = run.get(key)
         if value is None:
             return None
         if not re.fullmatch(pattern, value) or not _valid_date(value):
             raise self.fail("[run]", key, f"= {value!r} is not allowed", f"write e.g. {example}")
         if run.get("environment") != EnvironmentKind.VENV.value:
+            if ("run", "environment") in self.flags and ("run", key) not in self.flags:
+                return None
             raise self.fail("[run]", key, "applies to a venv only",
                             'add environment = "venv" (--environment venv)')  # fmt: skip
         return value
