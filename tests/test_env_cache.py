@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from repaudit.env import list_environments, prune_environments
 from repaudit.env.cache import hold, write_record
 
@@ -67,6 +69,7 @@ def test_an_environment_in_use_is_never_pruned(tmp_path: Path) -> None:
     assert other.stdout.strip() == "0" and used.is_dir()
 
 
+@pytest.mark.slow
 def test_cache_commands(tmp_path: Path) -> None:
     make_venv(tmp_path, "0123abcd", size=2 * 2**20, days_unused=40)
     env = {**os.environ, "REPAUDIT_CACHE": str(tmp_path)}
