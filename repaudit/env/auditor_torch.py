@@ -38,6 +38,7 @@ class Package:
     requires: tuple[str, ...]
     """Its Requires-Dist entries, as installed (a CPU build lists no CUDA libraries)."""
     requires_python: str | None
+    """Its Requires-Python, as installed."""
     entries: tuple[Path, ...]
     """What it put into its site folder: packages, modules and its .dist-info folder."""
 
@@ -51,10 +52,12 @@ class AuditorTorch:
 
     @property
     def version(self) -> str:
+        """torch's version, e.g. "2.13.0+cpu"."""
         return self.packages[0].version
 
     @property
     def names(self) -> frozenset[str]:
+        """The packages' canonical names."""
         return frozenset(p.name for p in self.packages)
 
     @property

@@ -28,6 +28,7 @@ class CachedEnvironment:
     """One folder under <cache>/venvs."""
 
     path: Path
+    """<cache>/venvs/<first 16 hex digits of its key>."""
     size_bytes: int
     """Disk use (files hard-linked from uv's cache count in full)."""
     last_used: float
@@ -37,6 +38,7 @@ class CachedEnvironment:
     resolved_as_of: str | None
     """The resolution date; None for the overlay of the current interpreter."""
     complete: bool
+    """False for a build that crashed (prune removes it)."""
 
 
 def default_cache_dir() -> Path:
@@ -48,6 +50,7 @@ def default_cache_dir() -> Path:
 
 
 def venvs_dir(cache_dir: Path) -> Path:
+    """Where the environments live (and uv's cache, .uv-cache, beside them)."""
     return cache_dir / "venvs"
 
 
@@ -60,6 +63,7 @@ def read_record(venv: Path) -> dict[str, Any] | None:
 
 
 def write_record(venv: Path, record: dict[str, Any]) -> None:
+    """Mark ``venv`` complete, with what prepare_environment needs to describe it on reuse."""
     (venv / COMPLETE).write_text(json.dumps(record, indent=1))
 
 

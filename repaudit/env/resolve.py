@@ -50,12 +50,17 @@ class Steps:
     """Runs the build's commands contained, with network, appending each to the build log."""
 
     checkout_dir: Path
+    """The working directory of every step (relative paths in requirements are relative to it)."""
     log_path: Path
+    """The build log (audits/<id>/environment.log)."""
     scratch: Path
     """A private folder for the output of each step (also HOME)."""
     env: dict[str, str]
+    """The allow-listed variables, with the venv's and uv's."""
     writable: list[Path]
+    """The venv and uv's cache, the checkout."""
     readonly: list[Path]
+    """The base interpreter, uv, the auditor's torch: what the sandbox must show besides."""
 
     def attempt(self, command: str | Sequence[str]) -> tuple[int, str]:
         """Run ``command`` (a shell line, or argv); return its exit code and output."""
