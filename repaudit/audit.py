@@ -8,7 +8,6 @@ The report is the output layer's business (``repaudit.report.write_outputs``), n
 from __future__ import annotations
 
 import dataclasses
-import os
 import shlex
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -65,7 +64,7 @@ class AuditRequest:
     store_dir: Path = Path("audits")
     """Where audits are stored."""
     cache_dir: Path | None = None
-    """Clones and environments; default: default_cache_dir()."""
+    """Clones and environments; default: env.default_cache_dir()."""
     argv: tuple[str, ...] = ()
     """The command-line arguments, for the exact re-run command."""
     require_isolation: Isolation | None = None
@@ -94,20 +93,13 @@ class AuditPlan:
     """The exact command that re-runs this audit."""
 
 
-def default_cache_dir() -> Path:
-    """Clones and virtual environments, shared by all audits of this user."""
-    if os.environ.get("REPAUDIT_CACHE"):
-        return Path(os.environ["REPAUDIT_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "repaudit"
-
-
 def run_audit(
     request: AuditRequest, make_executor: ExecutorFactory, progress: Progress | None = None
 ) -> Audit:
     """Run (or resume) one audit and store its record; raises RepauditError only when it cannot go on."""
     # Absolute paths: seeds run with other working directories (and on other hosts under Slurm).
     request = dataclasses.replace(request, store_dir=request.store_dir.resolve())
-    cache_dir = (request.cache_dir or default_cache_dir()).resolve()
+    cache_dir = (request.cache_dir or env.default_cache_dir()).resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
     pinned = source.resolve_source(
         request.target,
@@ -156,7 +148,12 @@ def plan_audit(
             "Ubuntu 24.04 also allow user namespaces, see docs/ci.md) or lower the requirement"
         )
     environment = env.prepare_environment(
-        audit_spec, code_dir, cache_dir=cache_dir, log_path=paths.environment_log
+        audit_spec,
+        pinned,
+        code_dir,
+        cache_dir=cache_dir,
+        log_path=paths.environment_log,
+        isolation=isolation,
     )
     prepared = None
     if audit_spec.prepare:
@@ -264,7 +261,7 @@ def judge(plan: AuditPlan, runs: Sequence[RunResult]) -> Audit:
         plan.environment, shared, isolation=isolation, varying=tuple(varying)
     )
     store.write_json_atomic(plan.paths.environment_json, store.to_plain(fingerprint))
-    notes = plan.source.warnings
+    notes = plan.source.warnings + plan.environment.notes
     if isolation is not Isolation.BUBBLEWRAP:  # weaker isolation is a warning the reader must see
         notes += (isolation.note,)
     return verdict.make_audit(

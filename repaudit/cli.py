@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 import json
 import os
@@ -16,6 +17,7 @@ import click
 
 from repaudit import __version__
 from repaudit.errors import InternalError, RepauditError
+from repaudit.formatting import size
 from repaudit.model import (
     Audit,
     Claim,
@@ -194,6 +196,13 @@ def emit_verdict(
     "--claim-runs", type=click.IntRange(1), help="With --claim-kind mean: runs the paper averaged."
 )
 @click.option("--environment", type=_choice(EnvironmentKind), help="Interpreter for the seeds.")
+@click.option(
+    "--python", help="The venv's Python version, e.g. 3.8 (default: the repository's era)."
+)
+@click.option(
+    "--resolve-as-of",
+    help="Resolve the venv's packages as of: commit, today or a date (2019-06-01).",
+)
 @click.option("--timeout", help="Wall-clock limit per seed, e.g. 30m, 2h, 90s.")
 @click.option("--memory", help="Memory limit per seed, e.g. 8G.")
 @click.option(
@@ -452,9 +461,73 @@ def diff(before_dir: Path, after_dir: Path, alpha: float) -> ExitCode:
     return ExitCode.DOES_NOT_HOLD if result.moved else ExitCode.HOLDS
 
 
+@cli.group(context_settings=CONTEXT)
+def cache() -> None:
+    """The cached environments (virtual environments of the audited repositories)."""
+
+
+CACHE_DIR_OPTION = click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Default: $REPAUDIT_CACHE, else ~/.cache/repaudit.",
+)
+
+
+def _cache_line(environment: Any) -> str:
+    """One cached environment: folder, size, last use, Python and resolution date."""
+    used = datetime.datetime.fromtimestamp(environment.last_used).strftime("%Y-%m-%d %H:%M")
+    what = (
+        f"Python {environment.python}, packages as of {environment.resolved_as_of or '(auditor)'}"
+        if environment.complete
+        else "incomplete build"
+    )
+    return f"{environment.path.name}  {size(environment.size_bytes):>9}  used {used}  {what}"
+
+
+@cache.command(name="list", context_settings=CONTEXT)
+@CACHE_DIR_OPTION
+def cache_list(cache_dir: Path | None) -> ExitCode:
+    """Cached environments, least recently used first: size, last use, Python, resolution date."""
+    from repaudit.env import default_cache_dir, list_environments
+
+    folder = cache_dir or default_cache_dir()
+    environments = list_environments(folder)
+    for environment in environments:
+        click.echo(_cache_line(environment))
+    total = sum(e.size_bytes for e in environments)
+    click.echo(f"{len(environments)} environments under {folder / 'venvs'}, {size(total)}")
+    return ExitCode.HOLDS
+
+
+@cache.command(context_settings=CONTEXT)
+@CACHE_DIR_OPTION
+@click.option("--older-than", help="Remove environments unused for longer than this, e.g. 30d.")
+@click.option(
+    "--max-size", help="Then remove the least recently used until the rest fit, e.g. 20G."
+)
+def prune(cache_dir: Path | None, older_than: str | None, max_size: str | None) -> ExitCode:
+    """Remove unused environments (and crashed builds); never one a running audit uses."""
+    from repaudit.env import default_cache_dir, prune_environments
+    from repaudit.spec import parse_duration, parse_size
+
+    try:
+        seconds = parse_duration(older_than) if older_than else None
+        limit = parse_size(max_size) if max_size else None
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    removed = prune_environments(
+        cache_dir or default_cache_dir(), older_than_seconds=seconds, max_size_bytes=limit
+    )
+    for environment in removed:
+        click.echo(f"removed {_cache_line(environment)}")
+    freed = sum(e.size_bytes for e in removed)
+    click.echo(f"removed {len(removed)} environments, {size(freed)}")
+    return ExitCode.HOLDS
+
+
 def _save_crash(error: BaseException) -> InternalError:
     """An exception no stage turned into a RepauditError: its traceback goes under the cache."""
-    from repaudit.audit import default_cache_dir
+    from repaudit.env import default_cache_dir
 
     stamp = time.strftime("%Y%m%dT%H%M%S")
     return InternalError.saved(error, default_cache_dir() / "errors" / f"{stamp}-{os.getpid()}.log")

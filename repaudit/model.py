@@ -262,6 +262,12 @@ class AuditSpec:
     """Wall-clock limit per seed."""
     environment: EnvironmentKind = EnvironmentKind.CURRENT
     """Interpreter the seeds run under."""
+    python: str | None = None
+    """[run] python: the venv's Python version ("3.8" or "3.8.18"); None: what the repository
+    declares, else the newest installed one released before its era (env/python.py)."""
+    resolve_as_of: str | None = None
+    """[run] resolve_as_of: "commit", "today" or a date "YYYY-MM-DD" the venv's packages are resolved
+    as of; None: "commit" for a cloned repository, "today" for a local one."""
     seed_override: bool = False
     """Also replace the seeding calls the code makes (the seed hook)."""
     seed_from_env: bool = False
@@ -320,6 +326,9 @@ class Source:
     """True when uncommitted or unversioned files were snapshotted."""
     warnings: tuple[str, ...] = ()
     """Plain words the terminal and the report show (snapshot, submodules, stale clone)."""
+    committed_at: str | None = None
+    """The commit's committer date, ISO 8601 UTC ("2019-05-02T14:03:11Z"); None for a snapshot,
+    whose files are of no date. Environments of the paper's era are resolved as of it."""
 
 
 @dataclass(frozen=True)
@@ -338,6 +347,18 @@ class Environment:
     """Where its torch comes from."""
     reused: bool = False
     """True when a cached venv was reused."""
+    python_version: str = ""
+    """The interpreter's version, e.g. "3.10.13"."""
+    python_reason: str = ""
+    """Why that Python, in plain words: "pyproject.toml requires-python <3.11; the newest installed
+    released before 2023-05-02"."""
+    resolved_as_of: str | None = None
+    """The date ("YYYY-MM-DD") the packages were resolved as of; None for the current interpreter."""
+    readonly_paths: tuple[Path, ...] = ()
+    """What a seed must be able to read to run this interpreter: the venv, its base installation
+    (a pyenv Python lives in the auditor's home, which the sandbox hides), the auditor's torch."""
+    notes: tuple[str, ...] = ()
+    """Warnings for the report, e.g. a CPU build of torch that could not be had."""
 
 
 @dataclass(frozen=True)
@@ -374,6 +395,10 @@ class Fingerprint:
     """Where the seeds' torch came from."""
     varying: tuple[str, ...] = ()
     """Variables repaudit set per seed (the seed itself, a slot's GPUs): see each run's record."""
+    python_reason: str = ""
+    """Why the seeds ran on this Python (model.Environment.python_reason)."""
+    resolved_as_of: str | None = None
+    """The date ("YYYY-MM-DD") the packages were resolved as of; None for the current interpreter."""
 
 
 # ---------------------------------------------------------------- runs

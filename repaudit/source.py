@@ -13,6 +13,7 @@ repository, so ``checkout`` is the same for all of them:
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import os
 import re
@@ -183,6 +184,7 @@ def _resolve_local(
         ref=ref,
         subdirectory=subdirectory,
         warnings=warnings,
+        committed_at=_committed_at(repo, commit),
     )
 
 
@@ -280,6 +282,7 @@ def _resolve_remote(target: str, url: str, ref: str | None, cache_dir: Path) -> 
         ref=ref,
         url=public,
         warnings=(*warnings, *_submodule_warning(repo, commit)),
+        committed_at=_committed_at(repo, commit),
     )
 
 
@@ -338,6 +341,12 @@ def _submodule_warning(repo: git.Repo, commit: str) -> tuple[str, ...]:
     except git.GitCommandError:
         return ()
     return ("the repository has git submodules; they are not checked out in the seeds' trees",)
+
+
+def _committed_at(repo: git.Repo, commit: str) -> str:
+    """The commit's committer date in UTC, ISO 8601: when it entered the history it is pinned in."""
+    when = repo.commit(commit).committed_datetime.astimezone(datetime.UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _is_full_sha(ref: str) -> bool:

@@ -110,10 +110,11 @@ def make_repo(
     behaviour: dict[str, object] | None = None,
     spec: str | None = TOY_SPEC,
     toy: bool = True,
+    date: str | None = None,
 ) -> Path:
     """Commit the toy paper (train.py, repaudit.toml unless ``spec`` is None, behaviour.json) plus
     ``files`` (name -> text, dedented) into a new git repository at ``path``; ``toy=False`` commits
-    ``files`` alone."""
+    ``files`` alone. ``date`` ("2019-06-01T12:00:00") back-dates the commit (author and committer)."""
     path.mkdir(parents=True)
     repo = git.Repo.init(path, initial_branch="main")
     contents: dict[str, str] = {}
@@ -127,7 +128,8 @@ def make_repo(
         (path / name).write_text(text, encoding="utf-8")
     repo.index.add(list(contents))
     actor = git.Actor("test", "test@example.com")
-    repo.index.commit("paper code", author=actor, committer=actor)
+    stamp = {"author_date": date, "commit_date": date} if date else {}
+    repo.index.commit("paper code", author=actor, committer=actor, **stamp)
     return path
 
 

@@ -171,3 +171,30 @@ def test_fail_on_lets_chosen_decisions_pass_with_a_warning(tmp_path, toy_repo):
         "--fail-on", "inconclusive", cwd=tmp_path,
     )  # fmt: skip
     assert strict.returncode == 1
+
+
+def test_a_repository_declaring_requires_python_below_3_11_runs_its_seeds_under_3_10(
+    tmp_path, toy_repo
+):
+    from repaudit.env.python import installed_interpreters
+
+    if not {"3.10", "3.11"} <= {i.series for i in installed_interpreters()}:
+        pytest.skip("Python 3.10 and 3.11 not both installed (pyenv install 3.10 3.11)")
+    spec = (
+        TOY_SPEC.replace('environment = "current"', 'environment = "venv"')
+        .replace("seeds = 4", "seeds = 2")
+        .replace('command = "python train.py', 'command = "python -V && python train.py')
+    )
+    pyproject = '[project]\nname = "toy"\nversion = "1.0"\nrequires-python = "<3.11"\n\n[tool.setuptools]\npy-modules = []\n'
+    toy_repo(spec=spec, files={"pyproject.toml": pyproject})
+    done = repaudit("check", "paper", "--format", "json", "--quiet", cwd=tmp_path)
+    assert done.returncode in (0, 1, 3), done.stderr
+    fingerprint = json.loads(done.stdout)["fingerprint"]
+    assert fingerprint["python"].startswith("3.10.")
+    assert fingerprint["python_reason"].startswith("pyproject.toml requires-python <3.11")
+    assert fingerprint["resolved_as_of"]  # a local repository: today's packages, dated
+    (audit_dir,) = (tmp_path / "audits").iterdir()
+    for run in (audit_dir / "runs").glob("*/seed-*"):
+        assert (run / "stdout.log").read_text().startswith("Python 3.10."), run
+    report = (audit_dir / "report.html").read_text()
+    assert "Python 3.10." in report and "requires-python &lt;3.11" in report

@@ -12,10 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from repaudit import environment, run
-from repaudit.model import ArmSpec, AuditSpec, Claim, Environment, EnvironmentKind
+import repaudit.run as run_stage
+from repaudit.env import fingerprint, prepare_environment
+from repaudit.env.python import installed_interpreters
+from repaudit.model import (
+    ArmSpec,
+    AuditSpec,
+    Claim,
+    Environment,
+    EnvironmentKind,
+    Source,
+)
+from repaudit.run import detect_isolation
 
-HOOK_FILE = Path(run.__file__).parent / "hook" / "repaudit_seed_hook.py"
+HOOK_FILE = Path(run_stage.__file__).parent / "hook" / "repaudit_seed_hook.py"
 _spec = importlib.util.spec_from_file_location("repaudit_seed_hook_under_test", HOOK_FILE)
 assert _spec and _spec.loader
 hook = importlib.util.module_from_spec(_spec)
@@ -32,8 +42,13 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Environment:
         seeds=(1,),
         seed_override=True,
     )
-    built = environment.prepare_environment(
-        spec, folder, cache_dir=folder / "cache", log_path=folder / "env.log"
+    built = prepare_environment(
+        spec,
+        Source("x", "x", folder, "0" * 40),
+        folder,
+        cache_dir=folder / "cache",
+        log_path=folder / "env.log",
+        isolation=detect_isolation(),
     )
     assert built.kind is EnvironmentKind.CURRENT and built.python != Path(os.sys.executable)
     return built
@@ -188,3 +203,30 @@ def test_torch_seed_and_determinism(env: Environment, tmp_path: Path) -> None:
     assert calls == [
         {"function": "torch.manual_seed", "original": 42, "replaced_by": hook.derive(9, 42)}
     ]
+
+
+@pytest.mark.slow
+def test_the_hook_and_the_fingerprint_work_on_the_oldest_python_repaudit_supports(
+    tmp_path: Path,
+) -> None:
+    """A venv of Python 3.6 (a paper of 2017): the hook's syntax and the fingerprint's probe."""
+    if "3.6" not in {i.series for i in installed_interpreters()}:
+        pytest.skip("Python 3.6 not installed (pyenv install 3.6)")
+    spec = AuditSpec(
+        claims=(Claim("acc", 0.5),), arms=(ArmSpec("method", "x {seed}"),), seeds=(1,),
+        environment=EnvironmentKind.VENV, python="3.6", seed_override=True,
+    )  # fmt: skip
+    old = prepare_environment(
+        spec,
+        Source("x", "x", tmp_path, "0" * 40),
+        tmp_path,
+        cache_dir=tmp_path / "cache",
+        log_path=tmp_path / "env.log",
+        isolation=detect_isolation(),
+    )
+    code = "import random; random.seed(42); print(random.random())"
+    out, calls = run(old, code, tmp_path, "-I", REPAUDIT_SEED_OVERRIDE="5")
+    assert calls == [{"function": "random.seed", "original": 42, "replaced_by": hook.derive(5, 42)}]
+    recorded = fingerprint(old, {}, isolation=detect_isolation())
+    assert recorded.python.startswith("3.6.") and recorded.resolved_as_of == old.resolved_as_of
+    assert any(p.startswith("pip==") for p in recorded.packages)

@@ -76,6 +76,18 @@ def test_html_shows_every_section(sample_audit, sample_html):
     assert html.count("<figure>") == 3 and html.count('role="img"') == 3
 
 
+def test_the_environment_and_the_date_its_packages_were_resolved_as_of_are_shown(sample_audit):
+    words = (
+        "venv 1a2b3c4d5e6f (built for this audit): Python 3.8.18 (setup.py python_requires <3.9)"
+    )
+    fingerprint = dataclasses.replace(
+        sample_audit.fingerprint, environment=words, resolved_as_of="2019-06-01"
+    )
+    html = report.render_html(dataclasses.replace(sample_audit, fingerprint=fingerprint))
+    assert f"<dt>Environment</dt><dd><code>{escape(words)}</code></dd>" in html
+    assert "<dt>Packages as of</dt><dd><code>2019-06-01</code></dd>" in html
+
+
 def test_failed_and_timed_out_seeds_are_listed_with_reasons(sample_audit, sample_html):
     html = sample_html
     markdown = report.render_markdown(sample_audit)

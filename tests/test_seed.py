@@ -16,7 +16,8 @@ import pytest
 from conftest import PinnedRepo
 from fakes import CLAIM, CURRENT, seed_request
 
-from repaudit import environment, run
+from repaudit import run
+from repaudit.env import prepare_environment
 from repaudit.model import (
     ArmSpec,
     AuditSpec,
@@ -24,10 +25,11 @@ from repaudit.model import (
     Isolation,
     MetricSource,
     RunStatus,
+    SeedCall,
     SeedRequest,
     Source,
 )
-from repaudit.run import isolation, process
+from repaudit.run import detect_isolation, isolation, process
 
 LEVEL = isolation.detect_isolation()
 needs_bwrap = pytest.mark.skipif(
@@ -370,8 +372,13 @@ def test_seed_override_changes_hard_coded_torch_seeds(
             claims=(CLAIM,), arms=(ArmSpec("method", "python -I train.py {out}"),), seeds=(1, 2),
             seed_override=override,
         )  # fmt: skip
-        env = environment.prepare_environment(
-            spec, source.repo_path, cache_dir=tmp_path / "cache", log_path=tmp_path / "env.log"
+        env = prepare_environment(
+            spec,
+            source,
+            source.repo_path,
+            cache_dir=tmp_path / "cache",
+            log_path=tmp_path / "env.log",
+            isolation=detect_isolation(),
         )
         results = []
         for seed in spec.seeds:
@@ -385,8 +392,8 @@ def test_seed_override_changes_hard_coded_torch_seeds(
                 replaced = [c for c in result.seed_calls if c.function == "torch.manual_seed"]
                 assert len(replaced) == 1 and replaced[0].original == 42
                 assert replaced[0].replaced_by != 42
-            else:
-                assert result.seed_calls == ()
+            else:  # observed, not replaced: the seed never reached the code
+                assert result.seed_calls == (SeedCall("torch.manual_seed", 42, 42),)
             results.append(result.metrics["acc"])
         return results
 

@@ -272,3 +272,25 @@ def test_an_unreachable_url_names_git_s_reason(tmp_path):
     assert "cannot clone" in message and "no-such-repo" in message
     reason = message.split(": ", 1)[1].split("; check")[0]
     assert reason.strip(), message  # git's own words, not an empty quote
+
+
+def test_the_commit_date_is_recorded_in_utc_and_a_snapshot_has_none(tmp_path: Path) -> None:
+    """Environments of the paper's era resolve packages as of it (env/build.py)."""
+    root = tmp_path / "paper"
+    root.mkdir()
+    repo = git.Repo.init(root)
+    (root / "train.py").write_text("print(1)\n")
+    repo.git.add("--all")
+    dates = {
+        "GIT_COMMITTER_DATE": "2019-06-01T23:30:00-02:00",
+        "GIT_AUTHOR_DATE": "2018-01-01T00:00:00+00:00",
+    }
+    repo.git.commit("-m", "v1", env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                                     "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t", **dates})  # fmt: skip
+    source = resolve_source(str(root), cache_dir=tmp_path / "cache")
+    assert source.committed_at == "2019-06-02T01:30:00Z"  # the committer's date, not the author's
+    cloned = resolve_source(f"file://{root}", cache_dir=tmp_path / "cache")
+    assert cloned.committed_at == source.committed_at
+    (root / "train.py").write_text("print(2)\n")
+    dirty = resolve_source(str(root), cache_dir=tmp_path / "cache", allow_dirty=True)
+    assert dirty.snapshot and dirty.committed_at is None

@@ -38,6 +38,8 @@ prepare = "python download_data.py"
 command = "python train.py --seed {seed} --out {out}"
 timeout = "1h30m"
 environment = "venv"
+python = "3.8"
+resolve_as_of = "2019-06-01"
 seeds = [3, 1, 4]
 memory = "8G"
 deterministic = true
@@ -104,6 +106,7 @@ def test_full_spec_loads_every_key(tmp_path: Path) -> None:
     assert spec.seeds == (3, 1, 4)
     assert spec.timeout_seconds == 5400 and spec.memory_bytes == 8 * 1024**3
     assert spec.environment is EnvironmentKind.VENV and spec.deterministic
+    assert (spec.python, spec.resolve_as_of) == ("3.8", "2019-06-01")
     assert (spec.repeat_seed, spec.gpus_per_seed, spec.alpha, spec.stats_seed) == (3, 1, 0.01, 7)
     assert spec.env == {"DATA_DIR": "data"}
     assert spec.setup and spec.prepare and spec.origin == "repaudit.toml"
@@ -176,6 +179,7 @@ def test_flags_override_fields(tmp_path: Path) -> None:
     assert (spec.claim.value, spec.claim.baseline, spec.seeds) == (0.9, 0.7, (1, 2))
     assert (spec.timeout_seconds, spec.memory_bytes, spec.alpha) == (45, 512 * 1024**2, 0.05)
     assert spec.environment is EnvironmentKind.CURRENT and spec.seed_override
+    assert spec.python is None and spec.resolve_as_of is None  # the venv's keys, dropped with it
     assert not spec.deterministic and spec.repeat_seed == 2 and spec.gpus_per_seed == 0
     assert spec.claim.kind is ClaimKind.MEAN and spec.claim.runs == 5
 
@@ -255,6 +259,10 @@ def test_several_claims_and_baseline_metric_sources(tmp_path: Path) -> None:
         (MINIMAL + "\n[baseline]\nmetric = { regex = 'x(.)' }\n", "[baseline] command is missing"),
         (MINIMAL + "\n[slurm]\ncpus_per_task = 0\n", "[slurm] cpus_per_task = 0"),
         (MINIMAL + "\n[claim", "not valid TOML"),
+        (FULL.replace('"3.8"', '"three"'), '[run] python = \'three\' is not allowed: write e.g. "3.8" or "3.8.18"'),
+        (FULL.replace("2019-06-01", "2019-02-30"), "[run] resolve_as_of = '2019-02-30' is not allowed: write e.g. \"commit\", \"today\" or"),
+        (FULL.replace("2019-06-01", "yesterday"), "[run] resolve_as_of = 'yesterday' is not allowed"),
+        (MINIMAL.replace("[run]", "[run]\npython = '3.8'"), '[run] python applies to a venv only: add environment = "venv"'),
     ],
 )  # fmt: skip
 def test_bad_specs_name_the_key_and_the_fix(tmp_path: Path, text: str, expected: str) -> None:
@@ -276,6 +284,11 @@ def test_bad_specs_name_the_key_and_the_fix(tmp_path: Path, text: str, expected:
         ),
         ({"metric_regex": "no group"}, "--metric-regex: regex 'no group' has 0 capturing groups"),
         ({"claim_kind": "mean"}, "--claim-runs"),
+        (
+            {"python": "3.8"},
+            '--python applies to a venv only: add environment = "venv" (--environment venv)',
+        ),
+        ({"resolve_as_of": "2019", "environment": "venv"}, "--resolve-as-of '2019' is not allowed"),
     ],
 )
 def test_bad_flags_name_the_flag(
@@ -307,11 +320,21 @@ def test_spec_hash_covers_only_what_changes_a_seed_run(tmp_path: Path) -> None:
         SpecOverrides(metric_key="val.acc"), SpecOverrides(environment="current"),
         SpecOverrides(seed_override=True), SpecOverrides(deterministic=False),
         SpecOverrides(gpus_per_seed=2), SpecOverrides(baseline_command="python b.py --seed {seed}"),
+        SpecOverrides(python="3.9"), SpecOverrides(resolve_as_of="today"),
     ]  # fmt: skip
     hashes = {spec_hash(load_spec(tmp_path, overrides=o)) for o in different}
     assert spec_hash(spec) not in hashes and len(hashes) == len(different)
     assert spec_hash(dataclasses.replace(spec, env={"DATA_DIR": "other"})) != spec_hash(spec)
     assert len(spec_hash(spec)) >= 8 and int(spec_hash(spec), 16) >= 0
+
+
+def test_spec_hash_of_a_spec_without_the_era_keys_is_what_it_was_before_them(
+    tmp_path: Path,
+) -> None:
+    """Audits stored before [run] python and resolve_as_of existed keep their finished seeds."""
+    assert (
+        spec_hash(load_spec(write(tmp_path, MINIMAL))) == "80ebfd786a3b4ec6"
+    )  # as computed by repaudit before them
 
 
 def test_spec_hash_is_stable_across_processes(tmp_path: Path) -> None:
@@ -377,6 +400,7 @@ def test_spec_to_toml_round_trips_any_text(
         (90, 90),
         ("1.5h", 5400),
         ("2h", 7200),
+        ("30d", 30 * 86400),
     ],
 )
 def test_parse_duration(text: str, seconds: float) -> None:

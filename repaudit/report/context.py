@@ -323,6 +323,15 @@ def _provenance(audit: Audit) -> dict[str, Any] | None:
             ("Isolation", fp.isolation.value),
             ("repaudit", fp.repaudit_version),
         ]
+        # the Python chosen and the date its packages were resolved as of (audits made since both)
+        machine[1:1] = [
+            (name, text)
+            for name, text in (
+                ("Environment", fp.environment),
+                ("Packages as of", fp.resolved_as_of),
+            )
+            if text
+        ]
         machine += [(f"${name}", value) for name, value in sorted(fp.variables.items())]
     return {
         "rows": [{"label": k, "value": v} for k, v in rows],

@@ -39,6 +39,10 @@ _NETWORK_ALLOWED = {
     "PIP_INDEX_URL",
     "PIP_EXTRA_INDEX_URL",
     "PIP_TRUSTED_HOST",
+    "UV_DEFAULT_INDEX",
+    "UV_INDEX",
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
 }
 # Dropped even when allow-listed: names that look like credentials, and URLs carrying user:password@.
 _SECRET_NAME = re.compile(

@@ -73,7 +73,7 @@ def run_prepare(
             timeout_seconds=timeout_seconds,
             network=True,
             writable=[work_dir, home],
-            readonly=[environment.bin_dir.parent],
+            readonly=environment.readonly_paths,
         )
     finally:
         shutil.rmtree(home, ignore_errors=True)

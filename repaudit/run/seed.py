@@ -6,7 +6,7 @@ what a seed sees:
 
     cwd          its own clean checkout of the pinned commit (removed afterwards)
     writable     that checkout, {out} = <run dir>/out, HOME = <run dir>/home (removed afterwards)
-    read-only    the environment's interpreter, and what `prepare` made (symlinked into the checkout)
+    read-only    the environment's interpreter (its readonly_paths), and what `prepare` made (symlinked into the checkout)
     variables    the allow-list, then seed_variables(request): REPAUDIT_SEED, PYTHONHASHSEED, thread
                  counts, CUDA_VISIBLE_DEVICES, CUBLAS_WORKSPACE_CONFIG, the hook's, the spec's [run.env]
     network      none (prepare, run once per audit before the seeds, may use it)
@@ -89,7 +89,7 @@ def _run_seed(request: SeedRequest, home: Path) -> RunResult:
     for folder in (out, home):
         folder.mkdir(parents=True)
     checkout = source_module.checkout(request.source, request.work_dir)
-    readonly = [request.environment.bin_dir.parent]
+    readonly = list(request.environment.readonly_paths)
     if request.prepared_dir is not None:
         readonly.append(link_prepared(request.prepared_dir, request.work_dir))
     try:

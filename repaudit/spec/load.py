@@ -51,6 +51,10 @@ class SpecOverrides:
     """--claim-runs: [claim] runs."""
     environment: EnvironmentKind | None = None
     """--environment: [run] environment."""
+    python: str | None = None
+    """--python: [run] python."""
+    resolve_as_of: str | None = None
+    """--resolve-as-of: [run] resolve_as_of."""
     timeout: str | None = None
     """--timeout: [run] timeout."""
     memory: str | None = None
@@ -75,7 +79,8 @@ _FLAG_KEYS = {
     "claim_kind": ("claim", "kind"), "claim_runs": ("claim", "runs"),
     "metric_json": ("claim", "json"), "metric_key": ("claim", "key"),
     "metric_regex": ("claim", "regex"), "seeds": ("run", "seeds"), "command": ("run", "command"),
-    "environment": ("run", "environment"), "timeout": ("run", "timeout"), "memory": ("run", "memory"),
+    "environment": ("run", "environment"), "python": ("run", "python"),
+    "resolve_as_of": ("run", "resolve_as_of"), "timeout": ("run", "timeout"), "memory": ("run", "memory"),
     "seed_override": ("run", "seed_override"), "deterministic": ("run", "deterministic"),
     "repeat_seed": ("run", "repeat_seed"), "gpus_per_seed": ("run", "gpus_per_seed"),
     "baseline_command": ("baseline", "command"), "alpha": ("stats", "alpha"),
@@ -125,6 +130,8 @@ def spec_hash(spec: AuditSpec) -> str:
         "deterministic": spec.deterministic,
         "env": sorted(spec.env.items()),
         "gpus_per_seed": spec.gpus_per_seed,
+        # only when set, so that the audits made before these keys existed keep their hash
+        **{k: v for k, v in (("python", spec.python), ("resolve_as_of", spec.resolve_as_of)) if v},
     }
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -6,6 +6,7 @@ and the fix. docs/spec.md documents the same keys for users.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import math
 import re
@@ -39,7 +40,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
               "runs": ("int",), "baseline": ("float",), "json": ("str",), "key": ("str",),
               "regex": ("str",), "baseline_metric": ("table",)},
     "run": {"setup": ("str",), "prepare": ("str",), "command": ("str",), "timeout": ("str", "float"),
-            "environment": ("str",), "seed_override": ("bool",), "seed_from_env": ("bool",),
+            "environment": ("str",), "python": ("str",), "resolve_as_of": ("str",), "seed_override": ("bool",), "seed_from_env": ("bool",),
             "seeds": ("int", "int-list"), "memory": ("str", "int"), "deterministic": ("bool",),
             "repeat_seed": ("int",), "gpus_per_seed": ("int",), "env": ("table",), "metric": ("table",)},
     "metric": {"json": ("str",), "key": ("str",), "regex": ("str",)},
@@ -61,12 +62,15 @@ _TYPE_WORDS = {
 
 
 def parse_duration(text: str | float) -> float:
-    """Seconds in "30m", "1h30m", "45s", "1.5h" or "90" (a bare number is seconds); ValueError otherwise."""
+    """Seconds in "30m", "1h30m", "45s", "1.5h", "30d" or "90" (a bare number is seconds); ValueError otherwise."""
     number = r"(\d+(?:\.\d+)?)"
-    spoken = re.fullmatch(rf"(?:{number}h)?(?:{number}m)?(?:{number}s)?", str(text).strip().lower())
+    spoken = re.fullmatch(
+        rf"(?:{number}d)?(?:{number}h)?(?:{number}m)?(?:{number}s)?", str(text).strip().lower()
+    )
     bare = re.fullmatch(number, str(text).strip())
     parts = [bare[1]] if bare else [g or "0" for g in spoken.groups()] if spoken else []
-    seconds = sum(float(p) * f for p, f in zip(reversed(parts), (1, 60, 3600), strict=False))
+    factors = (1, 60, 3600, 86400)
+    seconds = sum(float(p) * f for p, f in zip(reversed(parts), factors, strict=False))
     if seconds <= 0:
         raise ValueError(f'{text!r} is not a positive duration: write e.g. "30m", "1h30m", "45s"')
     return seconds
@@ -115,6 +119,17 @@ def check_source(source: MetricSource, *, where: str) -> None:
         )
     if any(not part for part in source.key.split(".")):
         raise SpecError(f'{where}: key {source.key!r} has an empty part; write it like "test.acc"')
+
+
+def _valid_date(text: str) -> bool:
+    """False only for a "YYYY-MM-DD" that is no calendar date."""
+    if not re.fullmatch(r"\d{4}-\d\d-\d\d", text):
+        return True
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_table(table: Mapping[str, Any], schema: str, where: str, label: str = "") -> None:
@@ -208,6 +223,13 @@ class _Builder:
             prepare=run.get("prepare"),
             timeout_seconds=self.parsed(run, "timeout", parse_duration, 1800.0),
             environment=self.choice(run, "[run]", "environment", EnvironmentKind, "current"),
+            python=self.era_key(run, "python", r"\d+\.\d+(\.\d+)?", '"3.8" or "3.8.18"'),
+            resolve_as_of=self.era_key(
+                run,
+                "resolve_as_of",
+                r"commit|today|\d{4}-\d\d-\d\d",
+                '"commit", "today" or "2019-06-01"',
+            ),
             seed_override=run.get("seed_override", False),
             seed_from_env=run.get("seed_from_env", False),
             deterministic=run.get("deterministic", False),
@@ -341,6 +363,21 @@ class _Builder:
             options = " or ".join(f'"{m.value}"' for m in enum)
             raise self.fail(label, key, f"= {value!r} is not allowed", f"use {options}")
         return enum(value)
+
+    def era_key(self, run: dict[str, Any], key: str, pattern: str, example: str) -> str | None:
+        """[run] python / resolve_as_of: only for a venv (the current interpreter is as it is).
+        --environment current drops them: the user chose the running interpreter for this audit."""
+        value = run.get(key)
+        if value is None:
+            return None
+        if not re.fullmatch(pattern, value) or not _valid_date(value):
+            raise self.fail("[run]", key, f"= {value!r} is not allowed", f"write e.g. {example}")
+        if run.get("environment") != EnvironmentKind.VENV.value:
+            if ("run", "environment") in self.flags and ("run", key) not in self.flags:
+                return None
+            raise self.fail("[run]", key, "applies to a venv only",
+                            'add environment = "venv" (--environment venv)')  # fmt: skip
+        return value
 
     def count(
         self,

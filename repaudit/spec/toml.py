@@ -42,6 +42,8 @@ def spec_to_toml(spec: AuditSpec) -> str:
         "seeds": list(spec.seeds),
         "timeout": spec.timeout_seconds,
         "environment": str(spec.environment),
+        "python": spec.python,
+        "resolve_as_of": spec.resolve_as_of,
         "seed_override": spec.seed_override,
         "seed_from_env": spec.seed_from_env,
         "deterministic": spec.deterministic,

@@ -10,17 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from repaudit import environment
-from repaudit.env import detect_gpus, fingerprint
-from repaudit.model import ArmSpec, AuditSpec, Claim, Isolation
+from repaudit.env import detect_gpus, fingerprint, prepare_environment
+from repaudit.model import ArmSpec, AuditSpec, Claim, Isolation, Source
+from repaudit.run import detect_isolation
 
 
 def test_fingerprint_records_packages_torch_and_only_safe_variables(tmp_path: Path) -> None:
-    env = environment.prepare_environment(
+    env = prepare_environment(
         AuditSpec(claims=(Claim("acc", 0.5),), arms=(ArmSpec("m", "x {seed}"),), seeds=(1,)),
+        Source("x", "x", tmp_path, "0" * 40),
         tmp_path,
         cache_dir=tmp_path / "c",
         log_path=tmp_path / "l",
+        isolation=detect_isolation(),
     )
     variables = {"OMP_NUM_THREADS": "2", "GITHUB_TOKEN": "ghp_x", "PROXY": "http://u:p@h:1"}
     recorded = fingerprint(env, variables, isolation=Isolation.UNSHARE_NET, varying=("SEED",))

@@ -17,28 +17,46 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from repaudit import __version__
 from repaudit.model import Environment, EnvironmentKind, Fingerprint, Isolation
-from repaudit.run import base_environment, detect_isolation, is_secret, run_contained
+from repaudit.run import base_environment, is_secret, run_contained
 
-# Reads torch's version.py rather than importing torch (seconds, and CUDA initialisation); cuDNN is
-# the version of the wheel torch loads it from.
+# Runs in the seeds' interpreter, which may be as old as Python 3.6: importlib.metadata (3.8+) is
+# not there, so the distributions' metadata files are read along sys.path by hand (the first of a
+# name is the one imported). Reads torch's version.py rather than importing torch (seconds, and CUDA
+# initialisation); cuDNN is the version of the wheel torch loads it from.
 _FINGERPRINT_PROBE = """
-import importlib.metadata as md, importlib.util, json, os, platform
+import email.parser, importlib.util, json, os, platform, re, sys
 packages = {}
-for dist in md.distributions():  # sys.path order: the first of a name is the one imported
-    name = dist.metadata["Name"]
-    if name and name.lower() not in packages:
-        packages[name.lower()] = (name, dist.version)
-info = {"python": f"{platform.python_version()} ({platform.python_implementation()})",
-        "packages": sorted((f"{n}=={v}" for n, v in packages.values()), key=str.lower)}
+for folder in sys.path:
+    if not os.path.isdir(folder):
+        continue
+    for entry in sorted(os.listdir(folder)):
+        path = os.path.join(folder, entry)
+        if entry.endswith(".dist-info"):
+            path = os.path.join(path, "METADATA")
+        elif entry.endswith(".egg-info"):
+            path = os.path.join(path, "PKG-INFO") if os.path.isdir(path) else path
+        else:
+            continue
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                headers = email.parser.Parser().parse(f, headersonly=True)
+        except OSError:
+            continue
+        name, version = headers.get("Name"), headers.get("Version")
+        key = re.sub(r"[-_.]+", "-", name or "").lower()
+        if name and version and key not in packages:
+            packages[key] = (name, version)
+info = {"python": "%s (%s)" % (platform.python_version(), platform.python_implementation()),
+        "packages": sorted(("%s==%s" % nv for nv in packages.values()), key=str.lower)}
 spec = importlib.util.find_spec("torch")
 if spec and spec.submodule_search_locations:
     version = {}
-    with open(os.path.join(spec.submodule_search_locations[0], "version.py")) as f:
+    with open(os.path.join(list(spec.submodule_search_locations)[0], "version.py")) as f:
         exec(f.read(), version)
     info["torch"], info["cuda"] = version.get("__version__"), version.get("cuda")
     info["cudnn"] = next((v for k, (n, v) in packages.items() if k.startswith("nvidia-cudnn")), None)
@@ -55,8 +73,15 @@ def fingerprint(
 ) -> Fingerprint:
     """Python, OS, CPU, GPUs, torch/CUDA/cuDNN and every package as the seeds' interpreter sees them,
     plus how the seeds ran: the variables every seed shared (names that look like credentials are
-    left out), the names set per seed, and the weakest isolation any seed had."""
-    info = json.loads(probe(environment.python, _FINGERPRINT_PROBE) or "{}")
+    left out), the names set per seed, and the weakest isolation any seed had (the probe runs
+    under it too)."""
+    probed = probe(
+        environment.python,
+        _FINGERPRINT_PROBE,
+        readonly=environment.readonly_paths,
+        isolation=isolation,
+    )
+    info = json.loads(probed or "{}")
     return Fingerprint(
         python=info.get("python", platform.python_version()),
         platform=platform.platform(),
@@ -73,36 +98,38 @@ def fingerprint(
         environment=describe(environment),
         torch_from=environment.torch_from,
         varying=varying,
+        python_reason=environment.python_reason,
+        resolved_as_of=environment.resolved_as_of,
     )
 
 
 def describe(environment: Environment) -> str:
     """The seeds' interpreter in plain words, for the report's provenance."""
     if environment.kind is EnvironmentKind.CURRENT:
-        overlay = environment.python != Path(sys.executable)
-        return f"current interpreter ({sys.executable})" + (
-            " with the seed hook" if overlay else ""
-        )
+        return f"current interpreter ({sys.executable})"
     key = (environment.cache_key or "")[:12]
+    cached = "reused from the cache" if environment.reused else "built for this audit"
     return (
-        f"venv {key} ({'reused from the cache' if environment.reused else 'built for this audit'})"
+        f"venv {key} ({cached}): Python {environment.python_version} "
+        f"({environment.python_reason}), packages as of {environment.resolved_as_of}"
     )
 
 
-def probe(python: Path, code: str) -> str:
-    """Run ``code`` in the environment's interpreter, contained like a seed; its stdout ('' on error)."""
+def probe(python: Path, code: str, *, readonly: Sequence[Path], isolation: Isolation) -> str:
+    """Run ``code`` in the interpreter ``python``, contained like a seed (at ``isolation``) that may
+    read ``readonly``; its stdout ('' on error)."""
     with tempfile.TemporaryDirectory(prefix="repaudit-probe-") as scratch:
         folder = Path(scratch)
         outcome = run_contained(
             f"{shlex.quote(str(python))} -c {shlex.quote(code)}",
-            isolation=detect_isolation(),
+            isolation=isolation,
             cwd=folder,
             env={**base_environment(python.parent), "HOME": scratch},
             stdout_path=folder / "out",
             stderr_path=folder / "err",
             timeout_seconds=300,
             writable=[folder],
-            readonly=[python.parent.parent],
+            readonly=readonly,
         )
         return (folder / "out").read_text().strip() if outcome.returncode == 0 else ""
 
