@@ -12,15 +12,16 @@ from typing import Any
 import click
 
 from repaudit import __version__
-from repaudit.errors import RepauditError
+from repaudit.errors import RepauditError, UsageError
 from repaudit.model import Audit, Claim, ClaimKind, Direction, ExitCode, Verdict
 
 EXIT_CODES_HELP = """\b
 Exit codes:
   0  the claim holds (reproduced, optimistic or exceeded; the improvement holds)
-  1  the claim does not hold (not-reproduced, within-noise, reversed)
+  1  the claim does not hold (not-reproduced, baseline-understated, overstated,
+     within-noise, reversed)
   2  usage error (bad flags, spec or input file)
-  3  inconclusive (too few seeds or too little power to decide)
+  3  inconclusive (too few seeds to decide)
   4  the audit could not run (clone, environment, or every seed failed)
 """
 
@@ -33,7 +34,8 @@ def cli() -> None:
 
 # ---------------------------------------------------------------- check
 
-DECISION_NAMES = ("not-reproduced", "optimistic", "inconclusive", "within-noise", "reversed")
+DECISION_NAMES = ("not-reproduced", "baseline-understated", "optimistic", "inconclusive",
+                  "overstated", "within-noise", "reversed")  # fmt: skip
 OUTPUT_OPTIONS = ("output_format", "summary_md", "junit", "fail_on")
 
 
@@ -227,12 +229,13 @@ def check(target: str, **options: Any) -> int:
 @click.argument("method_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path),
               help="The baseline's per-seed scores, same format.")  # fmt: skip
-@click.option("--claim", "claim_value", type=float, required=True, help="The paper's number.")
-@click.option("--baseline-claim", type=float, help="The paper's number for its baseline.")
+@click.option("--claim", "claim_value", metavar="NUMBER", required=True,
+              help="The paper's number, as printed (its decimals are its precision).")  # fmt: skip
+@click.option("--baseline-claim", metavar="NUMBER", help="The paper's number for its baseline.")
 @click.option("--claim-kind", type=click.Choice(["single", "mean"]), default="single",
               show_default=True, help="The paper reports one run, or a mean over --claim-runs.")  # fmt: skip
-@click.option("--claim-runs", type=click.IntRange(1), default=1, show_default=True,
-              help="Runs the paper averaged (with --claim-kind mean).")  # fmt: skip
+@click.option("--claim-runs", type=click.IntRange(2),
+              help="Runs the paper averaged (needs --claim-kind mean).")  # fmt: skip
 @click.option("--direction", type=click.Choice(["higher", "lower"]), default="higher",
               show_default=True, help="Whether higher or lower scores are better.")  # fmt: skip
 @click.option("--alpha", type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
@@ -249,15 +252,19 @@ def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> int:
     """
     from repaudit import report, scores
 
-    column = options["column"]
-    claim = Claim(
-        metric=options["metric"],
-        value=options["claim_value"],
-        direction=Direction(options["direction"]),
-        kind=ClaimKind(options["claim_kind"]),
-        runs=options["claim_runs"],
-        baseline=options["baseline_claim"],
-    )
+    column, kind, runs = options["column"], ClaimKind(options["claim_kind"]), options["claim_runs"]
+    if (runs is None) != (kind is ClaimKind.SINGLE):
+        raise UsageError("--claim-runs K and --claim-kind mean go together: a mean claim needs "
+                         "the number of runs the paper averaged, a single-run claim has none")  # fmt: skip
+    value, decimals = scores.printed_number(options["claim_value"], flag="--claim")
+    baseline_claim = None
+    if options["baseline_claim"] is not None:
+        baseline_claim, baseline_decimals = scores.printed_number(
+            options["baseline_claim"], flag="--baseline-claim"
+        )
+        decimals = max(decimals, baseline_decimals)
+    claim = Claim(metric=options["metric"], value=value, direction=Direction(options["direction"]),
+                  kind=kind, runs=runs or 1, baseline=baseline_claim, decimals=decimals)  # fmt: skip
     method = scores.read_scores(method_file, column=column)
     baseline = None if baseline_file is None else scores.read_scores(baseline_file, column=column)
     inputs = [str(method_file)] + ([str(baseline_file)] if baseline_file else [])

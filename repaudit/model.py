@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Version of the audit.json record and the ``--format json`` document (see store.py for history).
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2
 
 METHOD_ARM = "method"
 BASELINE_ARM = "baseline"
@@ -54,18 +54,34 @@ class RunStatus(enum.StrEnum):
 
 
 class ReproductionDecision(enum.StrEnum):
-    REPRODUCED = "reproduced"
-    OPTIMISTIC = "optimistic"
-    NOT_REPRODUCED = "not-reproduced"
-    EXCEEDED = "exceeded"
+    """Q1: the paper's number against the re-runs of its own arm (DESIGN.md section 4)."""
+
+    REPRODUCED = "reproduced"  # inside the prediction interval
+    OPTIMISTIC = "optimistic"  # inside, but only a lucky seed reaches it (a flag, not a failure)
+    NOT_REPRODUCED = "not-reproduced"  # beyond the interval on the flattering side
+    EXCEEDED = "exceeded"  # beyond the interval on the modest side
+    BASELINE_UNDERSTATED = (
+        "baseline-understated"  # the paper's baseline is below what its code gives
+    )
     INCONCLUSIVE = "inconclusive"
 
 
 class ImprovementDecision(enum.StrEnum):
-    HOLDS = "holds"
-    WITHIN_NOISE = "within-noise"
-    REVERSED = "reversed"
-    INCONCLUSIVE = "inconclusive"
+    """Q2: the claimed gap, from the gain test and the size test (DESIGN.md section 4)."""
+
+    HOLDS = "holds"  # a real gain, and the claimed size is consistent with the re-runs
+    OVERSTATED = "overstated"  # a real gain, but smaller than claimed
+    WITHIN_NOISE = "within-noise"  # no demonstrable gain, and the claimed size is ruled out
+    REVERSED = "reversed"  # the baseline is significantly better
+    INCONCLUSIVE = "inconclusive"  # too few seeds to tell
+
+
+class SeedReach(enum.StrEnum):
+    """Whether the audit's seed reached an arm's code, from the seed hook's record of seeding calls."""
+
+    REACHED = "reached"  # a seeding call carried the audit's seed (or was overridden by it)
+    NEVER_REACHED = "never-reached"  # seeding calls were recorded, all with a hard-coded value
+    UNKNOWN = "unknown"  # no seeding call was recorded (or the scores came without runs)
 
 
 class Verdict(enum.StrEnum):
@@ -79,9 +95,9 @@ class ExitCode(enum.IntEnum):
     """Process exit codes of ``check`` and ``stats``, for CI jobs."""
 
     HOLDS = 0  # reproduced / optimistic / exceeded, and the improvement holds
-    DOES_NOT_HOLD = 1  # not-reproduced, within-noise or reversed
+    DOES_NOT_HOLD = 1  # not-reproduced, baseline-understated, overstated, within-noise, reversed
     USAGE = 2  # bad flags or input (click's own code)
-    INCONCLUSIVE = 3  # too few seeds or too little power to decide
+    INCONCLUSIVE = 3  # too few seeds to decide
     ERROR = 4  # the audit could not run (clone, environment, every seed failed)
 
 
@@ -107,6 +123,10 @@ class Claim:
     kind: ClaimKind = ClaimKind.SINGLE
     runs: int = 1  # for kind = mean: how many runs the paper averaged
     baseline: float | None = None  # the paper's baseline number, same kind and runs
+    decimals: int | None = None
+    """Digits after the decimal point the paper printed its numbers with (0.8320 -> 4); a
+    seed-invariant result is compared with the claim at this precision. None: the digits of the
+    value's shortest repr (0.832 -> 3)."""
     source: MetricSource = field(default_factory=MetricSource)
     baseline_source: MetricSource | None = None  # the baseline arm's, when it differs
 
@@ -295,6 +315,8 @@ class RunResult:
 
 @dataclass(frozen=True)
 class Interval:
+    """A two-sided interval and its confidence (or coverage) level."""
+
     low: float
     high: float
     level: float = 0.95
@@ -315,7 +337,11 @@ class ArmSummary:
     maximum: float
     mean_interval: Interval | None  # 95% t-interval of the mean; None for n < 2
     bootstrap_interval: Interval | None  # BCa; a description only, never decides
-    outliers: tuple[float, ...] = ()  # values flagged by the robust outlier rule
+    outliers: tuple[float, ...] = ()
+    """Runs far below the rest on the metric's bad side (likely diverged; stats.diverged_mask).
+    Flagged from 5 seeds on, never dropped."""
+    seed_reach: SeedReach = SeedReach.UNKNOWN
+    """Whether the audit's seed reached this arm's code (from the runs' seeding calls)."""
 
 
 @dataclass(frozen=True)
@@ -327,53 +353,89 @@ class TestResult:
     name: str  # e.g. "Welch one-sided t-test"
     statistic: float | None
     p_value: float | None
-    deciding: bool = False  # the one rule fixed in advance
+    deciding: bool = False  # one of the rules fixed in advance
     assumption: str = ""  # what it assumes
     meaning: str = ""  # one line a reviewer understands
     note: str = ""  # e.g. "cannot reach p < 0.05 with 3 seeds per arm"
     interval: Interval | None = None  # e.g. the gap's Welch interval, P(improvement)'s bootstrap
+    df: float | None = None
+    """Degrees of freedom of the t statistic (Welch-Satterthwaite for two arms)."""
+    level: float | None = None
+    """The level a deciding test rejects at (alpha, or Holm's level for this claim)."""
+    rejects: bool | None = None
+    """A deciding test's outcome at ``level``: p <= level. None for evidence."""
 
 
 @dataclass(frozen=True)
 class Reproduction:
-    """Q1: does the claimed number reproduce?"""
+    """Q1: does the claimed number reproduce? (For the baseline arm: is the paper's baseline
+    number what its code gives, or understated?)"""
 
     decision: ReproductionDecision
     reason: str  # plain words
-    prediction_interval: Interval | None = None  # single-run claims
+    prediction_interval: Interval | None = None  # for one new seed, or the mean of `runs`
     claim_percentile: float | None = (
         None  # share of seeds below (direction-aware) the claim, 0..100
     )
-    chance_one_seed_reaches: float | None = None  # under a normal fit
-    best_of_k: float | None = None  # seeds whose expected best equals the claim
-    test: TestResult | None = None  # mean claims: the t-test
+    chance_one_seed_reaches: float | None = None
+    """From the t predictive distribution: the chance one new seed (a mean of `runs` new seeds
+    for mean claims) is at least as good as the claim."""
+    best_of_k: float | None = None
+    """Seeds k whose best reaches the claim half the time, from the same predictive chance:
+    1 - (1 - chance)^k = 1/2. Single-run claims only."""
+    test: TestResult | None = None  # the t statistic of the claim against the re-runs
+    arm: str = METHOD_ARM
+    """The arm whose re-runs the paper's number is checked against."""
 
 
 @dataclass(frozen=True)
 class Improvement:
-    """Q2: does the claimed improvement over the baseline clear seed variance?"""
+    """Q2: does the claimed improvement hold? Two one-sided tests decide (DESIGN.md section 4)."""
 
     decision: ImprovementDecision
     reason: str
-    claimed_gap: float  # signed by direction: positive = claimed improvement
-    observed_gap: float | None = None  # with baseline runs
-    gap_interval: Interval | None = None  # Welch interval of the observed gap
-    p_value: float | None = None  # deciding test's p (Holm-adjusted when several claims)
-    seed_luck: float | None = None  # without baseline runs: chance noise alone gives the gap
-    seeds_needed: int | None = None  # per arm, for 80% power at alpha
-    power: float | None = None  # power this audit had for the claimed gap
-    consistent_with_claim: bool | None = None  # claimed gap inside the observed gap's interval
-    tests: tuple[TestResult, ...] = ()  # every test shown as evidence, deciding one flagged
+    claimed_gap: float  # Δ, signed by direction: positive = claimed improvement
+    observed_gap: float | None = None  # d̂ = method mean - baseline mean, with baseline runs
+    gap_interval: Interval | None = None
+    """The 1 - 2·level interval of the mean gap: its lower bound > 0 exactly when the gain test
+    rejects."""
+    paper_gap_bound: float | None = None
+    """The 1 - level one-sided prediction bound for a gap measured the paper's way (two single
+    runs, or two means of k): the claimed gap beyond it exactly when the size test rejects."""
+    gain_test: TestResult | None = None
+    """H0: no gain (δ <= 0). Welch on the two arms; without baseline runs, the seed-luck chance
+    adjusted for the selection of positive gaps."""
+    size_test: TestResult | None = None
+    """H0: the claimed gap is one draw of a gap measured the paper's way from this code."""
+    reverse_test: TestResult | None = None
+    """H0: the method is at least as good (δ >= 0); rejecting it is `reversed`."""
+    seed_luck: float | None = None
+    """Without baseline runs: the chance two runs of the same code differ by the claimed gap
+    (before the selection adjustment the gain test applies)."""
+    power: float | None = None
+    """The chance this audit had to settle (one test rejects) were the claimed gap real."""
+    seeds_needed: int | None = None
+    """Seeds per arm for an 80% chance to settle, were the claimed gap real; None: more than
+    power.MAX_SEEDS, or nothing to settle."""
+    seeds_needed_low: int | None = None
+    """... at the low ends of the 80% intervals of both arms' sds."""
+    seeds_needed_high: int | None = None
+    """... at their high ends; None: more than power.MAX_SEEDS."""
+    tests: tuple[TestResult, ...] = ()  # evidence shown beside the deciding tests, never deciding
     notes: tuple[str, ...] = ()  # e.g. mean-based and rank-based tests disagree
 
 
 @dataclass(frozen=True)
 class ClaimResult:
+    """Every statistic and decision for one claim."""
+
     claim: Claim
     arms: tuple[ArmSummary, ...]  # method first
     reproduction: Reproduction
     improvement: Improvement | None
     repeat_sd: float | None = None  # same-seed spread (--repeat-seed): the nondeterminism floor
+    baseline_reproduction: Reproduction | None = None
+    """Q1 for the paper's baseline number, with baseline runs and a claimed baseline."""
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,12 @@ REPRODUCTION_WORDS = {
     ReproductionDecision.OPTIMISTIC: ("is reached only by a lucky seed", "warn"),
     ReproductionDecision.NOT_REPRODUCED: ("does not reproduce", "bad"),
     ReproductionDecision.EXCEEDED: ("is exceeded by the re-runs", "good"),
-    ReproductionDecision.INCONCLUSIVE: ("cannot be judged: too few seeds finished", "warn"),
+    ReproductionDecision.BASELINE_UNDERSTATED: ("is understated: its code does better", "bad"),
+    ReproductionDecision.INCONCLUSIVE: ("cannot be judged yet", "warn"),
 }
 IMPROVEMENT_WORDS = {
     ImprovementDecision.HOLDS: ("clears seed noise", "good"),
+    ImprovementDecision.OVERSTATED: ("is real but smaller than claimed", "bad"),
     ImprovementDecision.WITHIN_NOISE: ("is within seed noise", "bad"),
     ImprovementDecision.REVERSED: ("is reversed: the baseline does better", "bad"),
     ImprovementDecision.INCONCLUSIVE: ("cannot be told apart from seed noise yet", "warn"),
@@ -174,16 +176,27 @@ def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
     if method is not None:
         readings += [
             ("Re-runs", f"{fmt(method.mean)} ± {fmt(method.sd)} sd; median {fmt(method.median)}"),
-            ("95% prediction interval for one new seed", interval(rep.prediction_interval, fmt)),
+            (
+                f"{rep.prediction_interval.level:.0%} prediction interval for one new seed"
+                if rep.prediction_interval
+                else "Prediction interval",
+                interval(rep.prediction_interval, fmt),
+            ),
             ("Seeds reaching the claim", f"{plots.seeds_reaching(result)} of {method.n}"),
         ]
     if rep.chance_one_seed_reaches is not None:
         readings.append(("Chance one new seed reaches it", chance(rep.chance_one_seed_reaches)))
     if rep.best_of_k is not None:
         k = max(1, round(rep.best_of_k))
-        readings.append(("Best-of-k reading", f"what the best of ~{k} seed{'s' * (k > 1)} gives"))
+        readings.append(("Best-of-k reading", f"the best of ~{k} seed{'s' * (k > 1)} reaches it "
+                         "half the time"))  # fmt: skip
     decisions = [_decision("Does the claimed number reproduce?", rep.decision.value,
                            REPRODUCTION_WORDS[rep.decision][1], rep.reason, readings)]  # fmt: skip
+    base = result.baseline_reproduction
+    if base is not None and claim.baseline is not None:
+        decisions.append(_decision("Does the paper's baseline number reproduce?",
+                                   base.decision.value, REPRODUCTION_WORDS[base.decision][1],
+                                   base.reason, [("Claimed baseline", fmt(claim.baseline))]))  # fmt: skip
     if imp is not None:
         decisions.append(_decision("Does the claimed improvement clear seed noise?",
                                    imp.decision.value, IMPROVEMENT_WORDS[imp.decision][1],
@@ -199,7 +212,9 @@ def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
     ]
     kind = f"the mean of {claim.runs} runs" if claim.kind is ClaimKind.MEAN else "a single run"
     better = "higher" if claim.direction is Direction.HIGHER else "lower"
-    tests = ([rep.test] if rep.test else []) + list(imp.tests if imp else ())
+    deciding = (imp.gain_test, imp.size_test, imp.reverse_test) if imp else ()
+    tests = [t for t in (rep.test, base.test if base else None, *deciding) if t is not None]
+    tests += list(imp.tests if imp else ())
     return {
         "metric": claim.metric,
         "heading": f"{claim.metric}: claimed {fmt(claim.value)}",
@@ -223,20 +238,24 @@ def _improvement_readings(result: ClaimResult, fmt: Callable[[float], str]) -> l
     assert imp is not None
     gap = signed(fmt)
     readings = [("Claimed gap over the baseline", gap(imp.claimed_gap))]
-    if imp.observed_gap is not None:
-        observed = f"{gap(imp.observed_gap)}, 95% interval {interval(imp.gap_interval, gap)}"
+    if imp.observed_gap is not None and imp.gap_interval is not None:
+        level = f"{imp.gap_interval.level:.0%}"
+        observed = f"{gap(imp.observed_gap)}, {level} interval {interval(imp.gap_interval, gap)}"
         readings.append(("Observed gap", observed))
-    if imp.p_value is not None:
-        readings.append(("Deciding test (Welch, one-sided) p", p_value(imp.p_value)))
-    if imp.consistent_with_claim is not None:
-        consistent = "yes" if imp.consistent_with_claim else "no: outside the observed interval"
-        readings.append(("Claimed gap consistent with the re-runs", consistent))
+    if imp.paper_gap_bound is not None and imp.size_test and imp.size_test.level:
+        readings.append((f"A gap measured the paper's way stays below "
+                         f"({1 - imp.size_test.level:.0%})", gap(imp.paper_gap_bound)))  # fmt: skip
+    for name, test in (("Gain test p", imp.gain_test), ("Size test p", imp.size_test)):
+        if test is not None and test.p_value is not None:
+            readings.append((name, p_value(test.p_value)))
     if imp.seed_luck is not None:
         readings.append(("Two runs of the same code differ this much", chance(imp.seed_luck)))
     if imp.power is not None:
-        readings.append(("Power this audit had for the claimed gap", chance(imp.power)))
+        readings.append(("Chance this audit had to settle a true claim", chance(imp.power)))
     if imp.seeds_needed is not None:
-        readings.append(("Seeds per arm for 80% power", f"{imp.seeds_needed}"))
+        high = imp.seeds_needed_high if imp.seeds_needed_high is not None else "thousands"
+        spread = f" ({imp.seeds_needed_low} to {high})" if imp.seeds_needed_low else ""
+        readings.append(("Seeds per arm for an 80% chance to settle", f"{imp.seeds_needed}{spread}"))
     return readings
 
 
@@ -260,7 +279,9 @@ def _test(test: TestResult) -> dict[str, Any]:
         "deciding": test.deciding,
         "statistic": "—" if test.statistic is None else f"{test.statistic:.3g}",
         "p": p_value(test.p_value),
-        "interval": f"95%: {interval(test.interval, '{:.3g}'.format)}" if test.interval else "",
+        "interval": f"{test.interval.level:.0%}: {interval(test.interval, '{:.3g}'.format)}"
+        if test.interval
+        else "",
         "assumption": test.assumption or "—",
         "meaning": test.meaning,
         "note": test.note,

@@ -195,6 +195,10 @@ class _Builder:
         if kind is ClaimKind.MEAN and runs < 2:
             raise self.fail(label, "runs", f'= {runs} with kind = "mean"',
                             "set runs to how many runs the paper averaged (2 or more; --claim-runs)")  # fmt: skip
+        if kind is ClaimKind.SINGLE and runs != 1:
+            raise self.fail(label, "runs", f'= {runs} with kind = "single"',
+                            'set kind = "mean" if the paper averaged runs (--claim-kind mean), '
+                            "or drop runs")  # fmt: skip
         for key in ("value", "baseline"):
             if key in table and not math.isfinite(table[key]):
                 raise self.fail(label, key, f"= {table[key]}", "give a finite number")

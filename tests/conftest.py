@@ -173,10 +173,8 @@ def sample_audit() -> Audit:
         claimed_gap=0.013,
         observed_gap=0.00338303,
         gap_interval=Interval(-0.00129204, 0.00805809),
-        p_value=0.0707957,
         seeds_needed=3,
         power=0.99997,
-        consistent_with_claim=False,
         tests=(
             welch,
             TestResult(
@@ -210,7 +208,7 @@ def sample_audit() -> Audit:
         prediction_interval=Interval(0.906691, 0.932186),
         claim_percentile=87.5,
         chance_one_seed_reaches=0.0455,
-        best_of_k=33.0,
+        best_of_k=14.9,
     )
     result = ClaimResult(
         claim=claim,
@@ -308,7 +306,7 @@ def user_numbers_audit() -> Audit:
             prediction_interval=Interval(0.656314, 1.019723),
             claim_percentile=50.0,
             chance_one_seed_reaches=0.375,
-            best_of_k=1.8,
+            best_of_k=1.5,
         ),
         improvement=Improvement(
             decision=ImprovementDecision.INCONCLUSIVE,
@@ -317,7 +315,7 @@ def user_numbers_audit() -> Audit:
             claimed_gap=0.010,
             seed_luck=0.467179,
             seeds_needed=889,
-            power=0.06,
+            seeds_needed_low=310,
             notes=("3 of 20 runs diverged; the median (0.864) is 2.6 points above the mean",),
         ),
     )
