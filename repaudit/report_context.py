@@ -255,7 +255,9 @@ def _improvement_readings(result: ClaimResult, fmt: Callable[[float], str]) -> l
     if imp.seeds_needed is not None:
         high = imp.seeds_needed_high if imp.seeds_needed_high is not None else "thousands"
         spread = f" ({imp.seeds_needed_low} to {high})" if imp.seeds_needed_low else ""
-        readings.append(("Seeds per arm for an 80% chance to settle", f"{imp.seeds_needed}{spread}"))
+        readings.append(
+            ("Seeds per arm for an 80% chance to settle", f"{imp.seeds_needed}{spread}")
+        )
     return readings
 
 

@@ -162,7 +162,7 @@ def diverged_mask(x: np.ndarray) -> np.ndarray:
     median = np.median(x, axis=-1, keepdims=True)
     below = median - x
     mad = np.median(np.abs(below), axis=-1, keepdims=True)
-    fallback = 1.253314 * np.mean(np.abs(below), axis=-1, keepdims=True) / 0.6745
+    fallback = 0.6745 * 1.253314 * np.mean(np.abs(below), axis=-1, keepdims=True)
     scale = np.where(mad > 0, mad, fallback)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(scale > 0, 0.6745 * below / scale, 0.0)
@@ -252,6 +252,34 @@ def best_of_k(chance: float) -> float | None:
     if chance <= 0:
         return None
     return math.log(0.5) / math.log1p(-chance)
+
+
+def exceedance(x: np.ndarray, target: Numbers) -> np.ndarray:
+    """(1 + #{runs >= target}) / (n + 1) along the last axis: the conformal p-value of ``target``
+    as one more run of the same code, valid for any distribution of the scores (oriented: the
+    upper tail). It cannot go below 1 / (n + 1)."""
+    hits = np.sum(x >= np.asarray(target)[..., None], axis=-1)
+    return (1 + hits) / (x.shape[-1] + 1)
+
+
+def pair_exceedance(
+    method: np.ndarray, baseline: np.ndarray, paper_method: Numbers, paper_baseline: Numbers
+) -> np.ndarray:
+    """The conformal p-value of the paper's gap as one more pair of runs, along the last axis.
+
+    With the paper's two numbers added to their arms (x_0, y_0), the share of all (n+1)(m+1)
+    gaps x_i - y_j at least as large as the paper's x_0 - y_0. If the paper's runs are runs of
+    the same code as the re-runs, (x_0, y_0) is a uniformly random position among those gaps, so
+    the share is a valid p-value for any distribution of the scores (exact for single runs;
+    conservative for means of k, whose gaps spread less). It cannot go below 1/((n+1)(m+1)).
+    """
+    x = np.concatenate([np.asarray(paper_method)[..., None] + 0 * method[..., :1], method], axis=-1)
+    y = np.concatenate(
+        [np.asarray(paper_baseline)[..., None] + 0 * baseline[..., :1], baseline], axis=-1
+    )
+    pairs = x[..., :, None] - y[..., None, :]
+    hits = np.sum(pairs >= (x[..., 0] - y[..., 0])[..., None, None], axis=(-2, -1))
+    return hits / (x.shape[-1] * y.shape[-1])
 
 
 def claim_percentile(values: ArrayLike, target: float) -> float:
@@ -349,21 +377,41 @@ def seed_luck(x: np.ndarray, gap: Numbers, *, runs: int = 1) -> np.ndarray:
     """Chance that two runs of the *same* code differ by at least ``gap`` (along the last axis).
 
     1 - T(gap / (sd·√(2/runs))), t with n - 1 degrees of freedom since sd comes from n seeds;
-    ``runs`` > 1 when the paper's numbers are means over that many runs. For single runs it is
-    at least the share of ordered pairs of re-runs that differ by ``gap``: with diverged runs the
-    t-tail is far too thin. Needs n >= 2 and some spread.
+    ``runs`` > 1 when the paper's numbers are means over that many runs. Needs n >= 2 and some
+    spread. For single runs, :func:`luck_exceedance` is its distribution-free counterpart.
     """
     n = x.shape[-1]
-    gap = np.asarray(gap, dtype=np.float64)
     _, sd_ = moments(x)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t_based = sps.t.sf(gap / (sd_ * math.sqrt(2 / runs)), n - 1)
-    if runs > 1:
-        return t_based
-    pairs = x[..., :, None] - x[..., None, :]
+        return sps.t.sf(np.asarray(gap) / (sd_ * math.sqrt(2 / runs)), n - 1)
+
+
+def luck_exceedance(x: np.ndarray, paper_method: Numbers, paper_baseline: Numbers) -> np.ndarray:
+    """The conformal p-value of the paper's single-run gap under "no gain", along the last axis.
+
+    If the paper's two runs and the n re-runs are all runs of the same code, the paper's
+    (method, baseline) is a uniformly random ordered pair of the n + 2 values, so the share of
+    ordered pairs differing by at least the paper's gap is a valid p-value for any distribution
+    of the scores: heavy tails and diverged re-runs included. It cannot go below 1/((n+2)(n+1)).
+    """
+    paper_m = np.asarray(paper_method)[..., None] + 0 * x[..., :1]
+    paper_b = np.asarray(paper_baseline)[..., None] + 0 * x[..., :1]
+    values = np.concatenate([paper_m, paper_b, x], axis=-1)
+    n = values.shape[-1]
+    pairs = values[..., :, None] - values[..., None, :]
     off_diagonal = ~np.eye(n, dtype=bool)
-    hits = np.sum((pairs >= gap[..., None, None]) & off_diagonal, axis=(-2, -1))
-    return np.maximum(t_based, hits / (n * (n - 1)))
+    gap = (paper_m - paper_b)[..., None]
+    return np.sum((pairs >= gap) & off_diagonal, axis=(-2, -1)) / (n * (n - 1))
+
+
+def published_chance(luck: Numbers) -> np.ndarray:
+    """The seed-luck chance among the comparisons a paper would publish: the positive ones.
+
+    Under no real gain two runs' gap is symmetric about 0, so P(gap >= Δ | gap > 0) = 2 · luck;
+    a rule on this chance keeps its false "holds" rate at alpha on published gaps, where one on
+    ``luck`` itself would reach 2 · alpha.
+    """
+    return np.minimum(1.0, 2 * np.asarray(luck))
 
 
 @dataclass(frozen=True)

@@ -196,8 +196,14 @@ class Q1Words:
             low = f"{chance_phrase(chance)} per baseline seed of scoring that badly"
             tail = {
                 ReproductionDecision.REPRODUCED: f"It lies inside {band}: it reproduces.",
-                ReproductionDecision.OPTIMISTIC: f"It lies inside {band}, but only an unlucky "
-                f"baseline seed scores that badly ({low}).",
+                ReproductionDecision.OPTIMISTIC: (
+                    f"It lies inside {band}, but only an unlucky baseline seed scores that badly "
+                    f"({low})."
+                    if interval.low <= self.value <= interval.high
+                    else f"It lies outside {band}, on the weak side, but some baseline re-runs "
+                    "diverged that far too, so only an unlucky (diverged) baseline run scores "
+                    "that badly: it is not ruled out."
+                ),
                 ReproductionDecision.BASELINE_UNDERSTATED: f"It lies outside {band}, on the "
                 f"weak side ({low}): the paper's baseline is understated, which inflates the "
                 "claimed gain.",
@@ -279,6 +285,14 @@ class Q2Words:
             f"exact rank test (Mann-Whitney {_p(p_rank)}) disagree on whether {side}: a "
             "collapsed run moves an arm's mean but not its typical run, so the decision waits "
             "for more seeds."
+        )
+
+    def pairs_reach(self, diverged: Sequence[str], p_size: float, pairs: float) -> str:
+        arms = " and ".join(diverged)
+        return (
+            f"The {arms} arm has diverged runs: the size test rejects the claimed gap "
+            f"({_p(p_size)}), but {percent(pairs)} of the gaps between single runs of the two "
+            "arms (the paper's included) reach it, so the claimed size is not ruled out."
         )
 
     def exact(self, imp: Improvement, tolerance: float) -> str:
