@@ -205,8 +205,8 @@ def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
     if result.repeat_sd is not None and method is not None:
         floor = f"{fmt(result.repeat_sd)} sd when one seed is re-run, against {fmt(method.sd)} seed to seed"
     outliers = [
-        f"{len(a.outliers)} {a.arm} seed(s) flagged by the robust outlier rule "
-        f"(|modified z| > 3.5): {', '.join(fmt(v) for v in a.outliers)}"
+        f"{len(a.outliers)} {a.arm} seed(s) far below the rest (diverged runs, robust z > 8): "
+        f"{', '.join(fmt(v) for v in a.outliers)}"
         for a in result.arms
         if a.outliers
     ]

@@ -408,7 +408,11 @@ class Q2Words:
             )
         had = f" This audit had {chance_phrase(imp.power or 0.0)} to settle it, were the claim true"
         if (imp.power or 0.0) >= TARGET_POWER:
-            return f"{had}: a few more seeds will tell."
+            return (
+                f"{had}; that it did not hints the gain is smaller than claimed, but one gap "
+                "measured the paper's way can be this large by chance. More seeds would show "
+                "whether there is any gain at all."
+            )
         return f"{had}; about {imp.seeds_needed} seeds per arm{spread} would give an 80% chance."
 
 

@@ -369,7 +369,11 @@ def test_seeds_needed_and_its_range():
     assert power.seeds_needed(1e-6, 1.0, 1.0, **options) is None
     low, high = power.sd_range(0.5, 3)
     assert low < 0.5 < high
-    assert power.seeds_needed(0.5, low, low, **options) < 14 < power.seeds_needed(0.5, high, high, **options)
+    assert (
+        power.seeds_needed(0.5, low, low, **options)
+        < 14
+        < power.seeds_needed(0.5, high, high, **options)
+    )
 
 
 def test_welch_type_one_error_at_n5_stays_within_alpha():
