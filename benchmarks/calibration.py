@@ -13,7 +13,7 @@ Each wrong call is counted under the null that makes it wrong (alpha = 0.05):
 on normal, Laplace, skewed, both-arms-diverged and one-arm-diverged scores and on A/A splits and
 real gaps of the seed-score pools, for n = 3, 5, 10, 20, 50, with the power of `holds` for true
 claims. Replicates are numpy arrays run through the very functions an audit uses
-(repaudit.stats' vectorised tests, verdict.gap_decision / reproduction_decision / robust);
+(repaudit.stats' vectorised tests, rules.gap_decision / reproduction_decision / robust);
 a cross-check at the end runs verdict.evaluate_claim itself on a few hundred samples and counts
 the decisions that differ (it must be 0).
 """
@@ -32,7 +32,8 @@ from scipy import stats as sps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from repaudit import stats, verdict  # noqa: E402
+from repaudit import rules, stats, verdict  # noqa: E402
+from repaudit.aso import ASO_THRESHOLD, aso  # noqa: E402
 from repaudit.model import Claim, ClaimKind  # noqa: E402
 
 ALPHA = 0.05
@@ -44,7 +45,6 @@ POOLS = next(
      if (p / "shared" / "data" / "seed-scores").is_dir()),
     Path("shared/data/seed-scores"),
 )  # fmt: skip
-LEVELS = verdict.Levels.single(ALPHA)
 #: Collapsed runs: 10% of runs land 10 body sds below the body (T5 and PLAS collapse further).
 COLLAPSE_RATE, COLLAPSE_DEPTH = 0.1, -10.0
 #: The body shift that gives an arm with collapses the same mean as a healthy one.
@@ -126,11 +126,11 @@ def q2(
     need = diverged & (gain | reverse)
     greater, less = np.ones(gain.shape), np.ones(gain.shape)
     greater[need], less[need] = rank_p(a[need], b[need])
-    gain = verdict.robust(gain, diverged, greater, ALPHA)
-    reverse = verdict.robust(reverse, diverged, less, ALPHA)
-    size = verdict.robust(size, diverged, stats.pair_exceedance(a, b, paper_m, paper_b), ALPHA)
-    # verdict.gap_decision for each of the 16 combinations, indexed by the replicates' outcomes.
-    table = np.array([[[[verdict.gap_decision(gain=bool(g), size=bool(s), reverse=bool(r),
+    gain = rules.robust(gain, diverged, greater, ALPHA)
+    reverse = rules.robust(reverse, diverged, less, ALPHA)
+    size = rules.robust(size, diverged, stats.pair_exceedance(a, b, paper_m, paper_b), ALPHA)
+    # rules.gap_decision for each of the 16 combinations, indexed by the replicates' outcomes.
+    table = np.array([[[[rules.gap_decision(gain=bool(g), size=bool(s), reverse=bool(r),
                                               claimed_gain=bool(c)).value
                          for c in (0, 1)] for r in (0, 1)] for s in (0, 1)] for g in (0, 1)])  # fmt: skip
     claimed_gain = np.broadcast_to(np.asarray(claimed) > 0, gain.shape)
@@ -139,7 +139,7 @@ def q2(
 
 
 _q1 = np.vectorize(
-    lambda d, c, p, r: verdict.reproduction_decision(d, c, p, robust_rejects=bool(r)).value
+    lambda d, c, p, r: rules.reproduction_decision(d, c, p, robust_rejects=bool(r)).value
 )
 
 
@@ -150,7 +150,7 @@ def q1(seeds: np.ndarray, claim: np.ndarray, runs: int, *, baseline: bool = Fals
     distance = stats.claim_distance(sign * seeds, sign * claim, runs=runs)
     diverged = stats.diverged_mask(seeds).any(axis=-1) & baseline
     free_p = stats.exceedance(sign * seeds, sign * claim)
-    kept = verdict.robust(True, diverged, free_p, ALPHA / 2)
+    kept = rules.robust(True, diverged, free_p, ALPHA / 2)
     return _q1(distance, sps.t.ppf(1 - ALPHA / 2, n - 1), sps.t.sf(distance, n - 1), kept)
 
 
@@ -230,6 +230,13 @@ def null_section(rng: np.random.Generator, sims: int) -> Table:
                         rows.setdefault("false gain (holds/overstated), δ ≤ 0", {})[n] = rate(outcome["gain"])
                     if delta >= 0:
                         rows.setdefault("false reversed, δ ≥ 0", {})[n] = rate(outcome["reverse"])
+                    if "diverged" in label:
+                        # Split by whether the re-runs show a collapse: what no rule can see.
+                        seen = stats.diverged_mask(a).any(axis=-1) | stats.diverged_mask(b).any(axis=-1)
+                        wrong = outcome["gain"] if delta <= 0 else outcome["reverse"]
+                        call = "gain" if delta <= 0 else "reversed"
+                        rows.setdefault(f"… false {call}, a collapse among the re-runs", {})[n] = rate(wrong[seen])
+                        rows.setdefault(f"… false {call}, no collapse among the re-runs", {})[n] = rate(wrong[~seen])
                 rows.setdefault(f"false overstated/within-noise, honest {kind}", {})[n] = rate(outcome["size"])
                 rows.setdefault(f"false not-reproduced, honest {kind}", {})[n] = rate(
                     q1(a, paper_m, runs) == "not-reproduced")
@@ -264,6 +271,31 @@ def power_section(rng: np.random.Generator, sims: int) -> Table:
                 luck[n] = rate(luck_holds(a, paper_m, paper_b, 1))
             table.add(f"holds, true gap {gap:g} sd", label, holds, wrong=False)
             table.add(f"holds without baseline runs, true gap {gap:g} sd", label, luck, wrong=False)
+    return table
+
+
+def evidence_section(rng: np.random.Generator, sims: int, slow_sims: int) -> Table:
+    """What the evidence shown beside the decisions does on equal arms (never deciding)."""
+    table = Table("Evidence and descriptions on equal arms (never deciding; shown for reading them)")
+    for label, sampler in (("normal", normal), ("Laplace", laplace), ("skewed", skewed)):
+        rows: dict[str, dict[int, tuple[float, int]]] = {}
+        for n in NS:
+            a, b = sampler(rng, (sims, n)), sampler(rng, (sims, n))
+            rows.setdefault("Mann-Whitney one-sided p <= 0.05", {})[n] = rate(rank_p(a, b)[0] <= ALPHA)
+            x = a[:slow_sims]
+            boot = sps.bootstrap((x,), np.mean, axis=-1, n_resamples=1000, batch=50, rng=rng)
+            low, high = boot.confidence_interval
+            truth = 0.0
+            rows.setdefault("BCa 95% interval misses the mean", {})[n] = rate(
+                np.nan_to_num((low > truth) | (high < truth)))
+            half = sps.t.ppf(0.975, n - 1) * stats.moments(x)[1] / np.sqrt(n)
+            rows.setdefault("t 95% interval misses the mean", {})[n] = rate(
+                np.abs(stats.moments(x)[0] - truth) > half)
+            eps = np.array([aso(x[i], b[i], rng)[0] for i in range(slow_sims // 3)])
+            rows.setdefault(f"ASO ε_min < {ASO_THRESHOLD}", {})[n] = rate(eps < ASO_THRESHOLD)
+            rows.setdefault("ASO ε_min < 0.5 (deepsig's suggestion)", {})[n] = rate(eps < 0.5)
+        for rule, by_n in rows.items():
+            table.add(rule, label, by_n, wrong=False)
     return table
 
 
@@ -374,7 +406,8 @@ def main() -> None:
     sims = 4000 // (10 if parser.parse_args().quick else 1)
     rng = np.random.default_rng(SEED)
     start = time.perf_counter()
-    tables = [null_section(rng, sims), power_section(rng, sims), *real_section(rng, sims)]
+    tables = [null_section(rng, sims), power_section(rng, sims), *real_section(rng, sims),
+              evidence_section(rng, sims, sims // 4)]  # fmt: skip
     for table in tables:
         print(table.render())
     print(f"\n{cross_check(rng, 300 if sims >= 4000 else 60)}")

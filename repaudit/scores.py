@@ -50,7 +50,7 @@ def printed_number(text: str, *, flag: str) -> tuple[float, int]:
     """A number as the paper printed it: its value and its decimals (0.8300 -> 4, 1e3 -> -3).
 
     The decimals are the paper's precision: a seed-invariant result is compared with the claim
-    at it (verdict.precision).
+    at it (rules.precision).
     """
     try:
         printed = Decimal(text.strip())
