@@ -151,7 +151,8 @@ def q1(seeds: np.ndarray, claim: np.ndarray, runs: int, *, baseline: bool = Fals
     diverged = stats.diverged_mask(seeds).any(axis=-1) & baseline
     free_p = stats.exceedance(sign * seeds, sign * claim)
     kept = rules.robust(True, diverged, free_p, ALPHA / 2)
-    return _q1(distance, sps.t.ppf(1 - ALPHA / 2, n - 1), sps.t.sf(distance, n - 1), kept)
+    with np.errstate(invalid="ignore"):  # tied pool draws: zero spread, distance ±inf or NaN
+        return _q1(distance, sps.t.ppf(1 - ALPHA / 2, n - 1), sps.t.sf(distance, n - 1), kept)
 
 
 def luck_holds(seeds: np.ndarray, paper_m: np.ndarray, paper_b: np.ndarray, runs: int) -> np.ndarray:

@@ -94,6 +94,10 @@ def render_junit(audit: Audit) -> str:
         name = f"{result.claim.metric} {result.claim.value:g}"
         cases.append(_case(name + " reproduces", rep.decision.value,
                            REPRODUCTION_WORDS[rep.decision][1], rep.reason))  # fmt: skip
+        base = result.baseline_reproduction
+        if base is not None:
+            cases.append(_case(name + " baseline number reproduces", base.decision.value,
+                               REPRODUCTION_WORDS[base.decision][1], base.reason))  # fmt: skip
         if imp is not None:
             cases.append(_case(name + " improvement clears seed noise", imp.decision.value,
                                IMPROVEMENT_WORDS[imp.decision][1], imp.reason))  # fmt: skip

@@ -111,7 +111,7 @@ def test_case_1_the_readme_sst2_example_is_overstated():
     assert "the claimed +0.0160 is 3.3× that" in data["improvement"]["reason"]
 
 
-def test_case_1_mnli_is_overstated_and_case_7_its_baseline_understated():
+def test_case_1_mnli_is_overstated_and_case_7_its_baseline_understated(tmp_path):
     args = [str(EXAMPLES / "bert-base-uncased-mnli.txt"), "--baseline",
             str(EXAMPLES / "bert-base-cased-mnli.txt"), "--claim", "0.8373",
             "--baseline-claim", "0.8273"]  # fmt: skip
@@ -119,8 +119,13 @@ def test_case_1_mnli_is_overstated_and_case_7_its_baseline_understated():
     assert code == 1
     assert data["improvement"]["decision"] == "overstated"
     assert data["claims"][0]["baseline_reproduction"]["decision"] == "baseline-understated"
-    lenient = run(*args, "--fail-on", "not-reproduced,reversed")
+    lenient = run(*args, "--fail-on", "not-reproduced,reversed", "--junit", str(tmp_path / "j.xml"))
     assert lenient.return_value == 0  # --fail-on can let baseline-understated pass
+    junit = (tmp_path / "j.xml").read_text()
+    assert (
+        'name="score 0.8373 baseline number reproduces"' in junit
+        and "baseline-understated" in junit
+    )
 
 
 def test_case_2_a_true_claim_without_baseline_runs_is_not_failed(tmp_path):
