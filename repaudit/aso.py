@@ -57,6 +57,9 @@ def aso(
     """
     a = scores_array(scores_a, name="ASO scores A")
     b = scores_array(scores_b, name="ASO scores B")
+    # ε_min is scale-free; dividing by the largest magnitude keeps the squares finite.
+    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b)))) or 1.0
+    a, b = a / scale, b / scale
     grid = np.arange(dt, 1, dt)
     index_a, index_b = _quantile_index(a.size, grid), _quantile_index(b.size, grid)
     qa, qb = np.sort(a)[index_a], np.sort(b)[index_b]

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from repaudit import __version__
-from repaudit.errors import InternalError, RepauditError
+from repaudit.errors import InternalError, RepauditError, UsageError
 from repaudit.formatting import size
 from repaudit.model import (
     Audit,
@@ -36,9 +36,10 @@ from repaudit.model import (
 EXIT_CODES_HELP = f"""\b
 Exit codes:
   {ExitCode.HOLDS:<3} the claim holds (reproduced, optimistic or exceeded; the improvement holds)
-  {ExitCode.DOES_NOT_HOLD:<3} the claim does not hold (not-reproduced, within-noise, reversed)
+  {ExitCode.DOES_NOT_HOLD:<3} the claim does not hold (not-reproduced, baseline-understated,
+      overstated, within-noise, reversed)
   {ExitCode.USAGE:<3} usage error (bad flags, spec or input file)
-  {ExitCode.INCONCLUSIVE:<3} inconclusive (too few seeds or too little power to decide)
+  {ExitCode.INCONCLUSIVE:<3} inconclusive (too few seeds to decide)
   {ExitCode.ERROR:<3} the audit could not run (clone, environment, every seed failed, internal error)
   {ExitCode.INTERRUPTED:<3} interrupted (Ctrl-C); finished seeds are kept
 """
@@ -308,8 +309,14 @@ def check(target: str, **options: Any) -> ExitCode:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The baseline's per-seed scores, same format.",
 )
-@click.option("--claim", "claim_value", type=float, required=True, help="The paper's number.")
-@click.option("--baseline-claim", type=float, help="The paper's number for its baseline.")
+@click.option(
+    "--claim",
+    "claim_value",
+    metavar="NUMBER",
+    required=True,
+    help="The paper's number, as printed (its decimals are its precision).",
+)
+@click.option("--baseline-claim", metavar="NUMBER", help="The paper's number for its baseline.")
 @click.option(
     "--claim-kind",
     type=_choice(ClaimKind),
@@ -319,10 +326,8 @@ def check(target: str, **options: Any) -> ExitCode:
 )
 @click.option(
     "--claim-runs",
-    type=click.IntRange(1),
-    default=1,
-    show_default=True,
-    help="Runs the paper averaged (with --claim-kind mean).",
+    type=click.IntRange(2),
+    help="Runs the paper averaged (needs --claim-kind mean).",
 )
 @click.option(
     "--direction",
@@ -354,14 +359,27 @@ def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> Exit
     """
     from repaudit import report, scores
 
-    column = options["column"]
+    column, kind, runs = options["column"], options["claim_kind"], options["claim_runs"]
+    if (runs is None) != (kind is ClaimKind.SINGLE):
+        raise UsageError(
+            "--claim-runs K and --claim-kind mean go together: a mean claim needs the number of "
+            "runs the paper averaged, a single-run claim has none"
+        )
+    value, decimals = scores.printed_number(options["claim_value"], flag="--claim")
+    baseline_claim = None
+    if options["baseline_claim"] is not None:
+        baseline_claim, baseline_decimals = scores.printed_number(
+            options["baseline_claim"], flag="--baseline-claim"
+        )
+        decimals = max(decimals, baseline_decimals)
     claim = Claim(
         metric=options["metric"],
-        value=options["claim_value"],
+        value=value,
         direction=options["direction"],
-        kind=options["claim_kind"],
-        runs=options["claim_runs"],
-        baseline=options["baseline_claim"],
+        kind=kind,
+        runs=runs or 1,
+        baseline=baseline_claim,
+        decimals=decimals,
     )
     method = scores.read_scores(method_file, column=column)
     baseline = None if baseline_file is None else scores.read_scores(baseline_file, column=column)

@@ -8,17 +8,20 @@ Every function accepts any float (huge, tiny, infinite, NaN) without raising.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 
-#: Scores print with two significant digits of their seed sd, and never more decimals than this.
+from repaudit.model import Interval
+
+#: Scores print with two significant digits of their seed sd, within these many decimals; beyond
+#: them (and with no spread) four significant digits.
 MAX_DECIMALS = 8
-#: Beyond this magnitude fixed-point notation is unreadable: scores switch to scientific notation.
-FIXED_LIMIT = 1e9
+#: Beyond this magnitude fixed-point notation is unreadable: scores switch to four significant digits.
+FIXED_LIMIT = 1e15
 
 
-def _spread(values: Sequence[float]) -> float:
+def _spread(values: list[float]) -> float:
     """Sample sd of finite ``values`` (0.0 for fewer than two); inf when it overflows."""
-    finite = [v for v in values if math.isfinite(v)]
+    finite = [float(v) for v in values if math.isfinite(v)]
     if len(finite) < 2:
         return 0.0
     mean = math.fsum(finite) / len(finite)
@@ -31,26 +34,33 @@ def _spread(values: Sequence[float]) -> float:
 class ScoreFormat:
     """Formats scores with two significant digits of their seed sd: 0.8040 ± 0.0060.
 
-    Built from the scores of one arm (or any sample); with no spread, or scores so large that
-    fixed-point notation would be unreadable, it prints four significant digits instead.
+    Built from the scores of one arm (or any sample). Without a usable spread (none, or one that
+    would need more than MAX_DECIMALS decimals or fewer than none) the paper's ``printed``
+    decimals are used when given, else four significant digits; never hundreds of digits.
     """
 
-    def __init__(self, values: Sequence[float]) -> None:
-        spread = _spread(list(values))
-        self.decimals: int | None = None
+    def __init__(self, values: Iterable[float], *, printed: int | None = None) -> None:
+        spread = _spread([float(v) for v in values])
+        decimals = 1 - math.floor(math.log10(spread)) if 0 < spread < math.inf else printed
+        self.decimals: int | None = (
+            decimals if decimals is not None and 0 <= decimals <= MAX_DECIMALS else None
+        )
         """Decimals every score gets; None: four significant digits each."""
-        if 0 < spread < math.inf:
-            self.decimals = min(MAX_DECIMALS, max(0, 1 - math.floor(math.log10(spread))))
 
     def __call__(self, x: float) -> str:
-        if self.decimals is None or not math.isfinite(x) or abs(x) >= FIXED_LIMIT:
+        if self.decimals is None or not abs(x) < FIXED_LIMIT:
             return f"{x:.4g}"
         return f"{x:.{self.decimals}f}"
 
     def signed(self, x: float) -> str:
-        """A gap: always with its sign, "+0.0048" or "-0.0012"."""
-        text = self(abs(x)) if math.isfinite(x) else f"{abs(x):.4g}"
-        return ("-" if x < 0 else "+") + text
+        """A gap, always with its sign: "+0.0048", "-0.0012"."""
+        text = self(x)
+        return text if text.startswith("-") else f"+{text}"
+
+    def span(self, interval: Interval, *, signed: bool = False) -> str:
+        """ "[low, high]" in this format (signed for gaps)."""
+        write = self.signed if signed else self
+        return f"[{write(interval.low)}, {write(interval.high)}]"
 
 
 def percent(chance: float) -> str:
@@ -69,6 +79,11 @@ def with_article(word: str) -> str:
     spoken = word.lstrip("<>")
     vowel = spoken[:1] == "8" or spoken.startswith(("11", "18")) and spoken[2:3] in ("%", "")
     return f"{'an' if vowel else 'a'} {word}"
+
+
+def chance_phrase(chance: float) -> str:
+    """ "an 8% chance", "a 10% chance"."""
+    return f"{with_article(percent(chance))} chance"
 
 
 def p_value(p: float | None) -> str:

@@ -123,22 +123,46 @@ class RunStatus(enum.StrEnum):
 
 
 class ReproductionDecision(enum.StrEnum):
-    """Q1: does the claimed number reproduce? (docs/statistics.md)"""
+    """Q1: the paper's number against the re-runs of its own arm (docs/statistics.md)."""
 
     REPRODUCED = "reproduced"
+    """Inside the prediction interval."""
     OPTIMISTIC = "optimistic"
+    """Inside, but only a lucky seed reaches it (a flag, not a failure)."""
     NOT_REPRODUCED = "not-reproduced"
+    """Beyond the interval on the flattering side."""
     EXCEEDED = "exceeded"
+    """Beyond the interval on the modest side."""
+    BASELINE_UNDERSTATED = "baseline-understated"
+    """The paper's baseline number is below what its own code gives (it inflates the gain)."""
     INCONCLUSIVE = "inconclusive"
+    """Too few seeds (or no measurable seed variance) to judge."""
 
 
 class ImprovementDecision(enum.StrEnum):
-    """Q2: does the claimed improvement over the baseline hold? (docs/statistics.md)"""
+    """Q2: the claimed gap, from the gain test and the size test (docs/statistics.md)."""
 
     HOLDS = "holds"
+    """A real gain, and the claimed size is consistent with the re-runs."""
+    OVERSTATED = "overstated"
+    """A real gain, but smaller than claimed."""
     WITHIN_NOISE = "within-noise"
+    """No demonstrable gain, and the claimed size is ruled out."""
     REVERSED = "reversed"
+    """The baseline is significantly better."""
     INCONCLUSIVE = "inconclusive"
+    """Too few seeds to tell."""
+
+
+class SeedReach(enum.StrEnum):
+    """Whether the audit's seed reached an arm's code, from the seed hook's record of seeding calls."""
+
+    REACHED = "reached"
+    """A seeding call carried the audit's seed (or was overridden by it)."""
+    NEVER_REACHED = "never-reached"
+    """Seeding calls were recorded, all with a hard-coded value."""
+    UNKNOWN = "unknown"
+    """No seeding call was recorded (or the scores came without runs)."""
 
 
 #: Any one decision of a claim.
@@ -168,11 +192,11 @@ class ExitCode(enum.IntEnum):
     HOLDS = 0
     """reproduced / optimistic / exceeded, and the improvement holds."""
     DOES_NOT_HOLD = 1
-    """not-reproduced, within-noise or reversed."""
+    """not-reproduced, baseline-understated, overstated, within-noise or reversed."""
     USAGE = 2
     """Bad flags or input (click's own code)."""
     INCONCLUSIVE = 3
-    """Too few seeds or too little power to decide."""
+    """Too few seeds to decide."""
     ERROR = 4
     """The audit could not run (clone, environment, every seed failed, an internal error)."""
     INTERRUPTED = 130
@@ -214,6 +238,10 @@ class Claim:
     """Where the method arm's runs write this metric."""
     baseline_source: MetricSource | None = None
     """The baseline arm's source, when it differs from the method's."""
+    decimals: int | None = None
+    """Digits after the decimal point the paper printed its numbers with (0.8320 -> 4); a
+    seed-invariant result is compared with the claim at this precision. None: the digits of the
+    value's shortest repr (0.832 -> 3)."""
 
 
 @dataclass(frozen=True)
@@ -524,7 +552,7 @@ class RunResult:
 
 @dataclass(frozen=True)
 class Interval:
-    """A range of values and its coverage level (a confidence or prediction interval)."""
+    """A two-sided interval and its confidence (or coverage) level."""
 
     low: float
     """Lower end."""
@@ -538,7 +566,7 @@ class Interval:
 class ArmSummary:
     """Descriptive statistics of one arm's successful seeds for one metric."""
 
-    arm: str
+    arm: Arm
     """Which arm."""
     values: tuple[float, ...]
     """Successful seeds, in seed order."""
@@ -549,7 +577,7 @@ class ArmSummary:
     mean: float
     """Mean score."""
     sd: float
-    """Sample sd (ddof=1); 0.0 for n < 2."""
+    """Sample sd (ddof = 1); 0.0 for n < 2."""
     median: float
     """Median score."""
     minimum: float
@@ -561,7 +589,10 @@ class ArmSummary:
     bootstrap_interval: Interval | None
     """BCa; a description only, never decides."""
     outliers: tuple[float, ...] = ()
-    """Values flagged by the robust outlier rule."""
+    """Runs far below the rest on the metric's bad side (likely diverged; stats.diverged_mask).
+    Flagged from 5 seeds on, never dropped."""
+    seed_reach: SeedReach = SeedReach.UNKNOWN
+    """Whether the audit's seed reached this arm's code (from the runs' seeding calls)."""
 
 
 @dataclass(frozen=True)
@@ -577,7 +608,7 @@ class TestResult:
     p_value: float | None
     """None where the test gives none (or cannot reach alpha)."""
     deciding: bool = False
-    """The one rule fixed in advance."""
+    """One of the rules fixed in advance."""
     assumption: str = ""
     """What it assumes."""
     meaning: str = ""
@@ -585,64 +616,88 @@ class TestResult:
     note: str = ""
     """E.g. "cannot reach p < 0.05 with 3 seeds per arm"."""
     interval: Interval | None = None
-    """E.g. the gap's Welch interval, P(improvement)'s bootstrap."""
+    """E.g. the gap's Welch interval, P(improvement)'s bootstrap interval."""
+    df: float | None = None
+    """Degrees of freedom of the t statistic (Welch-Satterthwaite for two arms)."""
+    level: float | None = None
+    """The level a deciding test rejects at (alpha, or Holm's level for this claim)."""
+    rejects: bool | None = None
+    """A deciding test's outcome at ``level``: p <= level. None for evidence."""
 
 
 @dataclass(frozen=True)
 class Reproduction:
-    """Q1: does the claimed number reproduce?"""
+    """Q1: does the claimed number reproduce? (For the baseline arm: is the paper's baseline
+    number what its code gives, or understated?)"""
 
     decision: ReproductionDecision
     """The answer."""
     reason: str
     """Plain words."""
     prediction_interval: Interval | None = None
-    """Single-run claims."""
+    """For one new seed, or the mean of ``runs`` new seeds."""
     claim_percentile: float | None = None
     """Share of seeds below (direction-aware) the claim, 0..100."""
     chance_one_seed_reaches: float | None = None
-    """Under a normal fit."""
+    """From the t predictive distribution: the chance one new seed (a mean of `runs` new seeds
+    for mean claims) is at least as good as the claim."""
     best_of_k: float | None = None
-    """Seeds whose expected best equals the claim."""
+    """Seeds k whose best reaches the claim half the time, from the same predictive chance:
+    1 - (1 - chance)^k = 1/2. Single-run claims only."""
     test: TestResult | None = None
-    """Mean claims: the t-test."""
+    """The t statistic of the claim against the re-runs."""
+    arm: Arm = Arm.METHOD
+    """The arm whose re-runs the paper's number is checked against."""
     seeds_reaching: int | None = None
-    """Successful seeds at or beyond the claim (direction-aware)"""
+    """Successful seeds at or beyond the claim (direction-aware)."""
 
 
 @dataclass(frozen=True)
 class Improvement:
-    """Q2: does the claimed improvement over the baseline clear seed variance?"""
+    """Q2: does the claimed improvement hold? Two one-sided tests decide (docs/statistics.md)."""
 
     decision: ImprovementDecision
     """The answer."""
     reason: str
     """Plain words."""
     claimed_gap: float
-    """Signed by direction: positive = claimed improvement."""
+    """Δ, signed by direction: positive = claimed improvement."""
     observed_gap: float | None = None
-    """With baseline runs."""
+    """d̂ = method mean - baseline mean, with baseline runs."""
     gap_interval: Interval | None = None
-    """Welch interval of the observed gap."""
-    p_value: float | None = None
-    """Deciding test's p (Holm-adjusted when several claims)"""
+    """The 1 - 2·level interval of the mean gap: its lower bound > 0 exactly when the gain test
+    rejects."""
+    paper_gap_bound: float | None = None
+    """The 1 - level one-sided prediction bound for a gap measured the paper's way (two single
+    runs, or two means of k): the claimed gap beyond it exactly when the size test rejects."""
+    gain_test: TestResult | None = None
+    """H0: no gain (δ <= 0). Welch on the two arms; without baseline runs, the seed-luck chance
+    adjusted for the selection of positive gaps."""
+    size_test: TestResult | None = None
+    """H0: the claimed gap is one draw of a gap measured the paper's way from this code."""
+    reverse_test: TestResult | None = None
+    """H0: the method is at least as good (δ >= 0); rejecting it is `reversed`."""
     seed_luck: float | None = None
-    """Without baseline runs: chance noise alone gives the gap."""
-    seeds_needed: int | None = None
-    """Per arm, for 80% power at alpha."""
+    """Without baseline runs: the chance two runs of the same code differ by the claimed gap
+    (before the selection adjustment the gain test applies)."""
     power: float | None = None
-    """Power this audit had for the claimed gap."""
-    consistent_with_claim: bool | None = None
-    """Claimed gap inside the observed gap's interval."""
+    """The chance this audit had to settle (one test rejects) were the claimed gap real."""
+    seeds_needed: int | None = None
+    """Seeds per arm for an 80% chance to settle, were the claimed gap real; None: more than
+    power.MAX_SEEDS, or nothing to settle."""
+    seeds_needed_low: int | None = None
+    """... at the low ends of the 80% intervals of both arms' sds."""
+    seeds_needed_high: int | None = None
+    """... at their high ends; None: more than power.MAX_SEEDS."""
     tests: tuple[TestResult, ...] = ()
-    """Every test shown as evidence, deciding one flagged."""
+    """Evidence shown beside the deciding tests, never deciding."""
     notes: tuple[str, ...] = ()
-    """E.g. mean-based and rank-based tests disagree."""
+    """E.g. the mean-based and rank-based tests disagree."""
 
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """Everything decided about one claim."""
+    """Every statistic and decision for one claim."""
 
     claim: Claim
     """The claim as the spec states it."""
@@ -654,6 +709,8 @@ class ClaimResult:
     """Q2; None when there is nothing to compare against."""
     repeat_sd: float | None = None
     """Same-seed spread (--repeat-seed): the nondeterminism floor."""
+    baseline_reproduction: Reproduction | None = None
+    """Q1 for the paper's baseline number, with baseline runs and a claimed baseline."""
 
 
 @dataclass(frozen=True)

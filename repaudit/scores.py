@@ -12,6 +12,7 @@ import io
 import json
 import math
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from repaudit.errors import UsageError
@@ -42,6 +43,24 @@ def _number(text: str, where: str) -> float:
             "file (and say how many failed) instead of writing NaN or inf"
         )
     return value
+
+
+def printed_number(text: str, *, flag: str) -> tuple[float, int]:
+    """A number as the paper printed it: its value and its decimals (0.8300 -> 4, 1e3 -> -3).
+
+    The decimals are the paper's precision: a seed-invariant result is compared with the claim
+    at it (rules.precision).
+    """
+    try:
+        printed = Decimal(text.strip())
+    except InvalidOperation:
+        raise UsageError(f"{flag}: {text.strip()!r} is not a number") from None
+    value = float(printed)
+    if not math.isfinite(value):
+        raise UsageError(f"{flag}: {text.strip()!r} is not a finite number")
+    exponent = printed.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite Decimals have an integer exponent
+    return value, -exponent
 
 
 def _from_json(text: str, path: Path) -> list[float]:

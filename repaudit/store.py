@@ -10,6 +10,11 @@ Record format history (model.RECORD_FORMAT):
        claims, runs, spec, source, fingerprint, notes.
     2  each run (and run.json) records the isolation level and the variables it ran with;
        the fingerprint's variables are those every seed shared, ``varying`` names the others.
+       Q2 as two one-sided tests: improvement carries gain_test, size_test, reverse_test,
+       gap_interval (1 - 2 alpha), paper_gap_bound, seeds_needed_low/high, and no longer p_value
+       or consistent_with_claim; decisions overstated and baseline-understated; each claim has a
+       baseline_reproduction; arms carry seed_reach; the claim carries decimals. Format 1
+       records still load (missing fields take their defaults).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "paper-repo"
 
 
-def test_the_bundled_example_claim_does_not_hold(tmp_path):
+def test_the_bundled_example_claim_is_caught(tmp_path):
     # --allow-dirty only matters in a working copy with local edits; CI's clean clone pins the commit.
     args = [
         "check",
@@ -31,14 +31,18 @@ def test_the_bundled_example_claim_does_not_hold(tmp_path):
         text=True,
         timeout=600,
     )
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 3, done.stderr
     record = json.loads(done.stdout)
-    assert record["verdict"] == "does-not-hold"
+    assert record["verdict"] == "inconclusive"
     # The README claims the best seed of a sweep: reachable, but only by a lucky seed.
     assert record["reproduction"]["decision"] == "optimistic"
-    # ... and a 1.35-point gain where the real one is about 0.2 points: seed noise, with the power to tell.
-    assert record["improvement"]["decision"] == "within-noise"
-    assert record["improvement"]["power"] >= 0.8
+    assert record["claims"][0]["baseline_reproduction"]["decision"] == "reproduced"
+    # ... and a 1.35-point gain where the real one is about 0.2 points: not shown, and a single-run
+    # gap that large is not ruled out either (the paper's README documents these numbers).
+    improvement = record["improvement"]
+    assert improvement["decision"] == "inconclusive"
+    assert improvement["observed_gap"] == pytest.approx(0.0053, abs=5e-5)
+    assert improvement["gap_interval"]["low"] < 0 < improvement["gap_interval"]["high"]
     assert [r["status"] for r in record["runs"]] == ["ok"] * 10
     assert len(set(record["arms"]["method"]["values"])) == 5  # the seed really changes the result
     assert Path(record["audit_dir"], "report.html").is_file()
@@ -59,8 +63,12 @@ def test_the_bundled_real_scores_give_the_documented_verdict():
     assert done.returncode == 1, done.stderr
     record = json.loads(done.stdout)
     assert record["reproduction"]["decision"] == "not-reproduced"
-    assert record["improvement"]["decision"] == "holds"
-    assert record["improvement"]["consistent_with_claim"] is False
+    # A real gain, a third of the claimed one: the README's "overstated".
+    assert record["improvement"]["decision"] == "overstated"
+    assert (
+        record["improvement"]["gain_test"]["rejects"]
+        and record["improvement"]["size_test"]["rejects"]
+    )
     assert record["arms"]["method"]["n"] == record["arms"]["baseline"]["n"] == 20
 
 
@@ -75,7 +83,7 @@ def test_stats_answers_ci_jobs_like_check(tmp_path):
         text=True,
         timeout=120,
     )
-    # not-reproduced is let through by --fail-on reversed, and said so.
+    # not-reproduced and overstated are let through by --fail-on reversed, and said so.
     assert done.returncode == 0 and "--fail-on lets it pass" in done.stderr
     assert (tmp_path / "summary.md").read_text().startswith("## ")
     assert "<testsuite" in (tmp_path / "junit.xml").read_text()

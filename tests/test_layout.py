@@ -18,7 +18,7 @@ SUBPACKAGES = ("spec", "env", "run", "executors", "report")
 FORBIDDEN = {
     "model": {"*"},
     "errors": {"*"},
-    "formatting": {"*"},
+    "formatting": {"stats", "store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict", "wording"},
     "stats": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict"},
     "aso": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict"},
     "power": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict"},

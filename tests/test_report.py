@@ -67,7 +67,7 @@ def test_html_shows_every_section(sample_audit, sample_html):
         assert escape(test.name) in html
         assert test.meaning in html
     assert "independent seeds; no shape assumption" in html
-    assert "Seeds per arm for 80% power" in html
+    assert "Seeds per arm for an 80% chance to settle" in html
     assert "Nondeterminism floor" in html and "0.0007 sd" in html
     assert "bubblewrap" in html and "no network" in html
     assert sample_audit.source.commit in html and sample_audit.rerun_command in html

@@ -6,7 +6,7 @@ import pytest
 
 from repaudit.errors import UsageError
 from repaudit.model import Claim, Verdict
-from repaudit.scores import read_scores, scores_audit
+from repaudit.scores import printed_number, read_scores, scores_audit
 
 
 def write(tmp_path, name, text):
@@ -72,3 +72,24 @@ def test_scores_audit_is_a_complete_audit_with_a_stable_id():
     assert again.audit_id == audit.audit_id and again.results == audit.results
     other = scores_audit(claim, method[:4], baseline, alpha=0.05, inputs=["m.txt", "b.txt"])
     assert other.audit_id != audit.audit_id
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "decimals"),
+    [
+        ("0.8320", 0.832, 4),
+        ("83.25", 83.25, 2),
+        (" 1e-3 ", 0.001, 3),
+        ("1E3", 1000.0, -3),
+        ("7", 7.0, 0),
+    ],
+)
+def test_printed_number_keeps_the_papers_precision(text, value, decimals):
+    assert printed_number(text, flag="--claim") == (value, decimals)
+
+
+@pytest.mark.parametrize(("text", "problem"), [("0.8a", "not a number"), ("nan", "not a finite number"),
+                                               ("1e400", "not a finite number")])  # fmt: skip
+def test_printed_number_rejects_what_is_not_a_finite_number(text, problem):
+    with pytest.raises(UsageError, match=f"--claim: .* is {problem}"):
+        printed_number(text, flag="--claim")

@@ -242,6 +242,8 @@ def test_several_claims_and_baseline_metric_sources(tmp_path: Path) -> None:
          "[claim] direction = 'up' is not allowed: use \"higher\" or \"lower\""),
         (MINIMAL.replace("value = 0.8", "value = 0.8\nkind = 'mean'"),
          "[claim] runs = 1 with kind = \"mean\""),
+        (MINIMAL.replace("value = 0.8", "value = 0.8\nruns = 5"),
+         "[claim] runs = 5 with kind = \"single\": set kind = \"mean\""),
         (MINIMAL.replace("value = 0.8\n", ""), "repaudit.toml: [claim] value is missing: add value = <the paper's number> (or pass --claim)"),
         (MINIMAL.replace(" {seed}", ""), "[run] command has no {seed}"),
         (MINIMAL.replace("{seed}", "{seed} --out {output}"), "[run] command has an unknown placeholder {output}"),
@@ -289,6 +291,7 @@ def test_bad_specs_name_the_key_and_the_fix(tmp_path: Path, text: str, expected:
             '--python applies to a venv only: add environment = "venv" (--environment venv)',
         ),
         ({"resolve_as_of": "2019", "environment": "venv"}, "--resolve-as-of '2019' is not allowed"),
+        ({"claim_runs": 5}, '--claim-runs 5 with kind = "single"'),
     ],
 )
 def test_bad_flags_name_the_flag(

@@ -39,10 +39,12 @@ REPRODUCTION_WORDS = {
     ReproductionDecision.OPTIMISTIC: ("is reached only by a lucky seed", Tone.WARN),
     ReproductionDecision.NOT_REPRODUCED: ("does not reproduce", Tone.BAD),
     ReproductionDecision.EXCEEDED: ("is exceeded by the re-runs", Tone.GOOD),
-    ReproductionDecision.INCONCLUSIVE: ("cannot be judged: too few seeds finished", Tone.WARN),
+    ReproductionDecision.BASELINE_UNDERSTATED: ("is understated: its code does better", Tone.BAD),
+    ReproductionDecision.INCONCLUSIVE: ("cannot be judged yet", Tone.WARN),
 }
 IMPROVEMENT_WORDS = {
     ImprovementDecision.HOLDS: ("clears seed noise", Tone.GOOD),
+    ImprovementDecision.OVERSTATED: ("is real but smaller than claimed", Tone.BAD),
     ImprovementDecision.WITHIN_NOISE: ("is within seed noise", Tone.BAD),
     ImprovementDecision.REVERSED: ("is reversed: the baseline does better", Tone.BAD),
     ImprovementDecision.INCONCLUSIVE: ("cannot be told apart from seed noise yet", Tone.WARN),
@@ -134,14 +136,21 @@ def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
     if method is not None:
         readings += [
             ("Re-runs", f"{fmt(method.mean)} ± {fmt(method.sd)} sd; median {fmt(method.median)}"),
-            ("95% prediction interval for one new seed", interval(rep.prediction_interval, fmt)),
+            (
+                f"{rep.prediction_interval.level:.0%} prediction interval for one new seed"
+                if rep.prediction_interval
+                else "Prediction interval",
+                interval(rep.prediction_interval, fmt),
+            ),
             ("Seeds reaching the claim", f"{rep.seeds_reaching} of {method.n}"),
         ]
     if rep.chance_one_seed_reaches is not None:
         readings.append(("Chance one new seed reaches it", percent(rep.chance_one_seed_reaches)))
     if rep.best_of_k is not None:
         k = max(1, round(rep.best_of_k))
-        readings.append(("Best-of-k reading", f"what the best of ~{k} seed{'s' * (k > 1)} gives"))
+        readings.append(
+            ("Best-of-k reading", f"the best of ~{k} seed{'s' * (k > 1)} reaches it half the time")
+        )
     decisions = [
         _decision(
             "Does the claimed number reproduce?",
@@ -151,6 +160,17 @@ def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
             readings,
         )
     ]
+    base = result.baseline_reproduction
+    if base is not None and claim.baseline is not None:
+        decisions.append(
+            _decision(
+                "Does the paper's baseline number reproduce?",
+                base.decision.value,
+                REPRODUCTION_WORDS[base.decision][1],
+                base.reason,
+                [("Claimed baseline", fmt(claim.baseline))],
+            )
+        )
     if imp is not None:
         decisions.append(
             _decision(
@@ -165,14 +185,16 @@ def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
     if result.repeat_sd is not None and method is not None:
         floor = f"{fmt(result.repeat_sd)} sd when one seed is re-run, against {fmt(method.sd)} seed to seed"
     outliers = [
-        f"{len(a.outliers)} {a.arm} seed(s) flagged by the robust outlier rule "
-        f"(|modified z| > 3.5): {', '.join(fmt(v) for v in a.outliers)}"
+        f"{len(a.outliers)} {a.arm} seed(s) far below the rest (diverged runs, robust z > 8): "
+        f"{', '.join(fmt(v) for v in a.outliers)}"
         for a in result.arms
         if a.outliers
     ]
     kind = f"the mean of {claim.runs} runs" if claim.kind is ClaimKind.MEAN else "a single run"
     better = "higher" if claim.direction is Direction.HIGHER else "lower"
-    tests = ([rep.test] if rep.test else []) + list(imp.tests if imp else ())
+    deciding = (imp.gain_test, imp.size_test, imp.reverse_test) if imp else ()
+    tests = [t for t in (rep.test, base.test if base else None, *deciding) if t is not None]
+    tests += list(imp.tests if imp else ())
     return {
         "metric": claim.metric,
         "heading": f"{claim.metric}: claimed {fmt(claim.value)}",
@@ -208,20 +230,26 @@ def _improvement_readings(result: ClaimResult, fmt: ScoreFormat) -> list:
     assert imp is not None
     gap = fmt.signed
     readings = [("Claimed gap over the baseline", gap(imp.claimed_gap))]
-    if imp.observed_gap is not None:
-        observed = f"{gap(imp.observed_gap)}, 95% interval {interval(imp.gap_interval, gap)}"
+    if imp.observed_gap is not None and imp.gap_interval is not None:
+        level = f"{imp.gap_interval.level:.0%}"
+        observed = f"{gap(imp.observed_gap)}, {level} interval {interval(imp.gap_interval, gap)}"
         readings.append(("Observed gap", observed))
-    if imp.p_value is not None:
-        readings.append(("Deciding test (Welch, one-sided) p", p_value(imp.p_value)))
-    if imp.consistent_with_claim is not None:
-        consistent = "yes" if imp.consistent_with_claim else "no: outside the observed interval"
-        readings.append(("Claimed gap consistent with the re-runs", consistent))
+    if imp.paper_gap_bound is not None and imp.size_test and imp.size_test.level:
+        readings.append((f"A gap measured the paper's way stays below "
+                         f"({1 - imp.size_test.level:.0%})", gap(imp.paper_gap_bound)))  # fmt: skip
+    for name, test in (("Gain test p", imp.gain_test), ("Size test p", imp.size_test)):
+        if test is not None and test.p_value is not None:
+            readings.append((name, p_value(test.p_value)))
     if imp.seed_luck is not None:
         readings.append(("Two runs of the same code differ this much", percent(imp.seed_luck)))
     if imp.power is not None:
-        readings.append(("Power this audit had for the claimed gap", percent(imp.power)))
+        readings.append(("Chance this audit had to settle a true claim", percent(imp.power)))
     if imp.seeds_needed is not None:
-        readings.append(("Seeds per arm for 80% power", f"{imp.seeds_needed}"))
+        high = imp.seeds_needed_high if imp.seeds_needed_high is not None else "thousands"
+        spread = f" ({imp.seeds_needed_low} to {high})" if imp.seeds_needed_low else ""
+        readings.append(
+            ("Seeds per arm for an 80% chance to settle", f"{imp.seeds_needed}{spread}")
+        )
     return readings
 
 

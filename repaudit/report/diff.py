@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from repaudit import stats
 from repaudit.errors import UsageError
 from repaudit.formatting import ScoreFormat, p_value
-from repaudit.model import ArmSummary, Audit, Fingerprint
+from repaudit.model import Arm, ArmSummary, Audit, Fingerprint
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Move:
 
     metric: str
     """The claim's metric."""
-    arm: str
+    arm: Arm
     """Which arm."""
     before: ArmSummary
     """The arm in the earlier audit."""

@@ -185,7 +185,10 @@ def _gap_plot(result: ClaimResult) -> Plot | None:
         return None
     if len(result.arms) > 1 and result.arms[1].n >= 2:
         baseline = result.arms[1]
-        scale, dof = repaudit_stats.welch_scale(method.sd, method.n, baseline.sd, baseline.n)
+        tests = repaudit_stats.gap_tests(
+            np.asarray(method.values), np.asarray(baseline.values), improvement.claimed_gap
+        )
+        scale, dof = float(tests.se), float(tests.df)
         what = "difference of the two arms' means"
     else:
         runs = result.claim.runs if result.claim.kind is ClaimKind.MEAN else 1

@@ -99,6 +99,16 @@ def render_junit(audit: Audit) -> str:
                 rep.reason,
             )
         )
+        base = result.baseline_reproduction
+        if base is not None:
+            cases.append(
+                _case(
+                    name + " baseline number reproduces",
+                    base.decision.value,
+                    REPRODUCTION_WORDS[base.decision][1],
+                    base.reason,
+                )
+            )
         if imp is not None:
             cases.append(
                 _case(

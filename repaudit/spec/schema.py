@@ -262,6 +262,13 @@ class _Builder:
                 f'= {runs} with kind = "mean"',
                 "set runs to how many runs the paper averaged (2 or more; --claim-runs)",
             )
+        if kind is ClaimKind.SINGLE and runs != 1:
+            raise self.fail(
+                label,
+                "runs",
+                f'= {runs} with kind = "single"',
+                'set kind = "mean" if the paper averaged runs (--claim-kind mean), or drop runs',
+            )
         for key in ("value", "baseline"):
             if key in table and not math.isfinite(table[key]):
                 raise self.fail(label, key, f"= {table[key]}", "give a finite number")
