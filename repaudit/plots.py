@@ -28,7 +28,7 @@ _SVG_RC: dict[RcKeyType, Any] = {
     "svg.hashsalt": "repaudit",
     "svg.fonttype": "none",
     "font.family": "sans-serif",
-    "font.size": 9,
+    "font.size": 10,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.edgecolor": "#8a94a3",
@@ -61,7 +61,7 @@ def plots(result: ClaimResult) -> list[Plot]:
 
 def _svg(figure: Figure, alt: str) -> Markup:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     # Inline SVG needs neither the XML prologue nor fixed pixel sizes (CSS scales it).
     text = text[text.index("<svg") :]
@@ -75,7 +75,7 @@ def _svg(figure: Figure, alt: str) -> Markup:
 
 
 def _figure(height: float = 2.6) -> tuple[Figure, Axes]:
-    figure = Figure(figsize=(6.4, height))
+    figure = Figure(figsize=(4.6, height), layout="constrained")
     return figure, figure.add_subplot()
 
 
@@ -83,7 +83,7 @@ def _seeds_plot(result: ClaimResult) -> Plot:
     claim, method = result.claim, result.arms[0]
     interval = result.reproduction.prediction_interval
     with rc_context(_SVG_RC):
-        figure, axes = _figure()
+        figure, axes = _figure(3.0)  # the key above takes three rows
         seeds = np.arange(1, method.n + 1)
         if interval is not None:
             axes.axhspan(interval.low, interval.high, color=BAND_COLOR, lw=0,
@@ -99,8 +99,8 @@ def _seeds_plot(result: ClaimResult) -> Plot:
                          label="outlier seed")  # fmt: skip
         axes.set_xlabel("successful seed (in seed order)")
         axes.set_ylabel(claim.metric)
-        axes.set_xticks(seeds if method.n <= 20 else seeds[:: max(1, method.n // 10)])
-        _legend_above(axes, columns=5)
+        axes.set_xticks(seeds if method.n <= 12 else seeds[:: max(1, method.n // 10)])
+        _legend_above(axes, columns=2)
         reached = seeds_reaching(result)
         band = (f"; the 95% prediction interval for one new seed is {interval.low:.4g} "
                 f"to {interval.high:.4g}") if interval else ""  # fmt: skip
@@ -125,7 +125,7 @@ def _arms_plot(result: ClaimResult) -> Plot:
             if claimed is not None:
                 axes.hlines(claimed, position - 0.38, position + 0.38, color=CLAIM_COLOR, lw=1.6,
                             ls="--")  # fmt: skip
-                axes.annotate(f"claim {claimed:g}", (position + 0.4, claimed), fontsize=7.5,
+                axes.annotate(f"claim {claimed:g}", (position + 0.4, claimed),
                               color=CLAIM_COLOR, va="center")  # fmt: skip
         axes.set_xticks(range(len(result.arms)), [a.arm for a in result.arms])
         axes.set_xlim(-0.6, len(result.arms) - 0.1)
@@ -181,7 +181,7 @@ def _gap_plot(result: ClaimResult) -> Plot | None:
                          label=f"observed gap {improvement.observed_gap:+.3g}")  # fmt: skip
         axes.set_yticks([])
         axes.spines["left"].set_visible(False)
-        axes.set_xlabel(f"{what} (positive = method better)")
+        axes.set_xlabel(f"{what} (positive = method better)", wrap=True)
         _legend_above(axes, columns=2)
         alt = (f"Under seed noise alone the {what} is spread with standard error {scale:.3g}; "
                f"it reaches the claimed gap of {improvement.claimed_gap:+.3g} with chance "
@@ -194,8 +194,9 @@ def _gap_plot(result: ClaimResult) -> Plot | None:
 
 def _legend_above(axes: Axes, columns: int) -> None:
     """Above the axes, so the key never hides a seed (the band can fill the whole plot)."""
-    axes.legend(loc="lower left", bbox_to_anchor=(0, 1.02), ncols=columns, fontsize=7.5,
-                frameon=False, borderaxespad=0, handlelength=1.6, columnspacing=1.2)  # fmt: skip
+    # A figure legend "outside": the constrained layout reserves its rows above the axes.
+    axes.figure.legend(loc="outside upper left", ncols=columns, frameon=False, borderaxespad=0,
+                       handlelength=1.6, columnspacing=1.2)  # fmt: skip
 
 
 def seeds_reaching(result: ClaimResult) -> int:
