@@ -75,7 +75,10 @@ def _svg(figure: Figure, alt: str) -> Markup:
 
 
 def _figure(height: float = 2.6) -> tuple[Figure, Axes]:
-    figure = Figure(figsize=(4.6, height), layout="constrained")
+    # 4.4 in = 317 pt of SVG width with 10 pt text: on a 390 px phone the plot is about 340 px
+    # wide, so its text renders at 10.7 px; report.css caps the plot at 28rem (14 px text).
+    # The fixed size (no tight bounding box) gives every plot the same scale.
+    figure = Figure(figsize=(4.4, height), layout="constrained")
     return figure, figure.add_subplot()
 
 
