@@ -49,6 +49,9 @@ IMPROVEMENT_WORDS = {
     ImprovementDecision.REVERSED: ("is reversed: the baseline does better", Tone.BAD),
     ImprovementDecision.INCONCLUSIVE: ("cannot be told apart from seed noise yet", Tone.WARN),
 }
+#: Lines of a run's log tail printed on paper (the screen shows the whole tail in <details>):
+#: a finished run's last lines hold its metric, a failed run's the end of its traceback.
+PRINTED_TAIL_LINES_OK, PRINTED_TAIL_LINES_FAILED = 3, 12
 STATUS_WORDS = {
     RunStatus.OK: ("ok", Tone.GOOD),
     RunStatus.FAILED: ("failed", Tone.BAD),
@@ -285,6 +288,7 @@ def _test(test: TestResult) -> dict[str, Any]:
 def _run(run: RunResult, metric: str, fmt: Callable[[float], str]) -> dict[str, Any]:
     value = run.value(metric)
     status, tone = STATUS_WORDS[run.status]
+    printed_lines = PRINTED_TAIL_LINES_OK if run.ok else PRINTED_TAIL_LINES_FAILED
     return {
         "label": run_label(run),
         "status": status,
@@ -298,6 +302,7 @@ def _run(run: RunResult, metric: str, fmt: Callable[[float], str]) -> dict[str, 
         ],
         "reason": run.reason,
         "log_tail": run.log_tail,
+        "log_tail_print": "\n".join(run.log_tail.splitlines()[-printed_lines:]),
         "job_id": run.job_id or "",
     }
 

@@ -29,7 +29,7 @@ _SVG_RC: dict[RcKeyType, Any] = {
     "svg.hashsalt": "repaudit",
     "svg.fonttype": "none",
     "font.family": "sans-serif",
-    "font.size": 9,
+    "font.size": 10,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.edgecolor": "#8a94a3",
@@ -67,7 +67,7 @@ def plots(result: ClaimResult) -> list[Plot]:
 
 def _svg(figure: Figure, alt: str) -> Markup:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     # Inline SVG needs neither the XML prologue nor fixed pixel sizes (CSS scales it).
     text = text[text.index("<svg") :]
@@ -81,7 +81,10 @@ def _svg(figure: Figure, alt: str) -> Markup:
 
 
 def _figure(height: float = 2.6) -> tuple[Figure, Axes]:
-    figure = Figure(figsize=(6.4, height))
+    # 4.4 in = 317 pt of SVG width with 10 pt text: on a 390 px phone the plot is about 340 px
+    # wide, so its text renders at 10.7 px; report.css caps the plot at 28rem (14 px text).
+    # The fixed size (no tight bounding box) gives every plot the same scale.
+    figure = Figure(figsize=(4.4, height), layout="constrained")
     return figure, figure.add_subplot()
 
 
@@ -89,7 +92,7 @@ def _seeds_plot(result: ClaimResult) -> Plot:
     claim, method = result.claim, result.arms[0]
     interval = result.reproduction.prediction_interval
     with rc_context(_SVG_RC):
-        figure, axes = _figure()
+        figure, axes = _figure(3.0)  # the key above takes three rows
         seeds = np.arange(1, method.n + 1)
         if interval is not None:
             axes.axhspan(
@@ -118,8 +121,8 @@ def _seeds_plot(result: ClaimResult) -> Plot:
             )
         axes.set_xlabel("successful seed (in seed order)")
         axes.set_ylabel(claim.metric)
-        axes.set_xticks(seeds if method.n <= 20 else seeds[:: max(1, method.n // 10)])
-        _legend_above(axes, columns=5)
+        axes.set_xticks(seeds if method.n <= 12 else seeds[:: max(1, method.n // 10)])
+        _legend_above(axes, columns=2)
         reached = result.reproduction.seeds_reaching
         band = (
             (
@@ -157,7 +160,6 @@ def _arms_plot(result: ClaimResult) -> Plot:
                 axes.annotate(
                     f"claim {claimed:g}",
                     (position + 0.4, claimed),
-                    fontsize=7.5,
                     color=CLAIM_COLOR,
                     va="center",
                 )
@@ -230,7 +232,7 @@ def _gap_plot(result: ClaimResult) -> Plot | None:
             )
         axes.set_yticks([])
         axes.spines["left"].set_visible(False)
-        axes.set_xlabel(f"{what} (positive = method better)")
+        axes.set_xlabel(f"{what} (positive = method better)", wrap=True)
         _legend_above(axes, columns=2)
         alt = (
             f"Under seed noise alone the {what} is spread with standard error {scale:.3g}; "
@@ -247,11 +249,10 @@ def _gap_plot(result: ClaimResult) -> Plot | None:
 
 def _legend_above(axes: Axes, columns: int) -> None:
     """Above the axes, so the key never hides a seed (the band can fill the whole plot)."""
-    axes.legend(
-        loc="lower left",
-        bbox_to_anchor=(0, 1.02),
+    # A figure legend "outside": the constrained layout reserves its rows above the axes.
+    axes.figure.legend(
+        loc="outside upper left",
         ncols=columns,
-        fontsize=7.5,
         frameon=False,
         borderaxespad=0,
         handlelength=1.6,
