@@ -26,6 +26,7 @@ from repaudit.model import (
     Environment,
     EnvironmentKind,
     Isolation,
+    Phase,
     RunKey,
     RunResult,
     RunStatus,
@@ -45,6 +46,31 @@ class Progress(Protocol):
 
     def finished(self, result: RunResult) -> None:
         """A seed finished, well or not."""
+
+    def phase_started(self, phase: Phase) -> None:
+        """A phase of the audit began (model.Phase, in order)."""
+
+    def phase_finished(self, phase: Phase, summary: str) -> None:
+        """It ended; ``summary`` says what came of it in a few words."""
+
+
+class SilentProgress:
+    """A Progress that shows nothing (the default when the caller passes none)."""
+
+    def planned(self, total: int, resumed: int) -> None:
+        """Nothing."""
+
+    def started(self, request: SeedRequest) -> None:
+        """Nothing."""
+
+    def finished(self, result: RunResult) -> None:
+        """Nothing."""
+
+    def phase_started(self, phase: Phase) -> None:
+        """Nothing."""
+
+    def phase_finished(self, phase: Phase, summary: str) -> None:
+        """Nothing."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,8 +125,10 @@ def run_audit(
     """Run (or resume) one audit and store its record; raises RepauditError only when it cannot go on."""
     # Absolute paths: seeds run with other working directories (and on other hosts under Slurm).
     request = dataclasses.replace(request, store_dir=request.store_dir.resolve())
+    progress = progress or SilentProgress()
     cache_dir = (request.cache_dir or env.default_cache_dir()).resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
+    progress.phase_started(Phase.SOURCE)
     pinned = source.resolve_source(
         request.target,
         ref=request.ref,
@@ -119,11 +147,17 @@ def run_audit(
             default_environment=EnvironmentKind.VENV if pinned.url else EnvironmentKind.CURRENT,
         )
         spec_hash = spec.spec_hash(audit_spec)
+        progress.phase_finished(Phase.SOURCE, f"{pinned.display_name} @ {pinned.commit[:12]}")
         paths = store.AuditPaths(request.store_dir / store.audit_id(pinned, spec_hash))
         with store.locked(paths), internal_errors_saved(paths.error_log):
             store.write_text_atomic(paths.spec_toml, spec.spec_to_toml(audit_spec))
-            plan = plan_audit(request, audit_spec, spec_hash, pinned, code_dir, cache_dir, paths)
+            plan = plan_audit(
+                request, audit_spec, spec_hash, pinned, code_dir, cache_dir, paths, progress
+            )
+            progress.phase_started(Phase.SEEDS)
             runs = execute(plan, make_executor(audit_spec, paths.root), progress)
+            failed = sum(not r.ok for r in runs)
+            progress.phase_finished(Phase.SEEDS, f"{len(runs) - failed} ok, {failed} failed")
             audit = judge(plan, runs)
             store.save_audit(paths, audit)
             return audit
@@ -137,8 +171,10 @@ def plan_audit(
     code_dir: Path,
     cache_dir: Path,
     paths: store.AuditPaths,
+    progress: Progress | None = None,
 ) -> AuditPlan:
     """Decide the isolation, build or reuse the environment, run `prepare`, and list every run."""
+    progress = progress or SilentProgress()
     isolation = run.detect_isolation()
     wanted = request.require_isolation
     if wanted is not None and run.weakest((isolation, wanted)) is not wanted:
@@ -147,6 +183,7 @@ def plan_audit(
             f"{wanted.value} was given: install bubblewrap (apt-get install bubblewrap; on "
             "Ubuntu 24.04 also allow user namespaces, see docs/ci.md) or lower the requirement"
         )
+    progress.phase_started(Phase.ENVIRONMENT)
     environment = env.prepare_environment(
         audit_spec,
         pinned,
@@ -155,8 +192,10 @@ def plan_audit(
         log_path=paths.environment_log,
         isolation=isolation,
     )
+    progress.phase_finished(Phase.ENVIRONMENT, environment_words(environment, isolation))
     prepared = None
     if audit_spec.prepare:
+        progress.phase_started(Phase.PREPARE)
         prepared = run.run_prepare(
             audit_spec.prepare,
             source=pinned,
@@ -167,6 +206,7 @@ def plan_audit(
             timeout_seconds=audit_spec.timeout_seconds,
             env=audit_spec.env,
         )
+        progress.phase_finished(Phase.PREPARE, f"output in {prepared}")
     template = SeedRequest(
         key=RunKey(Arm.METHOD, 0),
         command="",
@@ -192,8 +232,19 @@ def plan_audit(
         isolation=isolation,
         paths=paths,
         requests=tuple(plan_seeds(audit_spec, template, paths)),
-        rerun_command=rerun_command(request.argv, pinned.commit),
+        rerun_command=rerun_command(request.argv, pinned),
     )
+
+
+def environment_words(environment: Environment, isolation: Isolation) -> str:
+    """The interpreter and the isolation in a few words, for the terminal."""
+    if environment.kind is EnvironmentKind.VENV:
+        reused = "reused" if environment.reused else "built"
+        what = f"venv {(environment.cache_key or '')[:12]} ({reused})"
+    else:
+        what = "the current interpreter"
+    python = f", Python {environment.python_version}" if environment.python_version else ""
+    return f"{what}{python}; isolation {isolation.value}"
 
 
 def plan_seeds(
@@ -289,16 +340,25 @@ def split_variables(runs: Sequence[RunResult]) -> tuple[dict[str, str], list[str
     return shared, [name for name in names if name not in shared]
 
 
-def rerun_command(argv: Sequence[str], commit: str) -> str:
-    """The exact command that re-runs this audit: the user's arguments, pinned to the audited commit."""
-    args = list(argv)
+def rerun_command(argv: Sequence[str], pinned: Source) -> str:
+    """The command that re-runs this audit: the user's arguments, with the code named where a
+    reviewer on another machine fetches it (its URL, or a local repository's remote) and pinned
+    to the audited commit. Code only this machine has stays a path, made absolute; a snapshot
+    gets no --ref (its commit lives in repaudit's cache), so the command snapshots the folder again."""
+    # A token typed into an https URL must not reach audit.json or the report.
+    args = [source.public_url(a) for a in argv]
     while "--ref" in args:
         del args[args.index("--ref") : args.index("--ref") + 2]
     args = [a for a in args if not a.startswith("--ref=")]
     if args and args[0] != "check":
         args.insert(0, "check")
-    # A token typed into an https URL must not reach audit.json or the report.
-    return shlex.join(["repaudit", *(source.public_url(a) for a in args), "--ref", commit])
+    location = pinned.fetch_url if pinned.portable else None
+    if location is None and pinned.url is None:
+        location = str(Path(pinned.target).expanduser().resolve())
+    if location is not None and pinned.target in args:
+        args[args.index(pinned.target)] = location
+    pin = [] if pinned.snapshot else ["--ref", pinned.commit]
+    return shlex.join(["repaudit", *args, *pin])
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import functools
 import json
 import os
 import shlex
@@ -15,7 +16,8 @@ from typing import Any
 
 import click
 
-from repaudit import __version__
+from repaudit import __version__, console
+from repaudit.console import Console
 from repaudit.errors import InternalError, RepauditError, UsageError
 from repaudit.formatting import size
 from repaudit.model import (
@@ -71,6 +73,37 @@ class EnumChoice(click.Choice):  # type: ignore[type-arg]
 def _choice(enum: Any) -> EnumChoice:
     """A click choice of ``enum``'s values, given to the command as the enum member."""
     return EnumChoice(enum)
+
+
+def verbosity(command: Callable[..., int]) -> Callable[..., int]:
+    """-v/--verbose and -q/--quiet on a command, handed to it as its ``console``."""
+
+    @functools.wraps(command)
+    def with_console(*args: Any, verbose: bool, quiet: bool, **kwargs: Any) -> int:
+        if verbose and quiet:
+            raise UsageError("--verbose and --quiet contradict each other: give one of them")
+        return command(*args, console=Console.for_terminal(quiet=quiet, verbose=verbose), **kwargs)
+
+    quiet = click.option(
+        "-q", "--quiet", is_flag=True, help="Only the result, warnings and errors: no progress."
+    )
+    verbose = click.option(
+        "-v", "--verbose", is_flag=True, help="Also the details (each seed, log paths, inputs)."
+    )
+    return verbose(quiet(with_console))
+
+
+def _alpha(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A significance level, refused in the same words as the spec's [stats] alpha."""
+    from repaudit.spec import check_alpha
+
+    return None if value is None else check_alpha(value)
+
+
+def _wants_json(args: list[str]) -> bool:
+    """--format json among the arguments: an error is then JSON on stdout too."""
+    pairs = zip(args, [*args[1:], ""], strict=True)
+    return "--format=json" in args or any(a == "--format" and b == "json" for a, b in pairs)
 
 
 @click.group(epilog=EXIT_CODES_HELP, context_settings=CONTEXT)
@@ -131,19 +164,25 @@ def ci_output_options(command: Callable[..., int]) -> Callable[..., int]:
 
 def emit_verdict(
     audit: Audit,
+    console: Console,
     *,
     output_format: str,
     summary_md: Path | None,
     junit: Path | None,
     fail_on: frozenset[Decision] | None,
+    seed_table: bool = False,
 ) -> ExitCode:
-    """Print the verdict (text or the JSON record), write the CI files, and return the exit code."""
+    """Print the verdict (text or the JSON record) on stdout and its warnings on stderr, write the
+    CI files, and return the exit code."""
     from repaudit import report, store, verdict
 
     if output_format == "json":
-        click.echo(json.dumps(store.to_record(audit), indent=2))
+        console.result(json.dumps(store.to_record(audit), indent=2))
     else:
-        click.echo(report.render_text(audit))
+        text = report.render_text(audit, seed_table=seed_table, colour=console.colour_out)
+        console.result(text)
+    for note in audit.notes:
+        console.warn(note)
     markdown = report.render_markdown(audit)
     if summary_md:
         store.write_text_atomic(summary_md, markdown)
@@ -151,10 +190,9 @@ def emit_verdict(
     if junit:
         store.write_text_atomic(junit, report.render_junit(audit))
     code = verdict.exit_code(audit.verdict, audit.results, fail_on)
-    if code is ExitCode.HOLDS and audit.verdict is not Verdict.HOLDS:
-        click.echo(
-            f"warning: the verdict is {audit.verdict.value}; --fail-on lets it pass", err=True
-        )
+    passed = verdict.let_through(audit.results, {d.value for d in fail_on}) if fail_on else []
+    if passed and audit.verdict is not Verdict.ERROR:
+        console.warn(f"--fail-on let these through: {'; '.join(passed)}")
     return code
 
 
@@ -222,7 +260,9 @@ def emit_verdict(
     help="Run the first seed R times to measure nondeterminism.",
 )
 @click.option("--gpus-per-seed", type=click.IntRange(0), help="GPUs given to each seed.")
-@click.option("--alpha", type=float, help="Significance level (default 0.05).")
+@click.option(
+    "--alpha", type=float, callback=_alpha, help="Significance level (default 0.05), in (0, 0.5)."
+)
 @click.option(
     "--allow-dirty", is_flag=True, help="Audit uncommitted changes (snapshotted, and said so)."
 )
@@ -254,8 +294,8 @@ def emit_verdict(
     help="Clones and environments (default ~/.cache/repaudit).",
 )
 @ci_output_options
-@click.option("--quiet", is_flag=True, help="No live progress.")
-def check(target: str, **options: Any) -> ExitCode:
+@verbosity
+def check(target: str, console: Console, **options: Any) -> ExitCode:
     """Re-run TARGET's training under N seeds and test its claim.
 
     TARGET is a URL, owner/name[@ref], a local git repository, a folder inside one, or a plain folder.
@@ -272,7 +312,6 @@ def check(target: str, **options: Any) -> ExitCode:
         workers=options.pop("workers"),
         slurm_partition=options.pop("slurm_partition"),
     )
-    progress = None if options.pop("quiet") else TerminalProgress()
     request = AuditRequest(
         target=target,
         ref=options.pop("ref"),
@@ -284,8 +323,13 @@ def check(target: str, **options: Any) -> ExitCode:
         argv=tuple(sys.argv[1:]),
         overrides=SpecOverrides(**options),
     )
+    progress = TerminalProgress(colour=console.colour_err, verbose=console.verbose)
     try:
-        result = run_audit(request, make_executor, progress)
+        if console.quiet:
+            result = run_audit(request, make_executor)
+        else:
+            with progress:
+                result = run_audit(request, make_executor, progress)
     except KeyboardInterrupt:
         click.echo(
             f"interrupted: finished seeds are kept under {request.store_dir}; "
@@ -295,7 +339,7 @@ def check(target: str, **options: Any) -> ExitCode:
         return ExitCode.INTERRUPTED
     assert result.audit_dir is not None
     report.write_outputs(result, store.AuditPaths(result.audit_dir))
-    return emit_verdict(result, **outputs)
+    return emit_verdict(result, console, seed_table=True, **outputs)
 
 
 # ---------------------------------------------------------------- stats
@@ -338,10 +382,11 @@ def check(target: str, **options: Any) -> ExitCode:
 )
 @click.option(
     "--alpha",
-    type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+    type=float,
+    callback=_alpha,
     default=0.05,
     show_default=True,
-    help="Significance level.",
+    help="Significance level, in (0, 0.5).",
 )
 @click.option("--metric", default="score", show_default=True, help="Metric name for the report.")
 @click.option("--column", help="CSV column holding the scores (files with a header row).")
@@ -352,7 +397,10 @@ def check(target: str, **options: Any) -> ExitCode:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the self-contained HTML report here.",
 )
-def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> ExitCode:
+@verbosity
+def stats(
+    method_file: Path, baseline_file: Path | None, console: Console, **options: Any
+) -> ExitCode:
     """Test a claim on per-seed scores you already have (no training is run).
 
     METHOD_FILE holds one score per line, a CSV file (with --column), or a JSON list.
@@ -384,6 +432,8 @@ def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> Exit
     method = scores.read_scores(method_file, column=column)
     baseline = None if baseline_file is None else scores.read_scores(baseline_file, column=column)
     inputs = [str(method_file)] + ([str(baseline_file)] if baseline_file else [])
+    for path, values in zip(inputs, (method, baseline), strict=False):
+        console.detail(f"read {len(values or ())} scores from {path}")
     result = scores.scores_audit(
         claim,
         method,
@@ -394,7 +444,8 @@ def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> Exit
     )
     if options["html_path"]:
         report.write_report(result, options["html_path"])
-    return emit_verdict(result, **{name: options[name] for name in OUTPUT_OPTIONS})
+        console.info(f"wrote {options['html_path']}")
+    return emit_verdict(result, console, **{name: options[name] for name in OUTPUT_OPTIONS})
 
 
 # ---------------------------------------------------------------- init, report, list, diff
@@ -403,7 +454,8 @@ def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> Exit
 @cli.command(context_settings=CONTEXT)
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite an existing repaudit.toml.")
-def init(folder: Path, force: bool) -> ExitCode:
+@verbosity
+def init(folder: Path, force: bool, console: Console) -> ExitCode:
     """Write FOLDER/repaudit.toml, inferred from its training script, for you to check.
 
     The paper's numbers are never guessed: fill in [claim] value (or pass --claim to check).
@@ -411,24 +463,25 @@ def init(folder: Path, force: bool) -> ExitCode:
     from repaudit.spec import init_spec
 
     path, result = init_spec(folder, force=force)
-    click.echo(f"wrote {path}")
-    for line in result.inferred:
-        click.echo(f"  inferred  {line}")
-    for line in result.to_check:
-        click.echo(f"  check     {line}")
+    console.result(f"wrote {path}")
+    lines = [f"  inferred  {line}" for line in result.inferred]
+    lines += [f"  check     {line}" for line in result.to_check]
+    if lines and not console.quiet:
+        console.result("\n".join(lines))
     return ExitCode.HOLDS
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("audit_dir", type=click.Path(file_okay=False, path_type=Path))
-def report(audit_dir: Path) -> ExitCode:
+@verbosity
+def report(audit_dir: Path, console: Console) -> ExitCode:
     """Re-render AUDIT_DIR's report.html and summary.md from its audit.json."""
     from repaudit import report as outputs
     from repaudit import store
 
     paths = store.AuditPaths(audit_dir)
     outputs.write_outputs(store.load_audit(audit_dir), paths)
-    click.echo(f"wrote {paths.report_html} and {paths.summary_md}")
+    console.info(f"wrote {paths.report_html} and {paths.summary_md}")
     return ExitCode.HOLDS
 
 
@@ -441,18 +494,27 @@ def report(audit_dir: Path) -> ExitCode:
     show_default=True,
     help="Where audits are stored.",
 )
-def list_audits(store_dir: Path) -> ExitCode:
-    """Stored audits, oldest first: date, verdict, repository, commit and folder."""
-    from repaudit import store
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="A table with a header line, or a JSON list.",
+)
+@verbosity
+def list_audits(store_dir: Path, output_format: str, console: Console) -> ExitCode:
+    """Stored audits, oldest first: date, verdict, what was audited, commit and folder."""
+    from repaudit import report, store
 
-    audits = store.list_audits(store_dir)
-    if not audits:
-        click.echo(f"no audits under {store_dir}")
-    for audit in audits:
-        subject = audit.source.display_name if audit.source else "user numbers"
-        commit = audit.source.commit[:12] if audit.source else "-"
-        when = audit.created_at[:16].replace("T", " ")
-        click.echo(f"{when}  {audit.verdict.value:<13}  {subject}  {commit}  {audit.audit_dir}")
+    rows = [report.listing_row(audit) for audit in store.list_audits(store_dir)]
+    if output_format == "json":
+        console.result(json.dumps(rows, indent=2))
+        return ExitCode.HOLDS
+    if not rows:
+        console.info(f"no audits under {store_dir}")
+        return ExitCode.HOLDS
+    console.result(report.render_listing(rows, header=not console.quiet, claims=console.verbose))
     return ExitCode.HOLDS
 
 
@@ -461,12 +523,14 @@ def list_audits(store_dir: Path) -> ExitCode:
 @click.argument("after_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--alpha",
-    type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+    type=float,
+    callback=_alpha,
     default=0.05,
     show_default=True,
-    help="Significance level of each Welch test.",
+    help="Significance level of each Welch test, in (0, 0.5).",
 )
-def diff(before_dir: Path, after_dir: Path, alpha: float) -> ExitCode:
+@verbosity
+def diff(before_dir: Path, after_dir: Path, alpha: float, console: Console) -> ExitCode:
     """Compare two audits of one repository: which numbers moved, beyond seed noise or not.
 
     Exits 1 when a number moved beyond seed noise (Welch's two-sided test per arm), else 0.
@@ -475,8 +539,43 @@ def diff(before_dir: Path, after_dir: Path, alpha: float) -> ExitCode:
 
     before, after = store.load_audit(before_dir), store.load_audit(after_dir)
     result = report.diff_audits(before, after, alpha)
-    click.echo(report.render_diff(result))
+    console.result(report.render_diff(result))
     return ExitCode.DOES_NOT_HOLD if result.moved else ExitCode.HOLDS
+
+
+# ---------------------------------------------------------------- the spec: check it, its schema
+
+
+@cli.command(name="spec-check", context_settings=CONTEXT)
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@verbosity
+def spec_check(files: tuple[Path, ...], console: Console) -> ExitCode:
+    """Check spec FILES (default: ./repaudit.toml) as `check` reads them, without running anything.
+
+    Exits 0 when every file is valid; else 2 with the first problem in one line (file, key, fix).
+    A pyproject.toml is checked through its [tool.repaudit] table. The pre-commit hook runs this.
+    """
+    from repaudit.spec import check_spec_file
+
+    for path in files or (Path("repaudit.toml"),):
+        spec = check_spec_file(path)
+        claims = ", ".join(f"{c.metric} {c.value:g}" for c in spec.claims)
+        arms = " and ".join(arm.name for arm in spec.arms)
+        console.info(f"{path}: valid ({claims}; {arms}; {len(spec.seeds)} seeds)")
+    return ExitCode.HOLDS
+
+
+@cli.command(name="spec-schema", context_settings=CONTEXT)
+@verbosity
+def spec_schema(console: Console) -> ExitCode:
+    """Print the JSON Schema of repaudit.toml (docs/repaudit.schema.json), for editors and CI."""
+    from repaudit.spec import json_schema
+
+    console.result(json.dumps(json_schema(), indent=2))
+    return ExitCode.HOLDS
+
+
+# ---------------------------------------------------------------- the environment cache
 
 
 @cli.group(context_settings=CONTEXT)
@@ -504,16 +603,17 @@ def _cache_line(environment: Any) -> str:
 
 @cache.command(name="list", context_settings=CONTEXT)
 @CACHE_DIR_OPTION
-def cache_list(cache_dir: Path | None) -> ExitCode:
+@verbosity
+def cache_list(cache_dir: Path | None, console: Console) -> ExitCode:
     """Cached environments, least recently used first: size, last use, Python, resolution date."""
     from repaudit.env import default_cache_dir, list_environments
 
     folder = cache_dir or default_cache_dir()
     environments = list_environments(folder)
     for environment in environments:
-        click.echo(_cache_line(environment))
+        console.result(_cache_line(environment))
     total = sum(e.size_bytes for e in environments)
-    click.echo(f"{len(environments)} environments under {folder / 'venvs'}, {size(total)}")
+    console.info(f"{len(environments)} environments under {folder / 'venvs'}, {size(total)}")
     return ExitCode.HOLDS
 
 
@@ -523,7 +623,10 @@ def cache_list(cache_dir: Path | None) -> ExitCode:
 @click.option(
     "--max-size", help="Then remove the least recently used until the rest fit, e.g. 20G."
 )
-def prune(cache_dir: Path | None, older_than: str | None, max_size: str | None) -> ExitCode:
+@verbosity
+def prune(
+    cache_dir: Path | None, older_than: str | None, max_size: str | None, console: Console
+) -> ExitCode:
     """Remove unused environments (and crashed builds); never one a running audit uses."""
     from repaudit.env import default_cache_dir, prune_environments
     from repaudit.spec import parse_duration, parse_size
@@ -537,9 +640,9 @@ def prune(cache_dir: Path | None, older_than: str | None, max_size: str | None) 
         cache_dir or default_cache_dir(), older_than_seconds=seconds, max_size_bytes=limit
     )
     for environment in removed:
-        click.echo(f"removed {_cache_line(environment)}")
+        console.result(f"removed {_cache_line(environment)}")
     freed = sum(e.size_bytes for e in removed)
-    click.echo(f"removed {len(removed)} environments, {size(freed)}")
+    console.info(f"removed {len(removed)} environments, {size(freed)}")
     return ExitCode.HOLDS
 
 
@@ -555,22 +658,27 @@ def main() -> None:
     """Console entry point: the one place an error becomes a line and an exit code.
 
     A RepauditError prints its message; any other exception is a bug in repaudit, never a verdict:
-    exit 4 with one line naming the saved traceback.
+    exit 4 with one line naming the saved traceback. With --format json the error is also
+    ``{"error": ..., "exit_code": ...}`` on stdout.
     """
+    as_json = _wants_json(sys.argv[1:])
     try:
         # Commands return their ExitCode; click.Exit (e.g. --help) returns its own code.
         code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        console.error("aborted", ExitCode.INTERRUPTED, as_json=as_json)
         sys.exit(ExitCode.INTERRUPTED)
     except click.ClickException as error:
-        error.show()
+        if as_json:
+            console.error(error.format_message(), error.exit_code, as_json=True)
+        else:
+            error.show()
         sys.exit(error.exit_code)
     except RepauditError as error:
-        click.echo(f"error: {error}", err=True)
+        console.error(str(error), error.exit_code, as_json=as_json)
         sys.exit(error.exit_code)
     except Exception as error:
         crash = _save_crash(error)
-        click.echo(f"error: {crash}", err=True)
+        console.error(str(crash), crash.exit_code, as_json=as_json)
         sys.exit(crash.exit_code)
     sys.exit(int(code) if isinstance(code, int) else 0)

@@ -39,6 +39,8 @@ from repaudit.rules import (
 
 #: Below this, P(improvement) is flagged as not practically meaningful (Bouthillier et al. 2021).
 MEANINGFUL_SUPERIORITY = 0.75
+#: The name of the P(improvement) evidence test (the report draws its interval).
+SUPERIORITY_TEST = "P(improvement)"
 
 
 def claimed_gap(claim: Claim, baseline: np.ndarray | None) -> float | None:
@@ -308,7 +310,7 @@ def with_evidence(
             meaning=f"below {ASO_THRESHOLD:g}: the baseline is almost stochastically better",
         ),
         TestResult(
-            "P(improvement)",
+            SUPERIORITY_TEST,
             superiority,
             None,
             assumption="independent seeds; percentile bootstrap interval",

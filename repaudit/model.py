@@ -45,6 +45,15 @@ class ClaimKind(enum.StrEnum):
     """The mean of ``Claim.runs`` runs."""
 
 
+class Unit(enum.StrEnum):
+    """The unit a paper prints a claimed number in ([claim] unit); the scores are put on it."""
+
+    PERCENT = "%"
+    """Percent: a claim of 83.25 against runs that write fractions (0.8325) compares them x 100."""
+    FRACTION = "fraction"
+    """A fraction: a claim of 0.8325 against runs that write percentages compares them / 100."""
+
+
 class EnvironmentKind(enum.StrEnum):
     """Which interpreter the seeds run under."""
 
@@ -107,6 +116,19 @@ class ExecutorKind(enum.StrEnum):
     """Slots on this machine."""
     SLURM = "slurm"
     """One Slurm job array through submitit."""
+
+
+class Phase(enum.StrEnum):
+    """The steps of an audit, in order; the terminal says when each starts and how long it took."""
+
+    SOURCE = "source"
+    """Clone (or open) the repository, pin the commit, read the spec."""
+    ENVIRONMENT = "environment"
+    """Build or reuse the interpreter the seeds run under."""
+    PREPARE = "prepare"
+    """The spec's prepare command, once per audit."""
+    SEEDS = "seeds"
+    """Every seed of every arm."""
 
 
 class RunStatus(enum.StrEnum):
@@ -242,6 +264,9 @@ class Claim:
     """Digits after the decimal point the paper printed its numbers with (0.8320 -> 4); a
     seed-invariant result is compared with the claim at this precision. None: the digits of the
     value's shortest repr (0.832 -> 3)."""
+    unit: Unit | None = None
+    """The unit the paper prints the number in; None: detected from the claim and the scores,
+    only where that is unambiguous (units.score_factor)."""
 
 
 @dataclass(frozen=True)
@@ -354,9 +379,23 @@ class Source:
     """True when uncommitted or unversioned files were snapshotted."""
     warnings: tuple[str, ...] = ()
     """Plain words the terminal and the report show (snapshot, submodules, stale clone)."""
+    remote: str | None = None
+    """For a local repository: the URL (without credentials) of the remote whose branches hold the
+    commit, so a reviewer elsewhere can fetch it; None when no remote is known to hold it."""
     committed_at: str | None = None
     """The commit's committer date, ISO 8601 UTC ("2019-05-02T14:03:11Z"); None for a snapshot,
     whose files are of no date. Environments of the paper's era are resolved as of it."""
+
+    @property
+    def fetch_url(self) -> str | None:
+        """Where a reviewer on another machine fetches the audited commit: the URL cloned, or a
+        local repository's remote that holds it; None when only this machine has it."""
+        return None if self.snapshot else self.url or self.remote
+
+    @property
+    def portable(self) -> bool:
+        """True when ``fetch_url`` and the commit name the audited code fully (no subfolder)."""
+        return self.fetch_url is not None and not self.subdirectory
 
 
 @dataclass(frozen=True)
@@ -711,6 +750,9 @@ class ClaimResult:
     """Same-seed spread (--repeat-seed): the nondeterminism floor."""
     baseline_reproduction: Reproduction | None = None
     """Q1 for the paper's baseline number, with baseline runs and a claimed baseline."""
+    score_factor: float = 1.0
+    """What the runs' scores were multiplied by to be on the claim's unit (100: fractions against
+    a claim in percent; 0.01: the reverse); every statistic above is on the claim's unit."""
 
 
 @dataclass(frozen=True)
@@ -743,5 +785,7 @@ class Audit:
     """Warnings: snapshot, weak isolation, a seed without effect, ..."""
     repaudit_version: str = ""
     """The repaudit that made it."""
+    inputs: tuple[str, ...] = ()
+    """`repaudit stats`: the score files, method first (the report is titled from them)."""
     format: int = RECORD_FORMAT
     """Version of the record it was read from or will be written as."""

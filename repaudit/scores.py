@@ -7,6 +7,7 @@ values are rejected, never dropped, since a dropped failed run would flatter the
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -139,25 +140,31 @@ def scores_audit(
 ) -> Audit:
     """An Audit of scores a user already has (``repaudit stats``): no source, no fingerprint.
 
-    Runs are synthesized as successful seeds 0..n-1; the id hashes the claim and the scores,
-    so the same inputs get the same id.
+    Runs are synthesized as successful seeds 1..n, numbered like the scores in their file (and
+    like `check`'s default seeds); the id hashes the claim and the scores, so the same inputs get
+    the same id. The report is titled from ``inputs``.
     """
     arms = [ArmSpec(Arm.METHOD, f"scores from {inputs[0]}")]
     runs = [
         RunResult(RunKey(Arm.METHOD, i), RunStatus.OK, {claim.metric: v})
-        for i, v in enumerate(method)
+        for i, v in enumerate(method, 1)
     ]
     if baseline is not None:
         arms.append(ArmSpec(Arm.BASELINE, f"scores from {inputs[1]}"))
         runs += [
             RunResult(RunKey(Arm.BASELINE, i), RunStatus.OK, {claim.metric: v})
-            for i, v in enumerate(baseline)
+            for i, v in enumerate(baseline, 1)
         ]
     n_seeds = max(len(method), len(baseline or ()))
     spec = AuditSpec(
-        claims=(claim,), arms=tuple(arms), seeds=tuple(range(n_seeds)), alpha=alpha, origin="stats"
+        claims=(claim,),
+        arms=tuple(arms),
+        seeds=tuple(range(1, n_seeds + 1)),
+        alpha=alpha,
+        origin="stats",
     )
     digest = hashlib.sha256(
         json.dumps([repr(claim), alpha, list(method), baseline and list(baseline)]).encode()
     ).hexdigest()
-    return make_audit(spec, runs, audit_id=f"stats-{digest[:12]}", rerun_command=rerun_command)
+    audit = make_audit(spec, runs, audit_id=f"stats-{digest[:12]}", rerun_command=rerun_command)
+    return dataclasses.replace(audit, inputs=tuple(inputs))

@@ -184,8 +184,26 @@ def _resolve_local(
         ref=ref,
         subdirectory=subdirectory,
         warnings=warnings,
+        remote=_remote_holding(repo, commit),
         committed_at=_committed_at(repo, commit),
     )
+
+
+def _remote_holding(repo: git.Repo, commit: str) -> str | None:
+    """The URL of a remote (origin first) one of whose branches, as this clone last fetched them,
+    contains ``commit``: where a reviewer on another machine gets the same code. Nothing is
+    fetched; a remote that is a local path is no help elsewhere and is skipped."""
+    try:
+        branches = repo.git.branch("-r", "--contains", commit, "--format=%(refname:short)")
+    except git.GitCommandError:
+        return None
+    names = sorted({b.split("/", 1)[0] for b in branches.split()}, key=lambda n: (n != "origin", n))
+    for name in names:
+        with contextlib.suppress(ValueError, git.GitCommandError):
+            url = repo.remote(name).url
+            if _URL.match(url) and not url.startswith("file://"):
+                return public_url(url)
+    return None
 
 
 def _excludes(root: Path, ignore: Sequence[Path]) -> tuple[str, ...]:

@@ -14,7 +14,9 @@ Record format history (model.RECORD_FORMAT):
        gap_interval (1 - 2 alpha), paper_gap_bound, seeds_needed_low/high, and no longer p_value
        or consistent_with_claim; decisions overstated and baseline-understated; each claim has a
        baseline_reproduction; arms carry seed_reach; the claim carries decimals. Format 1
-       records still load (missing fields take their defaults).
+       records still load (missing fields take their defaults). Added since, readable by
+       every format-2 reader (unknown keys are ignored): the claim's unit, each claim's
+       score_factor, the source's remote, `inputs` (the score files of `repaudit stats`).
 """
 
 from __future__ import annotations
@@ -234,6 +236,7 @@ def to_record(audit: Audit) -> dict[str, Any]:
         "source": to_plain(audit.source),
         "fingerprint": to_plain(audit.fingerprint),
         "notes": list(audit.notes),
+        "inputs": list(audit.inputs),
         "rerun_command": audit.rerun_command,
         "repaudit_version": audit.repaudit_version,
         "audit_dir": str(audit.audit_dir) if audit.audit_dir else None,

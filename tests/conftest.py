@@ -297,7 +297,8 @@ def sample_audit() -> Audit:
         reason="the observed gap of +0.34 points is within seed noise (Welch p = 0.071)",
         claimed_gap=0.013,
         observed_gap=0.00338303,
-        gap_interval=Interval(-0.00129204, 0.00805809),
+        gap_interval=Interval(-0.000446481, 0.00721254, 0.9),
+        paper_gap_bound=0.0151943,
         seeds_needed=3,
         power=0.99997,
         tests=(
@@ -318,11 +319,12 @@ def sample_audit() -> Audit:
                 note="not a p-value; above 0.2 the method does not dominate",
             ),
             TestResult(
-                "P(method > baseline)",
+                "P(improvement)",
                 0.65625,
                 None,
                 meaning="chance a method seed beats a baseline seed",
                 note="below 0.75: not practically meaningful (Bouthillier et al. 2021)",
+                interval=Interval(0.45, 0.85, 0.9),
             ),
             TestResult("Hedges' g", 0.732937, None, meaning="gap in pooled standard deviations"),
         ),
@@ -401,7 +403,8 @@ def sample_audit() -> Audit:
             "seeds the audit had the power to detect the claimed gap. 2 of 10 method seeds did "
             "not finish (one failed, one timed out)."
         ),
-        rerun_command="repaudit check https://github.com/example-lab/bert-casing@v1.0 --seeds 10",
+        rerun_command="repaudit check https://github.com/example-lab/bert-casing.git --seeds 10 "
+        "--ref 3f9c2a1b7d4e8f60a1b2c3d4e5f60718293a4b5c",
         notes=("seed 0 was repeated 3 times to measure the nondeterminism floor",),
         repaudit_version="0.1.0",
     )
@@ -412,11 +415,11 @@ def user_numbers_audit() -> Audit:
     """`repaudit stats` on supplied numbers: no source, no fingerprint, no baseline runs."""
     claim = Claim(metric="mnli_accuracy", value=0.865, baseline=0.855)
     spec = AuditSpec(
-        claims=(claim,), arms=(ArmSpec(Arm.METHOD, ""),), seeds=tuple(range(20)), origin="flags"
+        claims=(claim,), arms=(ArmSpec(Arm.METHOD, ""),), seeds=tuple(range(1, 21)), origin="flags"
     )
-    runs = tuple(
+    runs = tuple(  # numbered from 1 like the lines of the score file, as `repaudit stats` does
         RunResult(RunKey(Arm.METHOD, k), RunStatus.OK, metrics={claim.metric: v})
-        for k, v in enumerate(T5_BASE_MNLI)
+        for k, v in enumerate(T5_BASE_MNLI, 1)
     )
     result = ClaimResult(
         claim=claim,
@@ -466,4 +469,5 @@ def user_numbers_audit() -> Audit:
         ),
         rerun_command="repaudit stats t5_mnli.csv --claim 0.865 --baseline-claim 0.855",
         repaudit_version="0.1.0",
+        inputs=("t5_mnli.csv",),
     )

@@ -30,10 +30,44 @@ from repaudit.model import (
 
 
 def test_rerun_command_pins_the_commit_and_drops_credentials() -> None:
-    argv = ["check", "https://user:ghp_secret@github.com/o/r", "--ref", "main", "--claim", "0.8"]
-    command = audit.rerun_command(argv, "a" * 40)
+    target = "https://user:ghp_secret@github.com/o/r"
+    argv = ["check", target, "--ref", "main", "--claim", "0.8"]
+    pinned = Source("https://github.com/o/r", "o/r", Path("/c"), "a" * 40,
+                    url="https://github.com/o/r")  # fmt: skip
+    command = audit.rerun_command(argv, pinned)
     assert command == f"repaudit check https://github.com/o/r --claim 0.8 --ref {'a' * 40}"
     assert "ghp_secret" not in command
+
+
+def test_rerun_command_of_a_shorthand_names_the_url_not_the_ref_twice() -> None:
+    pinned = Source("o/r@v1.0", "o/r", Path("/c"), "b" * 40, ref="v1.0",
+                    url="https://github.com/o/r.git")  # fmt: skip
+    command = audit.rerun_command(["check", "o/r@v1.0", "--seeds", "10"], pinned)
+    assert command == f"repaudit check https://github.com/o/r.git --seeds 10 --ref {'b' * 40}"
+
+
+def test_rerun_command_of_local_code_uses_its_remote_else_an_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    commit = "c" * 40
+    local = Source("paper", "paper", tmp_path / "paper", commit)
+    pushed = dataclasses.replace(local, remote="git@github.com:lab/paper.git")
+    snapshot = dataclasses.replace(local, snapshot=True, commit="d" * 40)
+    inside = dataclasses.replace(pushed, target="paper/sub", subdirectory="sub")
+    argv = ["check", "paper", "--claim", "0.8"]
+    assert audit.rerun_command(argv, pushed) == (
+        f"repaudit check git@github.com:lab/paper.git --claim 0.8 --ref {commit}"
+    )
+    assert audit.rerun_command(argv, local) == (
+        f"repaudit check {tmp_path / 'paper'} --claim 0.8 --ref {commit}"
+    )
+    # A snapshot's commit lives only in repaudit's cache: the command snapshots the folder again.
+    assert audit.rerun_command(argv, snapshot) == f"repaudit check {tmp_path / 'paper'} --claim 0.8"
+    # A URL cannot name a folder inside a repository: the local path stays.
+    assert audit.rerun_command(["check", "paper/sub"], inside) == (
+        f"repaudit check {tmp_path / 'paper' / 'sub'} --ref {commit}"
+    )
 
 
 def test_plan_covers_every_arm_and_seed_and_repeats_the_first_method_seed(tmp_path: Path) -> None:

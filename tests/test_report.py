@@ -101,8 +101,8 @@ def test_failed_and_timed_out_seeds_are_listed_with_reasons(sample_audit, sample
 
 def test_user_numbers_render_without_provenance(user_numbers_audit):
     html = report.render_html(user_numbers_audit)
-    assert "Numbers supplied by the user" in html
-    assert "did not run the training" in html
+    assert "<title>repaudit: inconclusive — t5_mnli.csv</title>" in html  # titled from its input
+    assert "did not run the training" in html and "<code>t5_mnli.csv</code>" in html
     assert "Environment fingerprint" not in html and "Isolation" not in html
     assert "889" in html and "47%" in html  # seeds needed and the seed-luck chance
     assert html.count("<figure>") == 2  # no baseline runs: no method-beside-baseline plot
@@ -207,9 +207,9 @@ def test_report_and_list_commands(sample_audit, user_numbers_audit, tmp_path):
     assert (folder / "summary.md").is_file()
     listing = runner.invoke(cli, ["list", "--store", str(tmp_path)], standalone_mode=False)
     lines = listing.output.splitlines()
-    assert len(lines) == 2
-    assert "does-not-hold" in lines[0] and "example-lab/bert-casing" in lines[0]
-    assert "inconclusive" in lines[1] and "user numbers" in lines[1]
+    assert len(lines) == 3 and lines[0].split() == ["created", "verdict", "audited", "commit", "folder"]
+    assert "does-not-hold" in lines[1] and "example-lab/bert-casing" in lines[1]
+    assert "inconclusive" in lines[2] and "t5_mnli.csv" in lines[2]
 
 
 def test_report_command_names_a_folder_without_an_audit(tmp_path):

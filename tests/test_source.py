@@ -294,3 +294,24 @@ def test_the_commit_date_is_recorded_in_utc_and_a_snapshot_has_none(tmp_path: Pa
     (root / "train.py").write_text("print(2)\n")
     dirty = resolve_source(str(root), cache_dir=tmp_path / "cache", allow_dirty=True)
     assert dirty.snapshot and dirty.committed_at is None
+
+
+def test_a_local_clone_names_the_remote_that_holds_its_commit(
+    paper: git.Repo, tmp_path: Path
+) -> None:
+    """The portable re-run command needs a URL: origin's, when a branch of it has the commit."""
+    clone = git.Repo.clone_from(paper.working_tree_dir, tmp_path / "clone")
+    clone.git.remote("set-url", "origin", "https://user:tok@github.com/lab/paper.git")
+    pushed = resolve_source(str(tmp_path / "clone"), cache_dir=tmp_path / "cache")
+    assert pushed.remote == "https://github.com/lab/paper.git"  # never the token
+    assert pushed.fetch_url == pushed.remote and pushed.portable
+    (tmp_path / "clone" / "train.py").write_text("print('v3, not pushed')\n")
+    _commit_all(clone, "v3")
+    local = resolve_source(str(tmp_path / "clone"), cache_dir=tmp_path / "cache")
+    assert local.remote is None and not local.portable  # no branch of origin holds v3
+    # A remote that is a path on this machine is no use elsewhere.
+    original = resolve_source(str(paper.working_tree_dir), cache_dir=tmp_path / "cache")
+    assert original.remote is None
+    other = git.Repo.clone_from(paper.working_tree_dir, tmp_path / "other")
+    assert resolve_source(str(tmp_path / "other"), cache_dir=tmp_path / "cache").remote is None
+    assert other.remote("origin").url == str(paper.working_tree_dir)

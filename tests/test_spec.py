@@ -237,7 +237,7 @@ def test_several_claims_and_baseline_metric_sources(tmp_path: Path) -> None:
         (MINIMAL + "\n[stats]\nalfa = 0.1\n", "unknown key [stats] alfa: did you mean 'alpha'?"),
         (MINIMAL.replace("[claim]", "[claims]"), "claims must be an array of tables ([[claims]])"),
         (MINIMAL.replace("value = 0.8", 'value = "0.8"'), "[claim] value must be a number, not '0.8'"),
-        (MINIMAL + "\n[stats]\nalpha = 0.7\n", "[stats] alpha = 0.7 is outside (0, 0.5]"),
+        (MINIMAL + "\n[stats]\nalpha = 0.7\n", "[stats] alpha = 0.7 is outside (0, 0.5)"),
         (MINIMAL.replace("value = 0.8", "value = 0.8\ndirection = 'up'"),
          "[claim] direction = 'up' is not allowed: use \"higher\" or \"lower\""),
         (MINIMAL.replace("value = 0.8", "value = 0.8\nkind = 'mean'"),
@@ -276,7 +276,7 @@ def test_bad_specs_name_the_key_and_the_fix(tmp_path: Path, text: str, expected:
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"alpha": 0.6}, "--alpha 0.6 is outside (0, 0.5]"),
+        ({"alpha": 0.6}, "--alpha 0.6 is outside (0, 0.5)"),
         ({"timeout": "forever"}, "--timeout 'forever' is not a positive duration"),
         ({"memory": "big"}, "--memory 'big' is not a memory size"),
         ({"command": "python t.py"}, "--command has no {seed}"),

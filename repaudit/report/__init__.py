@@ -12,15 +12,18 @@ from repaudit.report.render import (
     write_outputs,
     write_report,
 )
+from repaudit.report.terminal import listing_row, render_listing
 
 __all__ = [
     "AuditDiff",
     "append_step_summary",
     "context",
     "diff_audits",
+    "listing_row",
     "render_diff",
     "render_html",
     "render_junit",
+    "render_listing",
     "render_markdown",
     "render_text",
     "write_outputs",

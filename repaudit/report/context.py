@@ -6,16 +6,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from repaudit import formatting
+from repaudit import formatting, units
 from repaudit.formatting import ScoreFormat, duration, p_value, percent
 from repaudit.model import (
+    Arm,
     ArmSummary,
     Audit,
     ClaimKind,
     ClaimResult,
     Direction,
+    EnvironmentKind,
     ImprovementDecision,
     Interval,
     Isolation,
@@ -83,9 +86,10 @@ def context(audit: Audit, *, with_plots: bool = True) -> dict[str, Any]:
     """Everything the templates print, already formatted as strings (plots only for HTML)."""
     label, tone = VERDICT_WORDS[audit.verdict]
     source, fingerprint = audit.source, audit.fingerprint
-    subject = source.display_name if source else "Numbers supplied by the user"
+    subject = source.display_name if source else _inputs_title(audit.inputs)
     primary = audit.results[0] if audit.results else None
     fmt = score_format(primary)
+    factor = primary.score_factor if primary else 1.0
     return {
         "title": f"repaudit: {label.lower()} — {subject}",
         "subject": subject,
@@ -100,19 +104,89 @@ def context(audit: Audit, *, with_plots: bool = True) -> dict[str, Any]:
             "sentence": _sentence(audit),
             "reason": audit.verdict_reason,
         },
-        "claims": [_claim(result, with_plots) for result in audit.results],
+        "claims": [_claim(result, with_plots, audit.runs) for result in audit.results],
         "notes": list(audit.notes),
-        "runs": [_run(run, audit.spec.claim.metric, fmt) for run in audit.runs],
+        "runs": [_run(run, audit.spec.claim.metric, fmt, factor) for run in audit.runs],
         "runs_summary": _runs_summary(audit.runs),
         "failures": [
             {"label": run_label(r), "status": STATUS_WORDS[r.status][0], "reason": r.reason}
             for r in audit.runs
             if not r.ok
         ],
+        "cause": _cause(audit),
         "isolation": _isolation(audit),
+        "at_a_glance": _at_a_glance(audit),
         "provenance": _provenance(audit),
+        "inputs": list(audit.inputs),
         "rerun_command": audit.rerun_command,
+        "rerun_local": _rerun_local(audit),
     }
+
+
+def _inputs_title(inputs: tuple[str, ...]) -> str:
+    """`repaudit stats`: its score files by name, "method.txt vs baseline.txt"."""
+    return " vs ".join(Path(i).name for i in inputs) or "Numbers supplied by the user"
+
+
+def _cause(audit: Audit) -> dict[str, str] | None:
+    """Why an audit that could not run stopped: its first failed method seed and the end of its
+    log, shown under the verdict (the seed table further down has every run)."""
+    if audit.verdict is not Verdict.ERROR:
+        return None
+    failed = [r for r in audit.runs if r.key.arm == Arm.METHOD and not r.ok]
+    if not failed:
+        return None
+    first = failed[0]
+    tail = "\n".join(first.log_tail.splitlines()[-PRINTED_TAIL_LINES_FAILED:])
+    reason = first.reason or STATUS_WORDS[first.status][0]
+    return {"label": run_label(first), "reason": reason, "log_tail": tail}
+
+
+def _at_a_glance(audit: Audit) -> list[dict[str, str]]:
+    """The environment in one line near the top (pytest-html's habit); the details stay below."""
+    fp = audit.fingerprint
+    if fp is None:
+        return []
+    kind = audit.spec.environment
+    where = "its own venv" if kind is EnvironmentKind.VENV else "the current interpreter"
+    torch = "none" if fp.torch is None else fp.torch + (f", CUDA {fp.cuda}" if fp.cuda else ", CPU")
+    items = [
+        ("Python", f"{fp.python} ({where})", None),
+        (
+            "Isolation",
+            fp.isolation.value,
+            Tone.GOOD if fp.isolation is Isolation.BUBBLEWRAP else Tone.WARN,
+        ),
+        ("torch", torch, None),
+        ("GPUs", str(len(fp.gpus)) if fp.gpus else "none", None),
+    ]
+    if fp.resolved_as_of:
+        items.insert(1, ("Packages as of", fp.resolved_as_of, None))
+    return [{"label": k, "value": v, "tone": t or ""} for k, v, t in items]
+
+
+def _rerun_local(audit: Audit) -> str:
+    """Plain words when the re-run command works only on this machine; "" when it is portable."""
+    source = audit.source
+    if source is None or source.portable:
+        return ""
+    if source.snapshot:
+        return (
+            "The audited files were snapshotted from a folder on the machine that ran the audit "
+            "(no commit pins them): this command runs only where that folder is. Commit and push "
+            "the code, then audit its URL, to give reviewers a command they can run."
+        )
+    if source.fetch_url:
+        return (
+            f"The audited folder {source.subdirectory} is inside the repository {source.fetch_url} "
+            "(commit above); this command names its local path, so it runs only where that "
+            "checkout is."
+        )
+    return (
+        "The audited repository is a local path on the machine that ran the audit, and no remote "
+        "is known to hold this commit: the command runs only there. Push the commit (and audit "
+        "its URL) to give reviewers a command they can run."
+    )
 
 
 def _sentence(audit: Audit) -> str:
@@ -131,14 +205,18 @@ def _sentence(audit: Audit) -> str:
     return text + (f" ({more} more claim{'s' if more > 1 else ''} below)." if more else ".")
 
 
-def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
+def _claim(result: ClaimResult, with_plots: bool, runs: tuple[RunResult, ...]) -> dict[str, Any]:
     claim, rep, imp = result.claim, result.reproduction, result.improvement
     fmt = score_format(result)
+    unit = "%" if units.in_percent(result) else ""
     method = result.arms[0] if result.arms and result.arms[0].n else None  # None: no seed finished
-    readings = [("Claimed", fmt(claim.value))]
+    readings = [("Claimed", fmt(claim.value) + unit)]
     if method is not None:
         readings += [
-            ("Re-runs", f"{fmt(method.mean)} ± {fmt(method.sd)} sd; median {fmt(method.median)}"),
+            (
+                "Re-runs",
+                f"{fmt(method.mean)}{unit} ± {fmt(method.sd)} sd; median {fmt(method.median)}",
+            ),
             (
                 f"{rep.prediction_interval.level:.0%} prediction interval for one new seed"
                 if rep.prediction_interval
@@ -171,7 +249,7 @@ def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
                 base.decision.value,
                 REPRODUCTION_WORDS[base.decision][1],
                 base.reason,
-                [("Claimed baseline", fmt(claim.baseline))],
+                [("Claimed baseline", fmt(claim.baseline) + unit)],
             )
         )
     if imp is not None:
@@ -198,24 +276,55 @@ def _claim(result: ClaimResult, with_plots: bool) -> dict[str, Any]:
     deciding = (imp.gain_test, imp.size_test, imp.reverse_test) if imp else ()
     tests = [t for t in (rep.test, base.test if base else None, *deciding) if t is not None]
     tests += list(imp.tests if imp else ())
+    converted = units.conversion_note(result, claim.metric)
     return {
         "metric": claim.metric,
-        "heading": f"{claim.metric}: claimed {fmt(claim.value)}",
+        "heading": f"{claim.metric}: claimed {fmt(claim.value)}{unit}",
         "about": f"{better} is better; the paper reports {kind}",
         "decisions": decisions,
+        "report_as": _report_as(result, fmt, unit),
         "floor": floor,
-        "notes": list(imp.notes if imp else ()) + outliers,
+        "notes": ([converted] if converted else []) + list(imp.notes if imp else ()) + outliers,
         "arms": [_arm(a, fmt) for a in result.arms],
         "tests": [_test(t) for t in tests],
-        "plots": _plots(result) if with_plots and method is not None else [],
+        "plots": _plots(result, _seeds(runs, claim.metric))
+        if with_plots and method is not None
+        else [],
     }
 
 
-def _plots(result: ClaimResult) -> list[Any]:
+def _report_as(result: ClaimResult, fmt: ScoreFormat, unit: str) -> str:
+    """How a paper would state what the re-runs show: "82.23 ± 0.58% over 10 seeds, mean ± sd"."""
+    arms = [a for a in result.arms if a.n >= 2]
+    if not arms or arms[0].arm != Arm.METHOD:
+        return ""
+    values = [f"{fmt(a.mean)} ± {fmt(a.sd)}{unit}" for a in arms]
+    if len(arms) == 1:
+        return f"{values[0]} over {arms[0].n} seeds, mean ± sd"
+    counts = (
+        f"{arms[0].n} seeds each"
+        if arms[0].n == arms[1].n
+        else f"{arms[0].n} and {arms[1].n} seeds"
+    )
+    return f"{values[0]} (method) and {values[1]} (baseline) over {counts}, mean ± sd"
+
+
+def _seeds(runs: tuple[RunResult, ...], metric: str) -> list[int]:
+    """The seed of each successful method run that gave ``metric``, in the order of the arm's
+    values (verdict.evaluate orders runs by key), so a plot numbers seeds as the table does."""
+    ordered = sorted(runs, key=lambda r: r.key)
+    return [
+        r.key.seed
+        for r in ordered
+        if r.key.arm == Arm.METHOD and r.key.repeat == 0 and r.ok and metric in r.metrics
+    ]
+
+
+def _plots(result: ClaimResult, seeds: list[int]) -> list[Any]:
     """The claim's figures; matplotlib is imported here, only when a report is rendered."""
     from repaudit.report.plots import plots
 
-    return plots(result)
+    return plots(result, seeds)
 
 
 def _decision(question: str, decision: str, tone: Tone, reason: str, readings: list) -> dict:
@@ -285,15 +394,19 @@ def _test(test: TestResult) -> dict[str, Any]:
     }
 
 
-def _run(run: RunResult, metric: str, fmt: Callable[[float], str]) -> dict[str, Any]:
+def _run(run: RunResult, metric: str, fmt: Callable[[float], str], factor: float) -> dict[str, Any]:
+    """One run's row; its value on the claim's unit (``factor``), as the statistics saw it."""
     value = run.value(metric)
     status, tone = STATUS_WORDS[run.status]
     printed_lines = PRINTED_TAIL_LINES_OK if run.ok else PRINTED_TAIL_LINES_FAILED
+    key = run.key
     return {
         "label": run_label(run),
+        "arm": str(key.arm),
+        "seed": f"{key.seed}" + (f" (repeat {key.repeat})" if key.repeat else ""),
         "status": status,
         "tone": tone,
-        "value": "—" if value is None else fmt(value),
+        "value": "—" if value is None else fmt(value * factor),
         "duration": duration(run.seconds) if run.seconds else "—",
         "memory": formatting.size(run.peak_memory_bytes),
         "seed_calls": [
@@ -330,8 +443,10 @@ def _provenance(audit: Audit) -> dict[str, Any] | None:
     source, fp, spec = audit.source, audit.fingerprint, audit.spec
     if source is None:
         return None
+    local = source.target if source.snapshot else str(source.repo_path)
+    origin = source.fetch_url or f"{local} (a local path: no remote is known to hold the commit)"
     rows = [
-        ("Repository", source.url or source.target),
+        ("Repository", origin),
         ("Commit", source.commit),
         ("Ref", source.ref or "—"),
         ("Spec from", spec.origin),

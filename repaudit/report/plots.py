@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +18,8 @@ from scipy import stats
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType  # matplotlib >= 3.9; annotations only
 
-from repaudit import stats as repaudit_stats
+from repaudit.formatting import ScoreFormat
+from repaudit.improvement import SUPERIORITY_TEST
 from repaudit.model import Arm, ClaimKind, ClaimResult
 
 METHOD_COLOR = "#2b5d9b"
@@ -51,12 +54,13 @@ class Plot:
     """Inline SVG, deterministic bytes."""
 
 
-def plots(result: ClaimResult) -> list[Plot]:
-    """Every plot for one claim: its seeds, method beside baseline, and the gap under seed noise.
+def plots(result: ClaimResult, seeds: Sequence[int] = ()) -> list[Plot]:
+    """Every plot for one claim: its seeds, method beside baseline, and the gap against 0 and the
+    claim. ``seeds`` numbers the method's successful seeds as the seed table does (else 1..n).
 
     The method arm (the first) must have at least one successful seed.
     """
-    drawn = [_seeds_plot(result)]
+    drawn = [_seeds_plot(result, seeds)]
     if len(result.arms) > 1 and all(arm.n for arm in result.arms):
         drawn.append(_arms_plot(result))
     gap = _gap_plot(result)
@@ -88,18 +92,23 @@ def _figure(height: float = 2.6) -> tuple[Figure, Axes]:
     return figure, figure.add_subplot()
 
 
-def _seeds_plot(result: ClaimResult) -> Plot:
+def _seeds_plot(result: ClaimResult, numbers: Sequence[int]) -> Plot:
     claim, method = result.claim, result.arms[0]
     interval = result.reproduction.prediction_interval
+    fmt = ScoreFormat(method.values)
     with rc_context(_SVG_RC):
         figure, axes = _figure(3.0)  # the key above takes three rows
-        seeds = np.arange(1, method.n + 1)
+        seeds = np.asarray(numbers if len(numbers) == method.n else range(1, method.n + 1))
         if interval is not None:
             axes.axhspan(
-                interval.low, interval.high, color=BAND_COLOR, lw=0, label="95% prediction interval"
+                interval.low,
+                interval.high,
+                color=BAND_COLOR,
+                lw=0,
+                label=f"{interval.level:.0%} prediction interval",
             )
         axes.axhline(method.mean, color=METHOD_COLOR, lw=0.8, ls=":", label="re-run mean")
-        axes.axhline(claim.value, color=CLAIM_COLOR, lw=1.4, label=f"claim {claim.value:g}")
+        axes.axhline(claim.value, color=CLAIM_COLOR, lw=1.4, label=f"claim {fmt(claim.value)}")
         outlier = np.isin(method.values, method.outliers)
         axes.scatter(
             seeds[~outlier],
@@ -119,22 +128,22 @@ def _seeds_plot(result: ClaimResult) -> Plot:
                 zorder=3,
                 label="outlier seed",
             )
-        axes.set_xlabel("successful seed (in seed order)")
+        axes.set_xlabel("seed (numbered as in the seed table)")
         axes.set_ylabel(claim.metric)
         axes.set_xticks(seeds if method.n <= 12 else seeds[:: max(1, method.n // 10)])
         _legend_above(axes, columns=2)
         reached = result.reproduction.seeds_reaching
         band = (
             (
-                f"; the 95% prediction interval for one new seed is {interval.low:.4g} "
-                f"to {interval.high:.4g}"
+                f"; the {interval.level:.0%} prediction interval for one new seed is "
+                f"{fmt(interval.low)} to {fmt(interval.high)}"
             )
             if interval
             else ""
         )
         alt = (
-            f"{method.n} successful method seeds between {method.minimum:.4g} and "
-            f"{method.maximum:.4g}, mean {method.mean:.4g}; the claimed {claim.value:.4g} "
+            f"{method.n} successful method seeds between {fmt(method.minimum)} and "
+            f"{fmt(method.maximum)}, mean {fmt(method.mean)}; the claimed {fmt(claim.value)} "
             f"is reached by {reached} of {method.n}{band}."
         )
         return Plot(
@@ -144,6 +153,7 @@ def _seeds_plot(result: ClaimResult) -> Plot:
 
 def _arms_plot(result: ClaimResult) -> Plot:
     claim = result.claim
+    fmt = ScoreFormat(result.arms[0].values)
     with rc_context(_SVG_RC):
         figure, axes = _figure()
         rng = np.random.default_rng(0)  # fixed jitter so the picture is the same every time
@@ -158,7 +168,7 @@ def _arms_plot(result: ClaimResult) -> Plot:
                     claimed, position - 0.38, position + 0.38, color=CLAIM_COLOR, lw=1.6, ls="--"
                 )
                 axes.annotate(
-                    f"claim {claimed:g}",
+                    f"claim {fmt(claimed)}",
                     (position + 0.4, claimed),
                     color=CLAIM_COLOR,
                     va="center",
@@ -167,10 +177,10 @@ def _arms_plot(result: ClaimResult) -> Plot:
         axes.set_xlim(-0.6, len(result.arms) - 0.1)
         axes.set_ylabel(claim.metric)
         parts = [
-            f"{a.arm}: {a.n} seeds, median {a.median:.4g}, mean {a.mean:.4g}" for a in result.arms
+            f"{a.arm}: {a.n} seeds, median {fmt(a.median)}, mean {fmt(a.mean)}" for a in result.arms
         ]
         alt = "; ".join(parts) + (
-            f". Claimed: method {claim.value:.4g}, baseline {claim.baseline:.4g}."
+            f". Claimed: method {fmt(claim.value)}, baseline {fmt(claim.baseline)}."
             if claim.baseline is not None
             else "."
         )
@@ -179,72 +189,109 @@ def _arms_plot(result: ClaimResult) -> Plot:
         )
 
 
-def _gap_plot(result: ClaimResult) -> Plot | None:
-    """The gap seed noise alone produces: between the arms' means, or between two single runs."""
-    improvement = result.improvement
-    method = result.arms[0]
-    if improvement is None or method.n < 2 or method.sd == 0:
+@dataclass(frozen=True)
+class _Row:
+    """One interval of the gap plot: a bar from ``low`` to ``high``, a tick at ``point``."""
+
+    label: str
+    low: float
+    high: float
+    point: float | None
+    open_low: bool = False
+    """A one-sided bound: the bar runs off the plot's left edge."""
+
+
+def _gap_rows(result: ClaimResult) -> tuple[list[_Row], str] | None:
+    """The intervals to draw and the text alternative's words for them; None: nothing to draw."""
+    imp, method = result.improvement, result.arms[0]
+    assert imp is not None
+    fmt = ScoreFormat(method.values)
+    level = imp.gain_test.level if imp.gain_test and imp.gain_test.level else 0.05
+    if imp.gap_interval is not None and imp.observed_gap is not None:
+        span, observed = imp.gap_interval, imp.observed_gap
+        rows = [_Row(f"mean gap, {span.level:.0%}", span.low, span.high, observed)]
+        words = (
+            f"The re-runs' mean gap is {fmt.signed(observed)}, {span.level:.0%} interval "
+            f"{fmt.span(span, signed=True)}"
+        )
+        if imp.paper_gap_bound is not None:
+            bound = imp.paper_gap_bound
+            size = imp.size_test.level if imp.size_test and imp.size_test.level else level
+            rows.append(_Row(f"paper-style, {1 - size:.0%}", -math.inf, bound, None, True))
+            words += (
+                f"; a gap measured the paper's way stays below {fmt.signed(bound)} "
+                f"{1 - size:.0%} of the time"
+            )
+        return rows, words
+    if method.n < 2 or method.sd == 0:
         return None
-    if len(result.arms) > 1 and result.arms[1].n >= 2:
-        baseline = result.arms[1]
-        tests = repaudit_stats.gap_tests(
-            np.asarray(method.values), np.asarray(baseline.values), improvement.claimed_gap
-        )
-        scale, dof = float(tests.se), float(tests.df)
-        what = "difference of the two arms' means"
-    else:
-        runs = result.claim.runs if result.claim.kind is ClaimKind.MEAN else 1
-        scale, dof = method.sd * float(np.sqrt(2 / runs)), method.n - 1
-        what = "difference between two runs of the same method"
-    noise = stats.t(dof, scale=scale)
+    runs = result.claim.runs if result.claim.kind is ClaimKind.MEAN else 1
+    half = float(stats.t.ppf(1 - level, method.n - 1)) * method.sd * math.sqrt(2 / runs)
+    what = "two runs" if runs == 1 else f"two means of {runs}"
+    words = (
+        f"Without baseline runs: the gap between {what} of the same code lies within "
+        f"±{fmt(half)} {1 - 2 * level:.0%} of the time (seed noise alone)"
+    )
+    return [_Row(f"seed noise, {1 - 2 * level:.0%}", -half, half, 0.0)], words
+
+
+def _gap_plot(result: ClaimResult) -> Plot | None:
+    """The gap as interval estimates (rliable's style) against 0 and the claimed gap, with
+    P(improvement) and its interval beneath when there are baseline runs."""
+    imp = result.improvement
+    if imp is None:
+        return None
+    found = _gap_rows(result)
+    if found is None:
+        return None
+    rows, words = found
+    fmt = ScoreFormat(result.arms[0].values)
+    claimed = imp.claimed_gap
+    superiority = next(
+        (t for t in imp.tests if t.name == SUPERIORITY_TEST and t.interval is not None), None
+    )
+    ends = [x for r in rows for x in (r.low, r.high) if math.isfinite(x)] + [0.0, claimed]
+    pad = 0.12 * (max(ends) - min(ends) or 1.0)
+    left, right = min(ends) - pad, max(ends) + pad
     with rc_context(_SVG_RC):
-        figure, axes = _figure(2.3)
-        limit = max(
-            4 * scale,
-            abs(improvement.claimed_gap) * 1.15,
-            abs(improvement.observed_gap or 0) * 1.15,
-        )
-        grid = np.linspace(-limit, limit, 400)
-        density = noise.pdf(grid)
-        axes.plot(grid, density, color=BASELINE_COLOR, lw=1.2)
-        # Shade what the deciding number measures: beyond the observed gap with baseline runs
-        # (the one-sided p), beyond the claimed gap without (the seed-luck chance).
-        edge = (
-            improvement.claimed_gap
-            if improvement.observed_gap is None
-            else improvement.observed_gap
-        )
-        tail = grid >= edge
-        axes.fill_between(grid[tail], density[tail], color=CLAIM_COLOR, alpha=0.18, lw=0)
-        axes.axvline(
-            improvement.claimed_gap,
-            color=CLAIM_COLOR,
-            lw=1.4,
-            ls="--",
-            label=f"claimed gap {improvement.claimed_gap:+.3g}",
-        )
-        if improvement.observed_gap is not None:
-            axes.axvline(
-                improvement.observed_gap,
-                color=METHOD_COLOR,
-                lw=1.4,
-                label=f"observed gap {improvement.observed_gap:+.3g}",
-            )
-        axes.set_yticks([])
-        axes.spines["left"].set_visible(False)
-        axes.set_xlabel(f"{what} (positive = method better)", wrap=True)
+        height = 1.55 + 0.42 * len(rows) + (0.85 if superiority else 0)
+        figure = Figure(figsize=(4.4, height), layout="constrained")
+        ratios = [len(rows) + 0.4, 1] if superiority else [1]
+        grid = figure.add_gridspec(len(ratios), 1, height_ratios=ratios)
+        axes = figure.add_subplot(grid[0])
+        for y, row in enumerate(rows):
+            low = left if row.open_low else row.low
+            axes.barh(y, row.high - low, left=low, height=0.46, color=METHOD_COLOR,
+                      alpha=0.35 if row.open_low else 0.7, lw=0)  # fmt: skip
+            if row.open_low:  # the bound itself, as a cap: the bar has no left end
+                axes.vlines(row.high, y - 0.23, y + 0.23, color=METHOD_COLOR, lw=2)
+            if row.point is not None:
+                axes.vlines(row.point, y - 0.3, y + 0.3, color="#1d2430", lw=2)
+        axes.axvline(0, color=BASELINE_COLOR, lw=1.1, ls="--", label="no gain (0)")
+        axes.axvline(claimed, color=CLAIM_COLOR, lw=1.6, label=f"claimed {fmt.signed(claimed)}")
+        axes.set_yticks(range(len(rows)), [r.label for r in rows])
+        axes.set_ylim(len(rows) - 0.4, -0.6)
+        axes.set_xlim(left, right)
+        axes.set_xlabel("gap: method − baseline (> 0: method better)")
         _legend_above(axes, columns=2)
-        alt = (
-            f"Under seed noise alone the {what} is spread with standard error {scale:.3g}; "
-            f"it reaches the claimed gap of {improvement.claimed_gap:+.3g} with chance "
-            f"{noise.sf(improvement.claimed_gap):.2g}."
-        )
-        if improvement.observed_gap is not None:
+        alt = f"{words}; the claimed gap is {fmt.signed(claimed)}."
+        if superiority is not None:
+            assert superiority.statistic is not None and superiority.interval is not None
+            span = superiority.interval
+            lower = figure.add_subplot(grid[1])
+            lower.barh(0, span.high - span.low, left=span.low, height=0.46, color=METHOD_COLOR,
+                       alpha=0.7, lw=0)  # fmt: skip
+            lower.vlines(superiority.statistic, -0.3, 0.3, color="#1d2430", lw=2)
+            lower.axvline(0.5, color=BASELINE_COLOR, lw=1.1, ls="--")
+            lower.set_xlim(0, 1)
+            lower.set_ylim(0.6, -0.6)
+            lower.set_yticks([0], [f"P(impr.), {span.level:.0%}"])
+            lower.set_xlabel("chance a method seed beats a baseline seed")
             alt += (
-                f" The re-runs show {improvement.observed_gap:+.3g}; noise alone gives at "
-                f"least that with chance {noise.sf(edge):.2g} (shaded)."
+                f" P(improvement) is {superiority.statistic:.2f}, {span.level:.0%} interval "
+                f"[{span.low:.2f}, {span.high:.2f}] (0.5: no difference)."
             )
-        return Plot("How large a gap seed noise alone produces", alt, _svg(figure, alt))
+        return Plot("The gap against 0 and the claimed gain", alt, _svg(figure, alt))
 
 
 def _legend_above(axes: Axes, columns: int) -> None:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import jinja2
 
-from repaudit.model import Audit, Tone, Verdict
+from repaudit.console import styled
+from repaudit.model import Arm, Audit, Tone, Verdict
+from repaudit.report import terminal
 from repaudit.report.context import IMPROVEMENT_WORDS, REPRODUCTION_WORDS, context
 from repaudit.store import AuditPaths, write_text_atomic
 
@@ -75,18 +77,30 @@ def render_markdown(audit: Audit) -> str:
     return _clip(text, STEP_SUMMARY_LIMIT // 2)
 
 
-def render_text(audit: Audit) -> str:
-    """The short verdict `check` and `stats` print in the terminal."""
+def render_text(audit: Audit, *, seed_table: bool = False, colour: bool = False) -> str:
+    """The short verdict `check` and `stats` print on stdout; with ``seed_table`` every run in a
+    compact table at the end (`check`); with ``colour`` the verdict and statuses in their tone's
+    colour. The audit's notes are not in it: the CLI prints them on stderr as warnings."""
+    values = context(audit, with_plots=False)
+    environment = _environment()
+    environment.filters["tone"] = lambda text, tone: styled(text, tone, colour=colour, bold=True)
+    table = terminal.seed_table(values["runs"], colour=colour) if seed_table else ""
+    extra = {"audit_dir": str(audit.audit_dir or ""), "seed_table": table}
     return (
-        _environment()
-        .get_template("verdict.txt.j2")
-        .render(context(audit, with_plots=False) | {"audit_dir": str(audit.audit_dir or "")})
+        environment.get_template("verdict.txt.j2")
+        .render(values | extra)
         .rstrip("\n")  # click.echo ends the line
     )
 
 
 def render_junit(audit: Audit) -> str:
-    """JUnit XML: one test case per decision of every claim; a failed decision is a failure."""
+    """JUnit XML: one test case per decision of every claim; a failed decision is a failure.
+
+    A case's time is the seconds its arms' runs took (both arms for the improvement), the suite's
+    those of every run; the timestamp is the audit's, in UTC with its zone ("...Z").
+    """
+    seconds = {arm: sum(r.seconds for r in audit.runs if r.key.arm == arm) for arm in Arm}
+    every = sum(seconds.values())
     cases = []
     for result in audit.results:
         rep, imp = result.reproduction, result.improvement
@@ -97,6 +111,7 @@ def render_junit(audit: Audit) -> str:
                 rep.decision.value,
                 REPRODUCTION_WORDS[rep.decision][1],
                 rep.reason,
+                seconds[Arm.METHOD],
             )
         )
         base = result.baseline_reproduction
@@ -107,6 +122,7 @@ def render_junit(audit: Audit) -> str:
                     base.decision.value,
                     REPRODUCTION_WORDS[base.decision][1],
                     base.reason,
+                    seconds[Arm.BASELINE],
                 )
             )
         if imp is not None:
@@ -116,17 +132,18 @@ def render_junit(audit: Audit) -> str:
                     imp.decision.value,
                     IMPROVEMENT_WORDS[imp.decision][1],
                     imp.reason,
+                    every,
                 )
             )
     if audit.verdict is Verdict.ERROR:
-        cases.append(_case("the audit runs", "error", None, audit.verdict_reason))
+        cases.append(_case("the audit runs", "error", None, audit.verdict_reason, every))
     subject = audit.source.display_name if audit.source else audit.audit_id
     suite = ET.Element(
         "testsuite",
         name=f"repaudit {subject}",
         tests=str(len(cases)),
-        timestamp=audit.created_at.rstrip("Z"),
-        time="0",
+        timestamp=audit.created_at,
+        time=f"{every:.3f}",
     )
     for attribute, outcome in (
         ("failures", "failure"),
@@ -136,16 +153,16 @@ def render_junit(audit: Audit) -> str:
         suite.set(attribute, str(sum(c.find(outcome) is not None for c in cases)))
     suite.extend(cases)
     ET.SubElement(suite, "system-out").text = audit.verdict_reason
-    root = ET.Element("testsuites", name="repaudit")
+    root = ET.Element("testsuites", name="repaudit", time=f"{every:.3f}")
     root.append(suite)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _case(name: str, decision: str, tone: Tone | None, reason: str) -> ET.Element:
+def _case(name: str, decision: str, tone: Tone | None, reason: str, seconds: float) -> ET.Element:
     """A test case that fails on a failing decision, errs when the audit could not run (no tone),
-    and is skipped (a warning) when inconclusive."""
-    case = ET.Element("testcase", classname="repaudit", name=name, time="0")
+    and is skipped (a warning) when inconclusive; its time is ``seconds``."""
+    case = ET.Element("testcase", classname="repaudit", name=name, time=f"{seconds:.3f}")
     if tone is None:
         ET.SubElement(case, "error", message=reason, type="error").text = reason
     elif tone is Tone.BAD:

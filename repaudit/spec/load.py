@@ -115,6 +115,22 @@ def load_spec(
     return dataclasses.replace(build_spec(raw, where, flags), origin=origin)
 
 
+def check_spec_file(path: Path) -> AuditSpec:
+    """The spec in ``path`` (a repaudit.toml, a registry entry, or a pyproject.toml's
+    [tool.repaudit]) checked as `repaudit check` checks it when no flag adds to it: `spec-check`
+    and the pre-commit hook. Raises SpecError naming the file, key and fix."""
+    if not path.is_file():
+        raise SpecError(f"{path} does not exist: pass the path of a spec file")
+    raw: Any = _read_toml(path)
+    where = str(path)
+    if path.name == "pyproject.toml":
+        raw, where = raw.get("tool", {}).get("repaudit"), f"{path} [tool.repaudit]"
+        if not isinstance(raw, dict):
+            raise SpecError(f"{path}: no [tool.repaudit] table: add one, or check a repaudit.toml")
+    check_table(raw, "", where)
+    return dataclasses.replace(build_spec(raw, where, {}), origin=str(path))
+
+
 def spec_hash(spec: AuditSpec) -> str:
     """16 hex chars over what changes a seed's result only: more seeds, other claim values, alpha,
     timeout or memory keep the hash, so an audit folder's finished seeds are reused."""

@@ -25,9 +25,14 @@ from repaudit.model import (
     EnvironmentKind,
     MetricSource,
     SlurmOptions,
+    Unit,
 )
 
 DEFAULT_SEEDS = 5
+#: The significance levels the rules accept, as every message writes the range: at 0.5 the
+#: 1 - 2·alpha interval of the gap would shrink to a point.
+ALPHA_RANGE = "(0, 0.5)"
+ALPHA_PROBLEM, ALPHA_FIX = f"is outside {ALPHA_RANGE}", "use e.g. 0.05"
 PLACEHOLDERS = frozenset({"seed", "out", "threads", "gpu"})
 SOURCE_KEYS = ("json", "key", "regex")
 PRIMARY_CLAIM = ("[claim]", "[[claims]] #1")  # the claim the --claim/--metric-* flags set
@@ -38,7 +43,8 @@ _SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
          "stats": ("table",), "slurm": ("table",)},
     "claim": {"metric": ("str",), "direction": ("str",), "value": ("float",), "kind": ("str",),
               "runs": ("int",), "baseline": ("float",), "json": ("str",), "key": ("str",),
-              "regex": ("str",), "baseline_metric": ("table",)},
+              "regex": ("str",), "baseline_metric": ("table",),
+              "unit": ("str",)},
     "run": {"setup": ("str",), "prepare": ("str",), "command": ("str",), "timeout": ("str", "float"),
             "environment": ("str",), "python": ("str",), "resolve_as_of": ("str",), "seed_override": ("bool",), "seed_from_env": ("bool",),
             "seeds": ("int", "int-list"), "memory": ("str", "int"), "deterministic": ("bool",),
@@ -83,6 +89,18 @@ def parse_size(text: str | int) -> int:
     if size < 1:
         raise ValueError(f'{text!r} is not a memory size: write e.g. "8G" or "512M"')
     return int(size)
+
+
+def alpha_allowed(alpha: float) -> bool:
+    """True for a significance level inside ALPHA_RANGE."""
+    return 0 < alpha < 0.5
+
+
+def check_alpha(alpha: float, flag: str = "--alpha") -> float:
+    """``alpha`` when allowed; else SpecError in the words the spec's own check uses."""
+    if not alpha_allowed(alpha):
+        raise SpecError(f"{flag} {alpha} {ALPHA_PROBLEM}: {ALPHA_FIX}")
+    return alpha
 
 
 def check_source(source: MetricSource, *, where: str) -> None:
@@ -213,8 +231,8 @@ class _Builder:
         for arm in arms:
             self.check_seed(arm, run)
         alpha = stats.get("alpha", 0.05)
-        if not 0 < alpha <= 0.5:
-            raise self.fail("[stats]", "alpha", f"= {alpha} is outside (0, 0.5]", "use e.g. 0.05")
+        if not alpha_allowed(alpha):
+            raise self.fail("[stats]", "alpha", f"= {alpha} {ALPHA_PROBLEM}", ALPHA_FIX)
         return AuditSpec(
             claims=claims,
             arms=tuple(arms),
@@ -288,6 +306,7 @@ class _Builder:
             baseline=float(table["baseline"]) if "baseline" in table else None,
             source=source,
             baseline_source=baseline_source,
+            unit=self.choice(table, label, "unit", Unit, None) if "unit" in table else None,
         )
 
     def source(self, table: Any, label: str) -> MetricSource:
@@ -364,7 +383,9 @@ class _Builder:
             )
         return tuple(value)
 
-    def choice(self, table: dict[str, Any], label: str, key: str, enum: Any, default: str) -> Any:
+    def choice(
+        self, table: dict[str, Any], label: str, key: str, enum: Any, default: str | None
+    ) -> Any:
         value = table.get(key, default)
         if value not in {m.value for m in enum}:
             options = " or ".join(f'"{m.value}"' for m in enum)

@@ -29,6 +29,7 @@ def spec_to_toml(spec: AuditSpec) -> str:
             "kind": str(claim.kind),
             "runs": claim.runs,
             "baseline": claim.baseline,
+            "unit": None if claim.unit is None else str(claim.unit),
             **source_table(claim.source),
         }
         lines += assignments(claim_keys)
