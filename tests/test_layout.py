@@ -30,7 +30,10 @@ FORBIDDEN = {
     "source": {"report", "audit", "cli", "run", "executors", "env", "spec", "store", "verdict"},
     "spec": {"report", "audit", "cli", "run", "executors", "env", "store", "verdict"},
     "report": {"audit", "cli", "executors"},
-    "audit": {"report", "cli"},
+    "audit": {"report", "cli", "console", "progress"},
+    "units": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict", "stats"},
+    "console": {"stats", "store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict", "wording", "units", "progress"},
+    "progress": {"stats", "store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict", "wording", "units"},
 }  # fmt: skip
 
 

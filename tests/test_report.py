@@ -123,6 +123,12 @@ def test_junit_has_one_case_per_decision(sample_audit, user_numbers_audit):
     suite = ET.fromstring(report.render_junit(sample_audit)).find("testsuite")
     cases = suite.findall("testcase")
     assert len(cases) == 2 and suite.get("failures") == "1" and suite.get("skipped") == "0"
+    # Real durations: the method's runs for the reproduction, every run for the gap and the suite.
+    method = sum(r.seconds for r in sample_audit.runs if r.key.arm == "method")
+    every = sum(r.seconds for r in sample_audit.runs)
+    assert [float(c.get("time")) for c in cases] == pytest.approx([method, every], abs=1e-3)
+    assert float(suite.get("time")) == pytest.approx(every, abs=1e-3) and every > 10_000
+    assert suite.get("timestamp") == "2026-11-20T09:30:00Z"  # in UTC, and it says so
     assert cases[0].find("failure") is None  # optimistic still holds
     assert cases[1].find("failure").get("type") == "within-noise"
     inconclusive = ET.fromstring(report.render_junit(user_numbers_audit)).find("testsuite")
@@ -207,7 +213,13 @@ def test_report_and_list_commands(sample_audit, user_numbers_audit, tmp_path):
     assert (folder / "summary.md").is_file()
     listing = runner.invoke(cli, ["list", "--store", str(tmp_path)], standalone_mode=False)
     lines = listing.output.splitlines()
-    assert len(lines) == 3 and lines[0].split() == ["created", "verdict", "audited", "commit", "folder"]
+    assert len(lines) == 3 and lines[0].split() == [
+        "created",
+        "verdict",
+        "audited",
+        "commit",
+        "folder",
+    ]
     assert "does-not-hold" in lines[1] and "example-lab/bert-casing" in lines[1]
     assert "inconclusive" in lines[2] and "t5_mnli.csv" in lines[2]
 
@@ -235,3 +247,98 @@ def test_the_about_line_says_which_way_is_better(user_numbers_audit):
     )
     audit = dataclasses.replace(user_numbers_audit, results=(lower,))
     assert "lower is better" in report.context(audit, with_plots=False)["claims"][0]["about"]
+
+
+def svg_texts(svg: str) -> list[str]:
+    """The text elements of a plot, as drawn (the SVG keeps text as text)."""
+    return re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+
+
+def test_the_gap_is_drawn_as_intervals_against_zero_and_the_claim(sample_audit, user_numbers_audit):
+    gap = plots.plots(sample_audit.results[0])[-1]
+    assert gap.title == "The gap against 0 and the claimed gain"
+    assert gap.alt == (
+        "The re-runs' mean gap is +0.0034, 90% interval [-0.0004, +0.0072]; a gap measured the "
+        "paper's way stays below +0.0152 95% of the time; the claimed gap is +0.0130. "
+        "P(improvement) is 0.66, 90% interval [0.45, 0.85] (0.5: no difference)."
+    )
+    texts = svg_texts(gap.svg)
+    for label in ("mean gap, 90%", "paper-style, 95%", "no gain (0)", "claimed +0.0130",
+                  "P(impr.), 90%"):  # fmt: skip
+        assert label in texts
+    alone = plots.plots(user_numbers_audit.results[0])[-1]
+    assert alone.alt.startswith("Without baseline runs: the gap between two runs of the same code")
+    assert "seed noise, 90%" in svg_texts(alone.svg) and "P(impr.), 90%" not in svg_texts(alone.svg)
+
+
+def test_the_seed_plot_numbers_seeds_as_the_seed_table_does(sample_audit, user_numbers_audit):
+    html = report.render_html(sample_audit)
+    seeds_plot = html[html.index("<figure>") : html.index("</figure>")]
+    ticks = set(svg_texts(seeds_plot))
+    assert {"0", "1", "2", "4", "5", "6", "8", "9"} <= ticks  # seeds 3 and 7 failed
+    assert not {"3", "7", "10"} & ticks
+    assert "method seed 8" in html  # the table's name for the seed that reaches the claim
+    user = report.render_html(user_numbers_audit)
+    user_ticks = set(svg_texts(user[user.index("<figure>") : user.index("</figure>")]))
+    assert {"1", "19"} <= user_ticks and "0" not in user_ticks
+    assert "method seed 1<" in user and "method seed 20<" in user and "method seed 0<" not in user
+
+
+def test_the_report_says_how_to_report_the_result(sample_audit):
+    expected = (
+        "0.9194 ± 0.0051 (method) and 0.9161 ± 0.0038 (baseline) over 8 and 10 seeds, mean ± sd"
+    )
+    assert f"<strong>Report it as</strong> {expected}." in report.render_html(sample_audit)
+    assert f"Report it as {expected}." in report.render_markdown(sample_audit)
+    assert "report it as 0.9194 ± 0.0051 (method)" in report.render_text(sample_audit)
+
+
+def test_the_environment_is_summed_up_under_the_verdict(sample_audit):
+    html = report.render_html(sample_audit)
+    glance = html[html.index('<ul class="glance"') : html.index("</ul>", html.index("glance"))]
+    assert html.index('id="glance"') < html.index('id="claim-1"') < html.index('id="environment"')
+    for text in ("3.11.9 (its own venv)", '<span class="badge good">bubblewrap</span>',
+                 "2.3.1, CUDA 12.1", '<a href="#environment">details</a>'):  # fmt: skip
+        assert text in glance
+    assert "Python: 3.11.9 (its own venv) · Isolation: bubblewrap" in report.render_markdown(
+        sample_audit
+    )
+
+
+def test_a_failed_audit_says_why_at_the_top_and_shows_no_empty_tables(sample_audit):
+    failed = tuple(
+        RunResult(
+            r.key,
+            RunStatus.FAILED,
+            reason="exit code 2",
+            log_tail="python: can't open file 'train.py': [Errno 2] No such file or directory\n",
+        )  # fmt: skip
+        for r in sample_audit.runs
+    )
+    results, overall, reason = verdict.evaluate(sample_audit.spec, failed)
+    audit = dataclasses.replace(
+        sample_audit, runs=failed, results=results, verdict=overall, verdict_reason=reason
+    )
+    html = report.render_html(audit)
+    why = html.index('<div class="cause" id="cause">')
+    assert why < html.index('id="failures"') < html.index('id="claim-1"')
+    assert "<strong>Why:</strong> method seed 0 ended with exit code 2; its log ends:" in html
+    assert "[Errno 2] No such file or directory" in html[why : html.index("</div>", why)]
+    assert "Every statistic" not in html and "Each arm" not in html
+    assert "**Why:** method seed 0 ended with exit code 2." in report.render_markdown(audit)
+
+
+def test_provenance_names_the_origin_and_a_local_path_says_so(sample_audit, tmp_path):
+    html = report.render_html(sample_audit)
+    assert (
+        "<dt>Repository</dt><dd><code>https://github.com/example-lab/bert-casing.git</code>" in html
+    )
+    assert "runs only" not in html  # a URL and a commit: anyone can re-run it
+    local = dataclasses.replace(sample_audit.source, url=None, target="paper", repo_path=tmp_path)
+    audit = dataclasses.replace(sample_audit, source=local)
+    html = report.render_html(audit)
+    assert f"<dd><code>{tmp_path} (a local path: no remote is known to hold the commit)" in html
+    assert "no remote is known to hold this commit: the command runs only there" in html
+    pushed = dataclasses.replace(local, remote="https://git.example.org/lab/paper.git")
+    html = report.render_html(dataclasses.replace(audit, source=pushed))
+    assert "<code>https://git.example.org/lab/paper.git</code>" in html and "runs only" not in html

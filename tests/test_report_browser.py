@@ -3,7 +3,8 @@
 Checks what a reviewer sees: the verdict is visible, the page requests nothing beyond its own
 file, no console error occurs; at a phone's 390 px nothing scrolls sideways and plot text stays
 readable; printed on A4 and Letter no heading is left at a page foot and the log tails are on
-paper; the CSS-only "failed runs only" toggle filters the seed table. Screenshots and PDFs land
+paper; the CSS-only "failed runs only" toggle filters the seed table; a failed audit's cause
+stands under its verdict. Screenshots and PDFs land
 in test-artifacts/ for CI to keep (and for a human to look at).
 """
 
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from repaudit import report
-from repaudit.model import Audit, RunStatus
+from repaudit import report, verdict
+from repaudit.model import Audit, RunResult, RunStatus
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +29,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-AUDITS = ["sample_audit", "user_numbers_audit", "unbreakable_audit"]
+AUDITS = ["sample_audit", "user_numbers_audit", "unbreakable_audit", "failed_audit"]
 
 # Rendered size of every plot's text: font size times the scale from SVG units to CSS pixels.
 SVG_TEXT_PX = """[...document.querySelectorAll("figure svg text")].map(text => {
@@ -84,6 +85,18 @@ def unbreakable_audit(sample_audit) -> Audit:
     return dataclasses.replace(sample_audit, audit_id=f"example-lab-{wide}", source=source,
                                spec=spec, fingerprint=fingerprint, runs=runs,
                                rerun_command=f"repaudit check {source.url}@v1.0")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def failed_audit(sample_audit) -> Audit:
+    """An audit that could not run: every seed failed on a long, unbreakable log line."""
+    line = "ModuleNotFoundError: No module named 'transformers_" + "x" * 120 + "'"
+    runs = tuple(RunResult(r.key, RunStatus.FAILED, reason=f"exit code 1: {line}",
+                           log_tail=f"Traceback (most recent call last):\n{line}\n")
+                 for r in sample_audit.runs)  # fmt: skip
+    results, overall, reason = verdict.evaluate(sample_audit.spec, runs)
+    return dataclasses.replace(sample_audit, runs=runs, results=results, verdict=overall,
+                               verdict_reason=reason)  # fmt: skip
 
 
 def written(audit: Audit, folder: Path) -> Path:
@@ -143,6 +156,11 @@ def test_a_phone_never_scrolls_sideways(fixture, request, browser, tmp_path):
     assert page.evaluate(CLIPPING) == []
     assert page.locator("table.runs thead").is_hidden()
     assert page.locator("table.runs td[data-label=Duration]").first.is_visible()
+    if fixture == "failed_audit":  # why it failed, under the verdict, before any table
+        assert page.locator("#cause pre").is_visible()
+        assert page.evaluate("document.querySelector('#cause').getBoundingClientRect().bottom") < (
+            page.evaluate("document.querySelector('#seeds').getBoundingClientRect().top")
+        )
     if fixture != "user_numbers_audit":  # the screen keeps a log's every line, behind <details>
         page.locator("#seeds details.screen-only summary").first.click()
         assert page.locator("#seeds details.screen-only pre").first.is_visible()

@@ -191,7 +191,7 @@ def _rerun_local(audit: Audit) -> str:
 
 def _sentence(audit: Audit) -> str:
     """The verdict in one sentence, from the primary claim's decisions."""
-    if not audit.results:
+    if not audit.results or audit.verdict is Verdict.ERROR:
         return "No method seed finished, so there is nothing to judge."
     result = audit.results[0]
     fmt = score_format(result)

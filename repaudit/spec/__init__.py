@@ -2,8 +2,8 @@
 write it back as TOML, and infer a draft for `repaudit init`."""
 
 from repaudit.spec.infer import Inferred, infer_spec, init_spec
-from repaudit.spec.published import json_schema
 from repaudit.spec.load import SpecOverrides, check_spec_file, load_spec, spec_hash
+from repaudit.spec.published import json_schema
 from repaudit.spec.schema import check_alpha, parse_duration, parse_size
 from repaudit.spec.toml import spec_to_toml
 

@@ -99,7 +99,7 @@ def alpha_allowed(alpha: float) -> bool:
 def check_alpha(alpha: float, flag: str = "--alpha") -> float:
     """``alpha`` when allowed; else SpecError in the words the spec's own check uses."""
     if not alpha_allowed(alpha):
-        raise SpecError(f"{flag} {alpha} {ALPHA_PROBLEM}: {ALPHA_FIX}")
+        raise SpecError(f"{flag} {alpha:g} {ALPHA_PROBLEM}: {ALPHA_FIX}")
     return alpha
 
 
@@ -232,7 +232,7 @@ class _Builder:
             self.check_seed(arm, run)
         alpha = stats.get("alpha", 0.05)
         if not alpha_allowed(alpha):
-            raise self.fail("[stats]", "alpha", f"= {alpha} {ALPHA_PROBLEM}", ALPHA_FIX)
+            raise self.fail("[stats]", "alpha", f"= {alpha:g} {ALPHA_PROBLEM}", ALPHA_FIX)
         return AuditSpec(
             claims=claims,
             arms=tuple(arms),
