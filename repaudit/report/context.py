@@ -86,7 +86,7 @@ def context(audit: Audit, *, with_plots: bool = True) -> dict[str, Any]:
     """Everything the templates print, already formatted as strings (plots only for HTML)."""
     label, tone = VERDICT_WORDS[audit.verdict]
     source, fingerprint = audit.source, audit.fingerprint
-    subject = source.display_name if source else _inputs_title(audit.inputs)
+    subject = audit_subject(audit)
     primary = audit.results[0] if audit.results else None
     fmt = score_format(primary)
     factor = primary.score_factor if primary else 1.0
@@ -123,9 +123,12 @@ def context(audit: Audit, *, with_plots: bool = True) -> dict[str, Any]:
     }
 
 
-def _inputs_title(inputs: tuple[str, ...]) -> str:
-    """`repaudit stats`: its score files by name, "method.txt vs baseline.txt"."""
-    return " vs ".join(Path(i).name for i in inputs) or "Numbers supplied by the user"
+def audit_subject(audit: Audit) -> str:
+    """What was audited, for titles: the repository, or `repaudit stats`'s score files by name
+    ("method.txt vs baseline.txt")."""
+    if audit.source is not None:
+        return audit.source.display_name
+    return " vs ".join(Path(i).name for i in audit.inputs) or "Numbers supplied by the user"
 
 
 def _cause(audit: Audit) -> dict[str, str] | None:

@@ -17,7 +17,12 @@ import jinja2
 from repaudit.console import styled
 from repaudit.model import Arm, Audit, Tone, Verdict
 from repaudit.report import terminal
-from repaudit.report.context import IMPROVEMENT_WORDS, REPRODUCTION_WORDS, context
+from repaudit.report.context import (
+    IMPROVEMENT_WORDS,
+    REPRODUCTION_WORDS,
+    audit_subject,
+    context,
+)
 from repaudit.store import AuditPaths, write_text_atomic
 
 #: GitHub rejects a step summary file over 1 MiB; ours stays under it with room to spare.
@@ -137,10 +142,9 @@ def render_junit(audit: Audit) -> str:
             )
     if audit.verdict is Verdict.ERROR:
         cases.append(_case("the audit runs", "error", None, audit.verdict_reason, every))
-    subject = audit.source.display_name if audit.source else audit.audit_id
     suite = ET.Element(
         "testsuite",
-        name=f"repaudit {subject}",
+        name=f"repaudit {audit_subject(audit)}",
         tests=str(len(cases)),
         timestamp=audit.created_at,
         time=f"{every:.3f}",

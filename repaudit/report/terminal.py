@@ -10,6 +10,7 @@ from typing import Any
 
 from repaudit.console import styled
 from repaudit.model import Audit, Tone
+from repaudit.report.context import audit_subject
 
 #: The per-seed table's columns (pip-audit's table is the model: one row per item, its cause last).
 SEED_COLUMNS = ("arm", "seed", "status", "value", "duration", "cause")
@@ -57,7 +58,7 @@ def listing_row(audit: Audit) -> dict[str, Any]:
         "audit_id": audit.audit_id,
         "created_at": audit.created_at,
         "verdict": audit.verdict.value,
-        "audited": audit.source.display_name if audit.source else ", ".join(audit.inputs),
+        "audited": audit_subject(audit),
         "commit": audit.source.commit if audit.source else None,
         "audit_dir": str(audit.audit_dir) if audit.audit_dir else None,
         "claims": [
@@ -86,7 +87,7 @@ def render_listing(rows: Sequence[Mapping[str, Any]], *, header: bool, claims: b
         (
             row["created_at"][:16].replace("T", " "),
             row["verdict"],
-            row["audited"] or "user numbers",
+            row["audited"],
             (row["commit"] or "-")[:12],
             row["audit_dir"] or row["audit_id"],
         )
