@@ -613,7 +613,8 @@ def cache_list(cache_dir: Path | None, console: Console) -> ExitCode:
     for environment in environments:
         console.result(_cache_line(environment))
     total = sum(e.size_bytes for e in environments)
-    console.info(f"{len(environments)} environments under {folder / 'venvs'}, {size(total)}")
+    if not console.quiet:  # the total is part of the listing
+        console.result(f"{len(environments)} environments under {folder / 'venvs'}, {size(total)}")
     return ExitCode.HOLDS
 
 
@@ -642,7 +643,8 @@ def prune(
     for environment in removed:
         console.result(f"removed {_cache_line(environment)}")
     freed = sum(e.size_bytes for e in removed)
-    console.info(f"removed {len(removed)} environments, {size(freed)}")
+    if not console.quiet:
+        console.result(f"removed {len(removed)} environments, {size(freed)}")
     return ExitCode.HOLDS
 
 
