@@ -32,7 +32,7 @@ def colour_for(stream: TextIO) -> bool:
 
 def styled(text: str, tone: Tone, *, colour: bool, bold: bool = False) -> str:
     """``text`` in ``tone``'s colour when ``colour``; unchanged otherwise."""
-    return click.style(text, fg=TONE_COLOURS[tone], bold=bold) if colour else text
+    return click.style(text, fg=TONE_COLOURS[tone], bold=bold or None) if colour else text
 
 
 @dataclasses.dataclass(frozen=True)
