@@ -45,6 +45,10 @@ class TerminalProgress:
             f"  · {self.running} running · {self.failed} failed · ETA {self._eta()}"
         )
 
+    def note(self, line: str) -> None:
+        """A line the user should read before the seeds run."""
+        self._write(line)
+
     def _eta(self) -> str:
         ran = self.to_run - (self.total - self.done)
         if ran <= 0:
