@@ -32,6 +32,8 @@ TRIAL_SEED = 7919
 shows the seed reached the code."""
 TRIAL_TIMEOUT = 120.0
 """Seconds a trial seed runs before it is stopped; what it printed by then is kept."""
+NO_MATCH = r"(?!)(x)"
+"""A regex with one group that matches nothing."""
 INFERRED = "inferred by repaudit init"
 """How AuditSpec.origin starts for a spec `check` inferred itself."""
 
@@ -77,9 +79,11 @@ def try_draft(
     run_dir.mkdir(parents=True, exist_ok=True)
     draft_file = run_dir / "draft.toml"
     draft_file.write_text(draft_text(draft, pinned.target), encoding="utf-8")
-    trial_spec = spec.load_spec(
-        code_dir, spec_path=draft_file, overrides=spec.SpecOverrides(claim=0.0)
-    )
+    # A placeholder claim, and a regex that never matches when no metric was guessed: the trial
+    # reads the output itself.
+    unguessed = None if draft.metric and (draft.metric.regex or draft.metric.json) else NO_MATCH
+    overrides = spec.SpecOverrides(claim=0.0, metric_regex=unguessed)
+    trial_spec = spec.load_spec(code_dir, spec_path=draft_file, overrides=overrides)
     # The seed hook observes every seeding call, so the trial can tell whether the seed arrived.
     hooked = dataclasses.replace(trial_spec, seed_override=True)
     environment = env.prepare_environment(

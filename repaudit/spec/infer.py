@@ -288,11 +288,6 @@ def _to_check(draft: Draft, options: list[Option], args: tuple[str, ...]) -> lis
         check.append(
             "metric: no printed or written metric found; set [run.metric] regex or json + key"
         )
-    elif not metric.observed:
-        check.append(
-            f"metric: {metric.name} is a guess from {metric.where}; run init again with --try --force to "
-            "see it printed, and check it is the paper's metric and direction"
-        )
     given = set(args)
     for option in options:
         required = option.keywords.get("required")

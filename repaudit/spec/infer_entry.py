@@ -302,8 +302,8 @@ def _from_code(repo: Repository) -> list[Entry]:
         if name in known or tree is None or _NOT_ENTRY.search(name) or _is_prepare(repo, name):
             continue
         block = main_block(tree)
-        text = repo.text(name) or ""
-        if block is not None and _PARSES.search(text):
+        texts = (repo.text(m) or "" for m, _ in repo.closure(name, depth=1))
+        if block is not None and any(_PARSES.search(t) for t in texts):
             kind, where = (
                 EntryEvidence.MAIN_BLOCK,
                 f"{name}:{block.lineno} (main block parses arguments)",

@@ -498,8 +498,8 @@ def _from_output(output: str) -> list[Metric]:
             metric_words = [w for w in words if _WORD.fullmatch(w)]
             if not metric_words:
                 continue
-            label = match[1].strip().split("  ")[-1]
-            regex = _escape(label + match[2]) + (r"\[?" + NUMBER + r"\]?" if match[3] else NUMBER)
+            label = line[match.start(1) : match.start(3)].lstrip().split("  ")[-1]
+            regex = _escape(label) + (r"\[?" + NUMBER + r"\]?" if match[3] else NUMBER)
             split = _split(words)
             best = any(_BEST.fullmatch(w) for w in words)
             name = "_".join(words[-3:])
@@ -525,5 +525,6 @@ def _from_output(output: str) -> list[Metric]:
     for metric in sorted(found.values(), key=lambda m: m.rank):
         assert metric.regex is not None
         values = [m.group(1) for m in re.finditer(metric.regex, output)]
-        counted.append(replace(metric, observed=f"{len(values)} lines, the last {values[-1]}"))
+        if values:
+            counted.append(replace(metric, observed=f"{len(values)} lines, the last {values[-1]}"))
     return counted
