@@ -2,6 +2,7 @@
 write it back as TOML, and infer a draft for `repaudit init`."""
 
 from repaudit.spec.infer import Draft, infer_spec, observed
+from repaudit.spec.infer_metric import Metric
 from repaudit.spec.infer_render import refuse_overwrite, write_draft
 from repaudit.spec.infer_render import render as render_draft
 from repaudit.spec.load import SpecOverrides, find_spec, load_spec, spec_hash
@@ -10,6 +11,7 @@ from repaudit.spec.toml import spec_to_toml
 
 __all__ = [
     "Draft",
+    "Metric",
     "SpecOverrides",
     "find_spec",
     "infer_spec",
