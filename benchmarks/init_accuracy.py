@@ -162,7 +162,7 @@ def seed_right(draft: spec.Draft, answer: dict[str, Any]) -> bool:
 def metric_right(metric: spec.Metric | None, answer: dict[str, Any], output: str) -> bool:
     if metric is None:
         return False
-    if not answer["metric_regex"]:  # not printed: the same source
+    if not answer["metric_regex"] or not (metric.regex or metric.json):  # the same other source
         return (
             bool(answer["json"])
             and metric.key == answer["key"]

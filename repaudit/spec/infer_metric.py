@@ -60,6 +60,10 @@ class Metric:
     """The dotted key in ``json``."""
     tensorboard: str | None = None
     """A TensorBoard scalar tag holding the same series (issue 11's source)."""
+    csv: str | None = None
+    """A CSV file the run writes, with ``column`` (issue 11's source)."""
+    column: str | None = None
+    """The CSV column."""
     percent: bool = False
     """Printed as a percentage."""
     repeated: bool = False
@@ -84,7 +88,12 @@ _Part = str | _Value
 def find_metrics(repo: Repository, script: str, out_flag: bool) -> list[Metric]:
     """Every metric candidate of ``script`` and what it imports, best first."""
     found: list[Metric] = []
-    for depth, (name, _) in enumerate(repo.closure(script, depth=3)):
+    closure = repo.closure(script, depth=3)
+    trees = [t for f, _ in closure if (t := repo.tree(f)) is not None]
+    tables = [
+        s for t in trees for n in ast.walk(t) if (s := constant_str(n)) and s.endswith(".csv")
+    ]
+    for depth, (name, _) in enumerate(closure):
         tree = repo.tree(name)
         if tree is None:
             continue
@@ -93,6 +102,7 @@ def find_metrics(repo: Repository, script: str, out_flag: bool) -> list[Metric]:
             if isinstance(node, ast.Call):
                 found += _printed(node, name, parents, min(depth, 3))
                 found += _scalar(node, name, parents)
+                found += _logged(node, name, parents, tables, out_flag)
         found += _json_written(tree, name, out_flag)
     tags = {m.name: m.tensorboard for m in found if m.tensorboard and not m.regex}
     found = [
@@ -417,6 +427,58 @@ def _scalar(call: ast.Call, file: str, parents: dict[ast.AST, ast.AST]) -> list[
     ]
 
 
+def _logged(
+    call: ast.Call, file: str, parents: dict[ast.AST, ast.AST], tables: list[str], out_flag: bool
+) -> list[Metric]:
+    """``log("episode_reward", value)`` inside ``with logger.log_and_dump_ctx(..., ty="eval") as log``:
+    a metric a logger writes as a CSV column (the CSV file named for the same split)."""
+    key = constant_str(call.args[0]) if len(call.args) == 2 else None
+    if key is None or not any(_WORD.fullmatch(w) for w in _words(key)) or "." in key:
+        return []
+    context = _with_context(call, parents)
+    if context is None:
+        return []
+    split = next(
+        (
+            r
+            for r in (_split(_words(context)), _split(_words(_enclosing_function(call, parents))))
+            if r != 1
+        ),
+        1,
+    )
+    table = next((t for t in tables if _split(_words(t)) == split), None)
+    if table is None:
+        return []
+    where = "{out}/" if out_flag else ""
+    name = f"{_split_word(split)}_{key}".strip("_")
+    rank = (-split, 0, 0, 8, call.lineno)
+    return [
+        Metric(
+            name,
+            direction_of(name),
+            f"{file}:{call.lineno}",
+            f"{table} column {key}",
+            csv=f"{where}{table.rsplit('/', 1)[-1]}",
+            column=key,
+            rank=rank,
+        )  # fmt: skip
+    ]
+
+
+def _with_context(call: ast.Call, parents: dict[ast.AST, ast.AST]) -> str | None:
+    """The source text of the ``with`` call that bound the function ``call`` calls, if any."""
+    function = call.func.id if isinstance(call.func, ast.Name) else None
+    node: ast.AST = call
+    while function and node in parents:
+        node = parents[node]
+        if isinstance(node, ast.With):
+            for item in node.items:
+                bound = item.optional_vars
+                if isinstance(bound, ast.Name) and bound.id == function:
+                    return ast.unparse(item.context_expr)
+    return None
+
+
 def _matching_tag(name: str, tags: Mapping[str, str | None]) -> str | None:
     """The TensorBoard tag of the same quantity as a printed metric, by name."""
     words = {w for w in _words(name) if _WORD.fullmatch(w)}
@@ -479,9 +541,16 @@ def _leaves(node: ast.expr, prefix: str) -> list[str]:
 
 
 def _unique(metrics: list[Metric]) -> list[Metric]:
-    seen: dict[tuple[str | None, str | None, str | None], Metric] = {}
+    seen: dict[tuple[str | None, ...], Metric] = {}
     for metric in metrics:
-        seen.setdefault((metric.regex, metric.json, metric.key or metric.tensorboard), metric)
+        keys = (
+            metric.regex,
+            metric.json,
+            metric.key or metric.tensorboard,
+            metric.csv,
+            metric.column,
+        )
+        seen.setdefault(keys, metric)
     return list(seen.values())
 
 

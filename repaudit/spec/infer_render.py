@@ -120,6 +120,9 @@ def _metric(draft: Draft) -> list[str]:
         lines.append(f"regex = {toml_literal(metric.regex)}")
     elif metric.json:
         lines += [f"json = {toml_value(metric.json)}", f"key = {toml_value(metric.key)}"]
+    elif metric.csv:
+        lines.append(_pending("metric", "csv", metric.csv, "a CSV file the run writes"))
+        lines.append(_pending("metric", "column", metric.column, "its column"))
     elif metric.tensorboard:
         lines.append(_pending("metric", "tensorboard", metric.tensorboard, "a TensorBoard scalar"))
     if metric.regex and metric.repeated:
@@ -136,6 +139,8 @@ def _metric(draft: Draft) -> list[str]:
             if other.regex
             else f"json = {toml_value(other.json)}, key = {toml_value(other.key)}"
             if other.json
+            else f"csv = {toml_value(other.csv)}, column = {toml_value(other.column)}"
+            if other.csv
             else f"tensorboard = {toml_value(other.tensorboard)}"
         )
         lines.append(f"# {source}  # {other.name}, {other.where}")
