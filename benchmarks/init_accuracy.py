@@ -164,13 +164,21 @@ def metric_right(metric: spec.Metric | None, answer: dict[str, Any], output: str
         return False
     if not answer["metric_regex"] or not (metric.regex or metric.json):  # the same other source
         return (
-            bool(answer["json"])
-            and metric.key == answer["key"]
-            and name_of(metric.json) == name_of(answer["json"])
-        ) or (
-            bool(answer["tensorboard"])
-            and metric.tensorboard == answer["tensorboard"]
-            and not metric.regex
+            (
+                bool(answer["json"])
+                and metric.key == answer["key"]
+                and name_of(metric.json) == name_of(answer["json"])
+            )
+            or (
+                bool(answer["tensorboard"])
+                and metric.tensorboard == answer["tensorboard"]
+                and not metric.regex
+            )
+            or (
+                bool(answer["csv"])
+                and metric.column == answer["column"]
+                and name_of(metric.csv) == name_of(answer["csv"])
+            )
         )
     if metric.regex is None or name_of(metric.where.split(":")[0]) != name_of(print_file(answer)):
         return False
@@ -204,9 +212,14 @@ def reduced(regex: str, output: str, answer: dict[str, Any]) -> float | None:
 def describe(metric: spec.Metric | None) -> str:
     if metric is None:
         return "-"
-    source = metric.regex or (
-        f"{metric.json} {metric.key}" if metric.json else f"tensorboard {metric.tensorboard}"
-    )
+    if metric.regex or metric.json:
+        source = metric.regex or f"json {metric.json} {metric.key}"
+    else:
+        source = (
+            f"csv {metric.csv} column {metric.column}"
+            if metric.csv
+            else f"tensorboard {metric.tensorboard}"
+        )
     return f"{metric.name} ({metric.direction.value}) {source}  [{metric.where}]"
 
 

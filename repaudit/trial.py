@@ -113,7 +113,8 @@ def try_draft(
         work_dir=run_dir / "work",
         claims=trial_spec.claims,
         timeout_seconds=timeout_seconds,
-        env=trial_spec.env,
+        # unbuffered: what a run stopped at the timeout printed is still in its log
+        env={**trial_spec.env, "PYTHONUNBUFFERED": "1"},
         seed_override=trial_spec.seed_override,
         prepared_dir=prepared,
     )
@@ -149,7 +150,7 @@ def inferred_spec(
         raise SpecError(
             f"no audit spec in {pinned.target}, and what `repaudit init` infers is not enough to "
             f"audit it: no {', no '.join(missing)}; run `repaudit init {pinned.target} --try` "
-            "to write a draft to edit"
+            "to write a draft to edit, or pass --command"
         )
     final = trial.draft
     path = trial.run_dir.parent / "inferred.toml"

@@ -427,5 +427,6 @@ def test_check_refuses_weak_evidence_naming_what_is_missing(
     assert isinstance(checked.exception, SpecError)
     assert str(checked.exception) == (
         f"no audit spec in {repo}, and what `repaudit init` infers is not enough to audit it: "
-        f"no seed mechanism; run `repaudit init {repo} --try` to write a draft to edit"
+        f"no seed mechanism; run `repaudit init {repo} --try` to write a draft to edit, "
+        "or pass --command"
     )
