@@ -146,6 +146,13 @@ def test_no_entry_point_is_said_plainly(toy_repo: ToyRepo) -> None:
         ),
         (
             {
+                "train.py": "import typer\ndef main(lr: float = 0.1, seed: int = 0):\n    pass\nif __name__ == '__main__':\n    typer.run(main)\n"
+            },
+            SeedMechanism.FLAG,
+            "--seed {seed}",
+        ),
+        (
+            {
                 "train.py": "from absl import flags, app\nflags.DEFINE_integer('seed', 0, 'seed')\nif __name__ == '__main__':\n    app.run(main)\n"
             },
             SeedMechanism.FLAG,

@@ -155,7 +155,7 @@ def _argparse_like(
         if function.startswith("DEFINE_") and strings and _is_seed_name(strings[0]):
             where = f"{name}:{node.lineno} defines flag {strings[0]}"
             return (f"--{strings[0]}", "{seed}"), SeedMechanism.FLAG, where
-        if function == "Fire":
+        if dotted(node.func) in ("fire.Fire", "typer.run", "typer.Typer"):  # parameters are flags
             for definition in ast.walk(tree):
                 if isinstance(definition, ast.FunctionDef):
                     for arg in definition.args.args:
