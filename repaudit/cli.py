@@ -401,21 +401,56 @@ def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> Exit
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Overwrite an existing repaudit.toml.")
-def init(folder: Path, force: bool) -> ExitCode:
-    """Write FOLDER/repaudit.toml, inferred from its training script, for you to check.
+@click.argument("target")
+@click.option("--ref", help="Branch, tag or commit to read; the resolved SHA is recorded.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the spec here (default: into a local folder, else audits/registry/<owner>/<repo>.toml).",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing spec.")
+@click.option(
+    "--try",
+    "try_it",
+    is_flag=True,
+    help="Run the draft for one seed (sandboxed, short timeout) and keep what it printed.",
+)
+@click.option("--timeout", default="2m", show_default=True, help="The trial seed's time limit.")
+@click.option("--allow-dirty", is_flag=True, help="Try uncommitted changes (snapshotted).")
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(path_type=Path),
+    default=Path("audits"),
+    show_default=True,
+    help="Audits folder, whose registry/ holds specs of remote repositories.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    help="Clones, environments and trial logs (default ~/.cache/repaudit).",
+)
+def init(target: str, timeout: str, cache_dir: Path | None, **options: Any) -> ExitCode:
+    """Infer an audit spec for TARGET from its READMEs and code, for you to check.
 
-    The paper's numbers are never guessed: fill in [claim] value (or pass --claim to check).
+    TARGET is what `check` takes: a URL, owner/name[@ref] or a folder. The paper's numbers are
+    never filled in: pass --claim to `check`.
     """
-    from repaudit.spec import init_spec
+    from repaudit.env import default_cache_dir
+    from repaudit.spec import parse_duration
+    from repaudit.trial import init_repository
 
-    path, result = init_spec(folder, force=force)
-    click.echo(f"wrote {path}")
-    for line in result.inferred:
-        click.echo(f"  inferred  {line}")
-    for line in result.to_check:
-        click.echo(f"  check     {line}")
+    try:
+        seconds = parse_duration(timeout)
+    except ValueError as error:
+        raise UsageError(f"--timeout {error}") from None
+    cache = (cache_dir or default_cache_dir()).resolve()
+    cache.mkdir(parents=True, exist_ok=True)
+    result = init_repository(target, timeout_seconds=seconds, cache_dir=cache, **options)
+    click.echo(f"wrote {result.path}")
+    for line in result.lines():
+        click.echo(f"  {line}")
+    click.echo(f"next: {result.next_step}")
     return ExitCode.HOLDS
 
 

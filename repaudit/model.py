@@ -203,6 +203,38 @@ class ExitCode(enum.IntEnum):
     """Ctrl-C: finished seeds are kept (128 + SIGINT, as shells report it)."""
 
 
+class SeedMechanism(enum.StrEnum):
+    """How a repository lets a run's seed be chosen, as `repaudit init` finds it (spec/infer_seed.py)."""
+
+    FLAG = "flag"
+    """A command-line option: ``--seed {seed}``."""
+    CONFIG_KEY = "config"
+    """A config override on the command line: ``seed={seed}``, ``train.seed={seed}``."""
+    CONFIG_FILE = "config-file"
+    """One committed config file per seed: ``configs/{seed}.toml``."""
+    HARD_CODED = "hardcoded"
+    """A seeding call with a fixed value: only ``seed_override`` can vary it."""
+    NONE = "none"
+    """No seeding anywhere: runs differ by chance alone."""
+
+
+class EntryEvidence(enum.IntEnum):
+    """Why `repaudit init` proposes a script as the entry point; a higher value is stronger."""
+
+    NAME = 1
+    """Only its name (train*, main, run, *_test.py in an experiment folder), with a main block."""
+    MAIN_BLOCK = 2
+    """An ``if __name__ == "__main__":`` block that parses arguments."""
+    CONSOLE_SCRIPT = 3
+    """A console script in pyproject.toml or setup.py."""
+    SHELL = 4
+    """A shell script or Makefile target that calls it."""
+    DOCS = 5
+    """A code block of the docs or of a README in a subfolder."""
+    README = 6
+    """A code block of a README at the repository's root: how the authors say to run it."""
+
+
 # ---------------------------------------------------------------- spec
 
 

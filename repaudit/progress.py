@@ -14,8 +14,11 @@ from repaudit.model import RunResult, RunStatus, SeedRequest
 class TerminalProgress:
     """One line per finished seed, written to stderr so stdout stays clean for --format json."""
 
-    def __init__(self, stream: TextIO = sys.stderr, clock: Callable[[], float] = time.monotonic):
-        self.stream = stream
+    def __init__(
+        self, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        # sys.stderr as it is now, not when this module was imported (click's test runner swaps it)
+        self.stream = stream or sys.stderr
         self.clock = clock
         self.total = self.done = self.failed = self.running = 0
         self.to_run = 0
@@ -44,6 +47,10 @@ class TerminalProgress:
             f"[{self.done}/{self.total}] {result.key}  {outcome}  ({duration(result.seconds)})"
             f"  · {self.running} running · {self.failed} failed · ETA {self._eta()}"
         )
+
+    def note(self, line: str) -> None:
+        """A line the user should read before the seeds run."""
+        self._write(line)
 
     def _eta(self) -> str:
         ran = self.to_run - (self.total - self.done)

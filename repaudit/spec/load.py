@@ -115,6 +115,18 @@ def load_spec(
     return dataclasses.replace(build_spec(raw, where, flags), origin=origin)
 
 
+def find_spec(
+    repo_dir: Path | None,
+    *,
+    registry_dir: Path | None = None,
+    registry_key: str | None = None,
+) -> str | None:
+    """Where load_spec would find the spec without --spec ("repaudit.toml", "pyproject.toml",
+    "registry:owner/repo"), or None when the repository carries none."""
+    _, _, origin = _find(repo_dir, None, registry_dir, registry_key)
+    return None if origin == "flags" else origin
+
+
 def spec_hash(spec: AuditSpec) -> str:
     """16 hex chars over what changes a seed's result only: more seeds, other claim values, alpha,
     timeout or memory keep the hash, so an audit folder's finished seeds are reused."""

@@ -80,6 +80,14 @@ def toml_key(key: str) -> str:
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
 
 
+def toml_literal(text: str) -> str:
+    """A TOML literal string ('...', no escapes: regexes stay readable) when ``text`` allows one,
+    else a basic string."""
+    if "'" in text or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return toml_value(text)
+    return f"'{text}'"
+
+
 def toml_value(value: Any) -> str:
     """One TOML value: bool, number, string, list or inline table (None entries dropped)."""
     if isinstance(value, bool):
