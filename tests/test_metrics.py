@@ -67,7 +67,7 @@ def test_every_problem_is_named(run: dict[str, Path]) -> None:
     assert values == {"acc": 0.81}
     assert "loss: the value is NaN" in reason
     assert "big: the value is inf (infinite)" in reason
-    assert "name: key 'test.name'" in reason and "'x', not a number" in reason
+    assert "name: key 'test.name'" in reason and "is text (1 characters), not a number" in reason
     assert "gone:" in reason and "nothing.json was not written" in reason
     assert "typo: key 'test.accuracy' not found" in reason and "no 'accuracy' under test" in reason
     assert "never: regex 'top5: ([0-9.]+)' never matched" in reason

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from repaudit.model import Claim, MetricSource
+from repaudit.run.files import UnsafeFile, read_untrusted
 
 
 def read_metrics(
@@ -51,11 +52,13 @@ def _from_json(
     assert source.json_path is not None and source.key is not None
     path = checkout_dir / source.json_path.replace("{out}", str(out_dir))
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(read_untrusted(path, roots=(out_dir, checkout_dir)))
     except FileNotFoundError:
         return None, f"{path} was not written"
+    except UnsafeFile as error:
+        return None, str(error)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        return None, f"{path} is not readable JSON ({error})"
+        return None, f"{path} is not readable JSON ({type(error).__name__})"
     node = document
     for depth, part in enumerate(source.key.split(".")):
         node, found = _child(node, part)
@@ -89,12 +92,21 @@ def _from_log(
 
 
 def _number(value: object, what: str) -> tuple[float | None, str | None]:
+    """The value as a float; a value that is not a number is named by its type only, never copied
+    (a metric file can hold anything the audited code could read, secrets included)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None, f"{what} is {json.dumps(value)[:60]}, not a number"
+        return None, f"{what} is {_json_type(value)}, not a number"
     try:
         return float(value), None
     except ValueError:
-        return None, f"{what} is {value!r}, not a number"
+        return None, f"{what} is text ({len(str(value))} characters), not a number"
+
+
+def _json_type(value: object) -> str:
+    """ "a list", "an object", "null", "true": what a JSON value is, without its content."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return "a list" if isinstance(value, list) else "an object"
 
 
 def _not_finite(value: float) -> str | None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from repaudit import formatting
 from repaudit import source as source_module
 from repaudit.model import Isolation, RunResult, RunStatus, SeedCall, SeedRequest
+from repaudit.run.files import UnsafeFile, read_untrusted
 from repaudit.run.isolation import base_environment, is_secret
 from repaudit.run.metrics import read_metrics
 from repaudit.run.prepare import link_prepared
@@ -141,7 +142,7 @@ def _run_seed(request: SeedRequest, home: Path) -> RunResult:
         metrics=metrics,
         returncode=outcome.returncode,
         peak_memory_bytes=outcome.peak_memory_bytes,
-        seed_calls=_seed_calls(seed_log),
+        seed_calls=_seed_calls(seed_log, run_dir),
         log_tail=log_tail(run_dir / "stdout.log", run_dir / "stderr.log", LOG_TAIL_LINES),
         variables={k: v for k, v in variables.items() if not is_secret(k, v)},
     )
@@ -221,20 +222,28 @@ def _mentions_memory(run_dir: Path) -> bool:
     )
 
 
-def _seed_calls(path: Path) -> tuple[SeedCall, ...]:
-    """The hook's record, each distinct call once, in the order first made."""
+def _seed_calls(path: Path, run_dir: Path) -> tuple[SeedCall, ...]:
+    """The hook's record, each distinct call once, in the order first made. The seed can write this
+    file (or replace it), so it is read like any file the audited code controls."""
+    try:
+        text = read_untrusted(path, roots=(run_dir,)).decode("utf-8", "replace")
+    except (OSError, UnsafeFile):
+        return ()
     calls: dict[SeedCall, None] = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-                calls[
-                    SeedCall(
-                        str(record["function"]), record["original"], int(record["replaced_by"])
-                    )
-                ] = None
-            except (ValueError, KeyError, TypeError):
-                continue  # a line cut by a killed process
-            if len(calls) >= _MAX_SEED_CALLS:
-                break
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+            call = SeedCall(
+                str(record["function"])[:100], _int(record["original"]), int(record["replaced_by"])
+            )
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut by a killed process
+        calls[call] = None
+        if len(calls) >= _MAX_SEED_CALLS:
+            break
     return tuple(calls)
+
+
+def _int(value: object) -> int | None:
+    """An integer seed value, or None (the hook logs only integers; anything else was forged)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
