@@ -107,13 +107,17 @@ def run_audit(
     request = dataclasses.replace(request, store_dir=request.store_dir.resolve())
     cache_dir = (request.cache_dir or default_cache_dir()).resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    pinned = source.resolve_source(
-        request.target,
-        ref=request.ref,
-        cache_dir=cache_dir,
-        allow_dirty=request.allow_dirty,
-        ignore=(request.store_dir, cache_dir),  # repaudit's own folders are never the audited code
-    )
+
+    def pin(ref: str | None) -> Source:
+        return source.resolve_source(
+            request.target,
+            ref=ref,
+            cache_dir=cache_dir,
+            allow_dirty=request.allow_dirty,
+            ignore=(request.store_dir, cache_dir),  # repaudit's own folders are never audited
+        )
+
+    pinned = pin(request.ref)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix="code-") as scratch:
         code_dir = source.checkout(pinned, Path(scratch) / "code")
         audit_spec = spec.load_spec(
@@ -124,6 +128,17 @@ def run_audit(
             overrides=request.overrides,
             default_environment=EnvironmentKind.VENV if pinned.url else EnvironmentKind.CURRENT,
         )
+        # The spec's [source] commit, unless the user named a ref or audits a snapshot of files.
+        wanted = audit_spec.commit
+        if wanted and pinned.commit != wanted:
+            if pinned.ref is None and not pinned.snapshot:
+                pinned = pin(wanted)
+                code_dir = source.checkout(pinned, Path(scratch) / "pinned")
+            else:
+                asked = "a snapshot of the files" if pinned.snapshot else f"{pinned.ref}, as asked"
+                note = f"the spec was written for commit {wanted[:12]}; audited {asked}"
+                pinned = dataclasses.replace(pinned, warnings=(*pinned.warnings, note))
+        spec.check_workdir(audit_spec, code_dir)
         spec_hash = spec.spec_hash(audit_spec)
         paths = store.AuditPaths(request.store_dir / store.audit_id(pinned, spec_hash))
         with store.locked(paths), internal_errors_saved(paths.error_log):
@@ -177,6 +192,9 @@ def plan_audit(
         deterministic=audit_spec.deterministic,
         prepared_dir=prepared,
         spec_hash=spec_hash,
+        workdir=audit_spec.workdir,
+        accept_exit=audit_spec.accept_exit,
+        metric_after_failure=audit_spec.metric_after_failure,
     )
     return AuditPlan(
         spec=audit_spec,

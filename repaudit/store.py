@@ -10,6 +10,10 @@ Record format history (model.RECORD_FORMAT):
        claims, runs, spec, source, fingerprint, notes.
     2  each run (and run.json) records the isolation level and the variables it ran with;
        the fingerprint's variables are those every seed shared, ``varying`` names the others.
+    3  a run may be ``ok-with-error`` (its metrics count; it exited non-zero afterwards) and records
+       ``cause``, the error line its output ended with; metric sources carry csv_path, column,
+       tensorboard, reduce, last_n and scale; the spec carries workdir, accept_exit,
+       metric_after_failure and commit.
 """
 
 from __future__ import annotations

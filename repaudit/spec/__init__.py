@@ -2,13 +2,14 @@
 write it back as TOML, and infer a draft for `repaudit init`."""
 
 from repaudit.spec.infer import Inferred, infer_spec, init_spec
-from repaudit.spec.load import SpecOverrides, load_spec, spec_hash
+from repaudit.spec.load import SpecOverrides, check_workdir, load_spec, spec_hash
 from repaudit.spec.schema import parse_duration, parse_size
 from repaudit.spec.toml import spec_to_toml
 
 __all__ = [
     "Inferred",
     "SpecOverrides",
+    "check_workdir",
     "infer_spec",
     "init_spec",
     "load_spec",

@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,12 @@ class SpecOverrides:
     """--gpus-per-seed: [run] gpus_per_seed."""
     alpha: float | None = None
     """--alpha: [stats] alpha."""
+    workdir: str | None = None
+    """--workdir: [run] workdir."""
+    metric_after_failure: bool | None = None
+    """--metric-after-failure / --no-metric-after-failure: [run] metric_after_failure."""
+    accept_exit: tuple[int, ...] | None = None
+    """--accept-exit: [run] accept_exit."""
 
 
 # Where each flag lands in the raw spec ("claim" = the primary claim), so an error about a value
@@ -79,7 +86,12 @@ _FLAG_KEYS = {
     "seed_override": ("run", "seed_override"), "deterministic": ("run", "deterministic"),
     "repeat_seed": ("run", "repeat_seed"), "gpus_per_seed": ("run", "gpus_per_seed"),
     "baseline_command": ("baseline", "command"), "alpha": ("stats", "alpha"),
+    "workdir": ("run", "workdir"), "metric_after_failure": ("run", "metric_after_failure"),
+    "accept_exit": ("run", "accept_exit"),
 }  # fmt: skip
+# Specs that live in the repository audit the commit they are read from; only a spec kept outside
+# it (the registry, --spec) may pin one.
+_INSIDE = ("repaudit.toml", "pyproject.toml")
 
 
 def load_spec(
@@ -107,7 +119,24 @@ def load_spec(
     flags = _merge_flags(raw, overrides)
     if isinstance(raw.get("run", {}), dict):
         raw.setdefault("run", {}).setdefault("environment", default_environment.value)
-    return dataclasses.replace(build_spec(raw, where, flags), origin=origin)
+    spec = dataclasses.replace(build_spec(raw, where, flags), origin=origin)
+    if spec.commit is not None and origin in _INSIDE:
+        raise SpecError(
+            f"{where}: [source] commit pins the code from a spec kept outside the repository (the "
+            "registry, --spec); this spec is read at the commit it is in: remove it, or pass --ref"
+        )
+    return spec
+
+
+def check_workdir(spec: AuditSpec, code_dir: Path) -> None:
+    """SpecError when [run] workdir is not a folder of the checkout about to be audited."""
+    root = os.path.realpath(code_dir)
+    folder = Path(os.path.realpath(code_dir / spec.workdir))
+    if spec.workdir and not (folder.is_relative_to(root) and folder.is_dir()):
+        raise SpecError(
+            f"{spec.origin}: [run] workdir {spec.workdir!r} is not a folder of the repository at "
+            "this commit: give the folder the command runs from, relative to the repository's root"
+        )
 
 
 def spec_hash(spec: AuditSpec) -> str:
@@ -126,6 +155,13 @@ def spec_hash(spec: AuditSpec) -> str:
         "env": sorted(spec.env.items()),
         "gpus_per_seed": spec.gpus_per_seed,
     }
+    # Newer fields count only when set, so the hashes (and audit folders) of specs without them stay.
+    optional = {
+        "workdir": (spec.workdir, ""),
+        "accept_exit": (list(spec.accept_exit), [0]),
+        "metric_after_failure": (spec.metric_after_failure, False),
+    }
+    fields.update({name: value for name, (value, default) in optional.items() if value != default})
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -176,12 +212,13 @@ def _merge_flags(raw: dict[str, Any], overrides: SpecOverrides) -> dict[tuple[st
         source = own or (dict(default) if isinstance(default, dict) else {})
         if "metric_regex" in given:
             source = {}
-        elif "metric_json" in given:
-            source.pop("regex", None)
+        elif "metric_json" in given:  # a new file; its key may still be the old one
+            source = {"key": source["key"]} if "key" in source else {}
         primary.update(source)
     flags = {}
     for name, value in given.items():
         table, key = _FLAG_KEYS[name]
+        value = list(value) if isinstance(value, tuple) else value  # TOML arrays are lists
         target = primary if table == "claim" else raw.setdefault(table, {})
         if isinstance(target, dict):  # a non-table here is reported by the type check
             target[key] = value
