@@ -95,6 +95,7 @@ def context(audit: Audit, *, with_plots: bool = True) -> dict[str, Any]:
             "tone": tone,
             "sentence": _sentence(audit),
             "reason": audit.verdict_reason,
+            "could_not_run": audit.verdict is Verdict.ERROR,
         },
         "claims": [_claim(result, with_plots) for result in audit.results],
         "notes": list(audit.notes),

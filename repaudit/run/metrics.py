@@ -95,6 +95,8 @@ class _Reader:
             assert source.tensorboard is not None
             series, what = self.from_tensorboard(source.tensorboard)
         window = series[-source.last_n :] if source.last_n else series
+        if source.reduce in (Reduce.LAST, Reduce.FIRST):  # one value counts; the others may be NaN
+            window = [window[-1] if source.reduce is Reduce.LAST else window[0]]
         bad = [v for v in window if not math.isfinite(v)]
         if len(window) == 1 and bad:
             words = "NaN" if math.isnan(bad[0]) else f"{bad[0]} (infinite)"
@@ -196,6 +198,8 @@ class _Reader:
                             if value.tag == tag:
                                 number = _event_number(value, tensor_util)
                                 points.append((event.step, event.wall_time, number))
+                except _Missing:
+                    raise
                 except Exception as error:  # a truncated or forged record: the loader's own errors
                     raise _Missing(
                         f"{path} is not a readable event file ({type(error).__name__})"
