@@ -12,7 +12,7 @@ import pytest
 from repaudit.errors import SpecError
 from repaudit.model import Claim, MetricSource, Reduce
 from repaudit.run.metrics import read_metrics
-from repaudit.spec.schema import check_source
+from repaudit.spec.sources import check_source
 
 
 def claim(metric: str = "acc", **source: Any) -> Claim:

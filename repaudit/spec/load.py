@@ -18,7 +18,8 @@ from typing import Any
 
 from repaudit.errors import SpecError
 from repaudit.model import AuditSpec, ClaimKind, Direction, EnvironmentKind
-from repaudit.spec.schema import SOURCE_KEYS, build_spec, check_table
+from repaudit.spec.schema import build_spec, check_table
+from repaudit.spec.sources import SOURCE_KEYS
 from repaudit.spec.toml import source_table
 
 
