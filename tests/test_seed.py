@@ -495,6 +495,7 @@ Exception ignored in atexit callback: <function _exit at 0x7f>
         ("Traceback (most recent call last):\n  File \"a\"\nKeyError: 'lr'\n", "", "KeyError: 'lr'"),
         ("", "x" * 1000, "x" * seed_module.MAX_CAUSE_CHARS),
         ("", "", ""),
+        ("", "_pickle.UnpicklingError: \x1b[1mdo those steps\x1b[0m.\x1b]0;title\x07\x07\n", "_pickle.UnpicklingError: do those steps."),
     ],
 )  # fmt: skip
 def test_error_line_is_the_exception_else_the_last_line(

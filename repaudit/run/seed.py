@@ -21,6 +21,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -41,6 +42,8 @@ LOG_TAIL_LINES = 40
 MAX_CAUSE_CHARS = 300
 """The most of a run's error line kept in its record."""
 _TRACEBACK = "Traceback (most recent call last):"
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MAX_SEED_CALLS = 100  # distinct calls kept in the record; the hook logs at most 1000 per process
 
 
@@ -224,7 +227,8 @@ def error_line(stdout_path: Path, stderr_path: Path) -> str:
     after = lines[starts[-1] + 1 :] if starts else []
     # The exception line is the first one after the traceback that is not indented (frames are).
     line = next((ln for ln in after if not ln[0].isspace()), lines[-1] if lines else "")
-    return line.strip()[:MAX_CAUSE_CHARS]
+    # Terminal escapes (colours, or worse) from the audited code never reach the auditor's terminal.
+    return _CONTROL.sub("", _ESCAPE.sub("", line)).strip()[:MAX_CAUSE_CHARS]
 
 
 def could_not_run(request: SeedRequest, error: BaseException, seconds: float = 0.0) -> RunResult:
