@@ -319,11 +319,11 @@ def test_a_crash_after_the_metric_counts_as_ok_with_error(
     # ... and in the report and the summary.
     audit_dir = Path(document["audit_dir"])
     html = (audit_dir / "report.html").read_text()
-    assert "3 runs exited with an error after writing their metrics" in html
+    assert "3 runs exited with an error after the metrics were written" in html
     assert "3 seeds (method seeds 1, 2, 3)" in html and "UnpicklingError" in html
     assert "1 run did not finish" in html and "cannot import name" in html
     summary = (audit_dir / "summary.md").read_text()
-    assert "3 runs exited with an error after writing their metrics" in summary
+    assert "3 runs exited with an error after the metrics were written" in summary
     # Without the key the same runs are failures, and the audit says why.
     again = repaudit(
         "check", "paper", "--spec", spec, "--no-metric-after-failure", "--quiet", cwd=tmp_path

@@ -105,7 +105,7 @@ def context(audit: Audit, *, with_plots: bool = True) -> dict[str, Any]:
         "failures": failure_groups(r for r in audit.runs if not r.ok),
         "errors_heading": _count(
             sum(r.status is RunStatus.OK_WITH_ERROR for r in audit.runs),
-            "exited with an error after writing their metrics",
+            "exited with an error after the metrics were written",
         ),
         "errors_after_metric": failure_groups(
             r for r in audit.runs if r.status is RunStatus.OK_WITH_ERROR
