@@ -105,17 +105,32 @@ def run_audit(
     cache_dir = (request.cache_dir or env.default_cache_dir()).resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
     working = working_spec(request)
-    pinned = source.resolve_source(
-        request.target,
-        ref=request.ref,
-        cache_dir=cache_dir,
-        allow_dirty=request.allow_dirty,
-        # repaudit's own folders and the spec are never the audited code
-        ignore=(request.store_dir, cache_dir, *([working] if working else [])),
-    )
+
+    def pin(ref: str | None) -> Source:
+        return source.resolve_source(
+            request.target,
+            ref=ref,
+            cache_dir=cache_dir,
+            allow_dirty=request.allow_dirty,
+            # repaudit's own folders and the spec are never the audited code
+            ignore=(request.store_dir, cache_dir, *([working] if working else [])),
+        )
+
+    pinned = pin(request.ref)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix="code-") as scratch:
         code_dir = source.checkout(pinned, Path(scratch) / "code")
         audit_spec = find_audit_spec(request, pinned, code_dir, cache_dir, working, progress)
+        # The spec's [source] commit, unless the user named a ref or audits a snapshot of files.
+        wanted = audit_spec.commit
+        if wanted and pinned.commit != wanted:
+            if pinned.ref is None and not pinned.snapshot:
+                pinned = pin(wanted)
+                code_dir = source.checkout(pinned, Path(scratch) / "pinned")
+            else:
+                asked = "a snapshot of the files" if pinned.snapshot else f"{pinned.ref}, as asked"
+                note = f"the spec was written for commit {wanted[:12]}; audited {asked}"
+                pinned = dataclasses.replace(pinned, warnings=(*pinned.warnings, note))
+        spec.check_workdir(audit_spec, code_dir)
         spec_hash = spec.spec_hash(audit_spec)
         paths = store.AuditPaths(request.store_dir / store.audit_id(pinned, spec_hash))
         with store.locked(paths), internal_errors_saved(paths.error_log):
@@ -241,6 +256,9 @@ def plan_audit(
         deterministic=audit_spec.deterministic,
         prepared_dir=prepared,
         spec_hash=spec_hash,
+        workdir=audit_spec.workdir,
+        accept_exit=audit_spec.accept_exit,
+        metric_after_failure=audit_spec.metric_after_failure,
     )
     return AuditPlan(
         spec=audit_spec,

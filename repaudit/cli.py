@@ -97,6 +97,19 @@ def _parse_fail_on(
     return frozenset(known[n] for n in names)
 
 
+def _parse_exit_codes(
+    ctx: click.Context, param: click.Parameter, text: str | None
+) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(code) for code in text.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r}: give exit codes separated by commas, e.g. 0,1"
+        ) from None
+
+
 def ci_output_options(command: Callable[..., int]) -> Callable[..., int]:
     """--format, --summary-md, --junit and --fail-on: `check` and `stats` answer CI jobs alike."""
     options = [
@@ -222,6 +235,17 @@ def emit_verdict(
     help="Run the first seed R times to measure nondeterminism.",
 )
 @click.option("--gpus-per-seed", type=click.IntRange(0), help="GPUs given to each seed.")
+@click.option("--workdir", help="Folder the command runs from, relative to the repository's root.")
+@click.option(
+    "--metric-after-failure/--no-metric-after-failure",
+    default=None,
+    help="Count a run that wrote its metrics and then exited non-zero (as ok-with-error).",
+)
+@click.option(
+    "--accept-exit",
+    callback=_parse_exit_codes,
+    help="Comma-separated exit codes of a normal finish (default 0), e.g. 0,1.",
+)
 @click.option("--alpha", type=float, help="Significance level (default 0.05).")
 @click.option(
     "--allow-dirty", is_flag=True, help="Audit uncommitted changes (snapshotted, and said so)."

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Version of the audit.json record and the ``--format json`` document (see store.py for history).
-RECORD_FORMAT = 2
+RECORD_FORMAT = 3
 
 
 class Arm(enum.StrEnum):
@@ -120,6 +120,19 @@ class RunStatus(enum.StrEnum):
     """Killed at the wall-clock limit."""
     NO_METRIC = "no-metric"
     """Exited 0 but a metric was missing, unparsable, NaN or infinite."""
+    OK_WITH_ERROR = "ok-with-error"
+    """Wrote every metric, then exited non-zero ([run] metric_after_failure): counted, and flagged."""
+
+
+class Reduce(enum.StrEnum):
+    """How one number comes out of a series a run printed or logged (every epoch, every episode)."""
+
+    LAST = "last"
+    FIRST = "first"
+    MAX = "max"
+    MIN = "min"
+    MEAN = "mean"
+    MEDIAN = "median"
 
 
 class ReproductionDecision(enum.StrEnum):
@@ -240,14 +253,28 @@ class EntryEvidence(enum.IntEnum):
 
 @dataclass(frozen=True)
 class MetricSource:
-    """Where a finished run's number is read from; exactly one of json_path or regex is set."""
+    """Where a finished run's number is read from: exactly one of json_path, regex, csv_path or
+    tensorboard is set. Each gives a series (one value, or one per epoch, episode, row or event),
+    and ``reduce`` over the last ``last_n`` of it, times ``scale``, is the run's number."""
 
     json_path: str | None = None
-    """JSON file the run writes; may contain {out}; relative paths are relative to the checkout."""
+    """JSON (or JSON-lines) file the run writes; may contain {out}; relative to the working folder."""
     key: str | None = None
-    """Dotted path into the JSON document, e.g. "test.acc"."""
+    """Dotted path into each JSON document, e.g. "test.acc"; a list there is a series."""
     regex: str | None = None
-    """One capturing group; the last match in stdout (else stderr) wins."""
+    """One capturing group; its matches in stdout (else stderr) are the series."""
+    csv_path: str | None = None
+    """CSV file (with a header row) the run writes; may contain {out}; relative to the working folder."""
+    column: str | None = None
+    """The CSV column whose non-empty cells are the series."""
+    tensorboard: str | None = None
+    """A scalar tag in the TensorBoard event files under the run's output and working folders."""
+    reduce: Reduce = Reduce.LAST
+    """How the series becomes one number."""
+    last_n: int | None = None
+    """Reduce over the last N values only (None: all of them)."""
+    scale: float = 1.0
+    """Multiplies the number: 100 turns a logged fraction into the paper's percent, 0.01 the reverse."""
 
 
 @dataclass(frozen=True)
@@ -348,6 +375,15 @@ class AuditSpec:
     """Seeds the bootstrap / ASO generator: the same audit gives the same numbers."""
     slurm: SlurmOptions | None = None
     """The [slurm] table, for --executor slurm."""
+    workdir: str = ""
+    """The seeds' working folder, relative to the checkout ("" = its root); {out} stays absolute."""
+    accept_exit: tuple[int, ...] = (0,)
+    """Exit codes of a normal finish."""
+    metric_after_failure: bool = False
+    """A run that wrote its metrics and then exited otherwise counts, as ok-with-error."""
+    commit: str | None = None
+    """[source] commit: the commit a spec kept outside the repository (registry, --spec) audits
+    unless a ref is named (--ref, owner/name@ref)."""
     origin: str = "flags"
     """Where the spec came from: a path, "pyproject.toml", "registry:owner/repo", "flags"."""
 
@@ -518,6 +554,12 @@ class SeedRequest:
     """Read-only output of `prepare`, shared by all seeds."""
     spec_hash: str = ""
     """Hash of the run-affecting spec; a stored result is reused only under the same hash."""
+    workdir: str = ""
+    """Its working folder inside the checkout ("" = the root)."""
+    accept_exit: tuple[int, ...] = (0,)
+    """Exit codes of a normal finish."""
+    metric_after_failure: bool = False
+    """Read the metrics of a run that exited otherwise, and count it as ok-with-error."""
 
 
 @dataclass(frozen=True)
@@ -547,7 +589,10 @@ class RunResult:
     returncode: int | None = None
     """Exit code; negative when killed by a signal; None when it never started."""
     reason: str = ""
-    """Plain words for failed / timeout / no-metric."""
+    """Plain words for failed / timeout / no-metric / ok-with-error."""
+    cause: str = ""
+    """What the run's own output says went wrong: a Python traceback's exception line, else the
+    last non-empty line of stderr ("" when it exited normally or printed nothing)."""
     peak_memory_bytes: int | None = None
     """Peak memory of its process tree, sampled."""
     seed_calls: tuple[SeedCall, ...] = ()
@@ -571,8 +616,8 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        """True when the run succeeded and its metrics count."""
-        return self.status is RunStatus.OK
+        """True when the run's metrics count (ok, or ok-with-error)."""
+        return self.status in (RunStatus.OK, RunStatus.OK_WITH_ERROR)
 
     def value(self, metric: str) -> float | None:
         """The run's value of ``metric``, or None when it was not read."""

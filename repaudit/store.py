@@ -15,6 +15,10 @@ Record format history (model.RECORD_FORMAT):
        or consistent_with_claim; decisions overstated and baseline-understated; each claim has a
        baseline_reproduction; arms carry seed_reach; the claim carries decimals. Format 1
        records still load (missing fields take their defaults).
+    3  a run may be ``ok-with-error`` (its metrics count; it exited non-zero afterwards) and records
+       ``cause``, the error line its output ended with; metric sources carry csv_path, column,
+       tensorboard, reduce, last_n and scale; the spec carries workdir, accept_exit,
+       metric_after_failure and commit.
 """
 
 from __future__ import annotations
@@ -275,8 +279,9 @@ def load_runs(paths: AuditPaths, spec_hash: str) -> dict[RunKey, RunResult]:
             plain = json.loads(run_json.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue  # unreadable: the seed simply runs again
-        if plain.pop("format", None) != RECORD_FORMAT:
-            continue  # written by another version of repaudit: the seed runs again
+        version = plain.pop("format", None)
+        if not isinstance(version, int) or version > RECORD_FORMAT:
+            continue  # written by a newer repaudit: the seed runs again (older ones still load)
         result = run_from_record(plain)
         if result.spec_hash == spec_hash:
             finished[result.key] = result

@@ -7,6 +7,7 @@ Every number goes through ``formatting`` (ScoreFormat, percent, ...), which neve
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
@@ -456,12 +457,40 @@ def paragraph(results: Sequence[ClaimResult], alpha: float) -> str:
 
 
 def error_paragraph(runs: Sequence[RunResult]) -> str:
+    """The paragraph of an audit in which no method seed finished: the most common cause (what the
+    runs' own output ended with), and the likely fix when every seed failed on the same import."""
     method = [r for r in runs if r.key.arm == Arm.METHOD and r.key.repeat == 0]
-    reasons = Counter(r.reason or r.status.value for r in method if not r.ok)
-    common = f" Most common reason: {reasons.most_common(1)[0][0]}." if reasons else ""
+    causes = Counter(r.cause or r.reason or r.status.value for r in method if not r.ok)
+    common = ""
+    if causes:
+        cause, count = causes.most_common(1)[0]
+        every = "Every seed" if count == len(method) else f"{count} of {len(method)} seeds"
+        common = f" {every} failed with: {cause}."
+        if count == len(method):
+            common += import_fix(cause)
     baseline_ok = sum(1 for r in runs if r.key.arm == Arm.BASELINE and r.ok)
     extra = f" ({baseline_ok} baseline seeds did finish.)" if baseline_ok else ""
     return (
         f"No method seed finished successfully ({len(method)} tried), so there is nothing to "
         f"judge; read the failed runs' logs.{common}{extra}"
     )
+
+
+def import_fix(cause: str) -> str:
+    """The likely fix for a run that failed on an import (" The code needs ..."), else ""."""
+    missing = re.match(r"ModuleNotFoundError: No module named '([\w.]+)'", cause)
+    if missing:
+        module = missing[1].split(".")[0]
+        return (
+            f" The code imports {module!r}, which its environment lacks: add the package that "
+            f"provides it to the repository's requirements or to [run] setup (e.g. setup = "
+            f'"pip install {module}"), with environment = "venv" so the seeds run in the '
+            "environment built from them."
+        )
+    if cause.startswith("ImportError:"):
+        return (
+            " An installed package does not have what the code imports, usually a version newer "
+            "or older than the one the code was written for: pin that version in the "
+            'repository\'s requirements or in [run] setup, with environment = "venv".'
+        )
+    return ""

@@ -12,33 +12,11 @@ from pathlib import Path
 
 import pytest
 from conftest import TOY_SPEC
-from fakes import toy_accuracy
+from fakes import audit_json, repaudit, toy_accuracy
 
 from repaudit.model import Arm
 
 pytestmark = pytest.mark.slow
-
-
-def repaudit(
-    *args: str, cwd: Path, check_rc: int | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REPAUDIT_CACHE": str(cwd / "cache")}
-    done = subprocess.run(
-        [sys.executable, "-m", "repaudit", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check_rc is not None:
-        assert done.returncode == check_rc, done.stdout + done.stderr
-    return done
-
-
-def audit_json(cwd: Path) -> dict:
-    (record,) = (cwd / "audits").glob("*/audit.json")
-    return json.loads(record.read_text())
 
 
 def test_json_contract_and_store_layout(tmp_path, toy_repo):

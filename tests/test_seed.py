@@ -30,6 +30,7 @@ from repaudit.model import (
     Source,
 )
 from repaudit.run import detect_isolation, isolation, process
+from repaudit.run import seed as seed_module
 
 LEVEL = isolation.detect_isolation()
 needs_bwrap = pytest.mark.skipif(
@@ -474,3 +475,63 @@ def test_run_seed_is_picklable_for_slurm(tmp_path: Path, paper: Source) -> None:
     request = make_request(tmp_path, paper, "python train.py {seed} {out}")
     assert pickle.loads(pickle.dumps(request)) == request
     assert pickle.loads(pickle.dumps(run.run_seed)) is run.run_seed
+
+
+CHAINED = """\
+Traceback (most recent call last):
+  File "train.py", line 3, in <module>
+    import gym
+ModuleNotFoundError: No module named 'gym'
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "train.py", line 5, in <module>
+    raise ImportError("cannot import name 'Vocab' from 'torchtext.vocab'")
+ImportError: cannot import name 'Vocab' from 'torchtext.vocab'
+Exception ignored in atexit callback: <function _exit at 0x7f>
+"""
+
+
+@pytest.mark.parametrize(
+    ("stdout", "stderr", "cause"),
+    [
+        ("", CHAINED, "ImportError: cannot import name 'Vocab' from 'torchtext.vocab'"),
+        ("", "warning: x\nCUDA error: out of memory (simulated crash)\n\n", "CUDA error: out of memory (simulated crash)"),
+        ("step 10 loss 2.0\nSegmentation fault\n", "", "Segmentation fault"),
+        ("Traceback (most recent call last):\n  File \"a\"\nKeyError: 'lr'\n", "", "KeyError: 'lr'"),
+        ("", "x" * 1000, "x" * seed_module.MAX_CAUSE_CHARS),
+        ("", "", ""),
+        ("", "_pickle.UnpicklingError: \x1b[1mdo those steps\x1b[0m.\x1b]0;title\x07\x07\n", "_pickle.UnpicklingError: do those steps."),
+    ],
+)  # fmt: skip
+def test_error_line_is_the_exception_else_the_last_line(
+    tmp_path: Path, stdout: str, stderr: str, cause: str
+) -> None:
+    (tmp_path / "stdout.log").write_text(stdout)
+    (tmp_path / "stderr.log").write_text(stderr)
+    assert seed_module.error_line(tmp_path / "stdout.log", tmp_path / "stderr.log") == cause
+
+
+def test_a_run_that_prints_its_metric_then_crashes(tmp_path: Path, pinned_repo: PinnedRepo) -> None:
+    source = pinned_repo(
+        files={"exp/a/run.py": "print('acc: 0.75')\nraise RuntimeError('plot failed')\n"}, toy=False
+    )
+    claims = (Claim("acc", 0.7, source=MetricSource(regex=r"acc: ([0-9.]+)")),)
+    request = make_request(
+        tmp_path, source, "python run.py", claims=claims, workdir="exp/a", metric_after_failure=True
+    )
+    result = run.run_seed(request)
+    assert (result.status, result.metrics, result.returncode) == (
+        RunStatus.OK_WITH_ERROR, {"acc": 0.75}, 1,
+    )  # fmt: skip
+    assert result.reason == "exit code 1 after writing its metrics" and result.ok
+    assert result.cause == "RuntimeError: plot failed"
+    accepted = run.run_seed(make_request(tmp_path / "b", source, "python run.py", claims=claims,
+                                         workdir="exp/a", accept_exit=(0, 1)))  # fmt: skip
+    assert (accepted.status, accepted.cause) == (RunStatus.OK, "")
+    plain = run.run_seed(make_request(tmp_path / "c", source, "python run.py", claims=claims,
+                                      workdir="exp/a"))  # fmt: skip
+    assert (plain.status, plain.reason, plain.cause, plain.metrics) == (
+        RunStatus.FAILED, "exit code 1", "RuntimeError: plot failed", {},
+    )  # fmt: skip

@@ -239,7 +239,9 @@ def _copy_capped(stream: object, path: Path) -> None:
     line stating how much was cut (the tail matters: errors and the metric line come last)."""
     fd = stream.fileno()  # type: ignore[attr-defined]
     written, cut, tail = 0, 0, bytearray()
-    with open(path, "wb") as log:
+    # Unbuffered: each chunk reaches the file as it arrives, so a running seed's log can be read
+    # (a buffered writer held a slow printer's lines back for minutes).
+    with open(path, "wb", buffering=0) as log:
         while chunk := os.read(fd, 65536):
             room = max(0, LOG_HEAD_BYTES - written)
             log.write(chunk[:room])

@@ -5,7 +5,7 @@ from repaudit.spec.infer import Draft, infer_spec, observed
 from repaudit.spec.infer_metric import Metric
 from repaudit.spec.infer_render import refuse_overwrite, write_draft
 from repaudit.spec.infer_render import render as render_draft
-from repaudit.spec.load import SpecOverrides, find_spec, load_spec, spec_hash
+from repaudit.spec.load import SpecOverrides, check_workdir, find_spec, load_spec, spec_hash
 from repaudit.spec.schema import parse_duration, parse_size
 from repaudit.spec.toml import spec_to_toml
 
@@ -13,6 +13,7 @@ __all__ = [
     "Draft",
     "Metric",
     "SpecOverrides",
+    "check_workdir",
     "find_spec",
     "infer_spec",
     "load_spec",

@@ -11,13 +11,15 @@ import copy
 import dataclasses
 import hashlib
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from repaudit.errors import SpecError
-from repaudit.model import AuditSpec, ClaimKind, Direction, EnvironmentKind
-from repaudit.spec.schema import SOURCE_KEYS, build_spec, check_table
+from repaudit.model import AuditSpec, ClaimKind, Direction, EnvironmentKind, MetricSource
+from repaudit.spec.schema import build_spec, check_table
+from repaudit.spec.sources import SOURCE_KEYS
 from repaudit.spec.toml import source_table
 
 
@@ -69,6 +71,12 @@ class SpecOverrides:
     """--gpus-per-seed: [run] gpus_per_seed."""
     alpha: float | None = None
     """--alpha: [stats] alpha."""
+    workdir: str | None = None
+    """--workdir: [run] workdir."""
+    metric_after_failure: bool | None = None
+    """--metric-after-failure / --no-metric-after-failure: [run] metric_after_failure."""
+    accept_exit: tuple[int, ...] | None = None
+    """--accept-exit: [run] accept_exit."""
 
 
 # Where each flag lands in the raw spec ("claim" = the primary claim), so an error about a value
@@ -84,7 +92,12 @@ _FLAG_KEYS = {
     "seed_override": ("run", "seed_override"), "deterministic": ("run", "deterministic"),
     "repeat_seed": ("run", "repeat_seed"), "gpus_per_seed": ("run", "gpus_per_seed"),
     "baseline_command": ("baseline", "command"), "alpha": ("stats", "alpha"),
+    "workdir": ("run", "workdir"), "metric_after_failure": ("run", "metric_after_failure"),
+    "accept_exit": ("run", "accept_exit"),
 }  # fmt: skip
+# Specs that live in the repository audit the commit they are read from; only a spec kept outside
+# it (the registry, --spec) may pin one.
+_INSIDE = ("repaudit.toml", "pyproject.toml")
 
 
 def load_spec(
@@ -112,7 +125,24 @@ def load_spec(
     flags = _merge_flags(raw, overrides)
     if isinstance(raw.get("run", {}), dict):
         raw.setdefault("run", {}).setdefault("environment", default_environment.value)
-    return dataclasses.replace(build_spec(raw, where, flags), origin=origin)
+    spec = dataclasses.replace(build_spec(raw, where, flags), origin=origin)
+    if spec.commit is not None and origin in _INSIDE:
+        raise SpecError(
+            f"{where}: [source] commit pins the code from a spec kept outside the repository (the "
+            "registry, --spec); this spec is read at the commit it is in: remove it, or pass --ref"
+        )
+    return spec
+
+
+def check_workdir(spec: AuditSpec, code_dir: Path) -> None:
+    """SpecError when [run] workdir is not a folder of the checkout about to be audited."""
+    root = os.path.realpath(code_dir)
+    folder = Path(os.path.realpath(code_dir / spec.workdir))
+    if spec.workdir and not (folder.is_relative_to(root) and folder.is_dir()):
+        raise SpecError(
+            f"{spec.origin}: [run] workdir {spec.workdir!r} is not a folder of the repository at "
+            "this commit: give the folder the command runs from, relative to the repository's root"
+        )
 
 
 def find_spec(
@@ -130,10 +160,11 @@ def find_spec(
 def spec_hash(spec: AuditSpec) -> str:
     """16 hex chars over what changes a seed's result only: more seeds, other claim values, alpha,
     timeout or memory keep the hash, so an audit folder's finished seeds are reused."""
-    fields = {
+    fields: dict[str, object] = {
         "arms": [(arm.name, arm.command) for arm in spec.arms],
         "claims": [
-            (c.metric, source_table(c.source), source_table(c.baseline_source)) for c in spec.claims
+            (c.metric, _hashed_source(c.source), _hashed_source(c.baseline_source))
+            for c in spec.claims
         ],
         "setup": spec.setup,
         "prepare": spec.prepare,
@@ -142,10 +173,25 @@ def spec_hash(spec: AuditSpec) -> str:
         "deterministic": spec.deterministic,
         "env": sorted(spec.env.items()),
         "gpus_per_seed": spec.gpus_per_seed,
-        # only when set, so that the audits made before these keys existed keep their hash
-        **{k: v for k, v in (("python", spec.python), ("resolve_as_of", spec.resolve_as_of)) if v},
     }
+    # Newer fields count only when set, so the hashes (and audit folders) of specs without them stay.
+    optional: dict[str, tuple[object, object]] = {
+        "python": (spec.python, None),
+        "resolve_as_of": (spec.resolve_as_of, None),
+        "workdir": (spec.workdir, ""),
+        "accept_exit": (list(spec.accept_exit), [0]),
+        "metric_after_failure": (spec.metric_after_failure, False),
+    }
+    fields.update({name: value for name, (value, default) in optional.items() if value != default})
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _hashed_source(source: MetricSource | None) -> dict[str, object]:
+    """A metric source as the hash has always seen it: json, key and regex (null when unset),
+    then the newer keys only when set, so that audits stored before them keep their seeds."""
+    if source is None:
+        return {}
+    return {"json": None, "key": None, "regex": None, **source_table(source)}
 
 
 # ---------------------------------------------------------------- finding and merging
@@ -195,12 +241,13 @@ def _merge_flags(raw: dict[str, Any], overrides: SpecOverrides) -> dict[tuple[st
         source = own or (dict(default) if isinstance(default, dict) else {})
         if "metric_regex" in given:
             source = {}
-        elif "metric_json" in given:
-            source.pop("regex", None)
+        elif "metric_json" in given:  # a new file; its key may still be the old one
+            source = {"key": source["key"]} if "key" in source else {}
         primary.update(source)
     flags = {}
     for name, value in given.items():
         table, key = _FLAG_KEYS[name]
+        value = list(value) if isinstance(value, tuple) else value  # TOML arrays are lists
         target = primary if table == "claim" else raw.setdefault(table, {})
         if isinstance(target, dict):  # a non-table here is reported by the type check
             target[key] = value
