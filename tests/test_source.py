@@ -8,7 +8,7 @@ from pathlib import Path
 import git
 import pytest
 
-from repaudit.errors import SourceError
+from repaudit.errors import SourceError, UsageError
 from repaudit.source import checkout, resolve_source
 
 
@@ -43,10 +43,10 @@ def paper(tmp_path: Path) -> git.Repo:
     return repo
 
 
-def test_local_repository_is_opened_in_place_at_head(paper: git.Repo, tmp_path: Path) -> None:
+def test_local_repository_is_mirrored_at_head(paper: git.Repo, tmp_path: Path) -> None:
     source = resolve_source(str(paper.working_tree_dir), cache_dir=tmp_path / "cache")
     assert source.commit == paper.head.commit.hexsha and len(source.commit) == 40
-    assert source.repo_path == Path(paper.working_tree_dir).resolve()
+    assert source.repo_path.parent == (tmp_path / "cache" / "mirrors").resolve()
     assert (source.subdirectory, source.snapshot, source.warnings) == ("", False, ())
     assert source.display_name == "paper"
     tree = checkout(source, tmp_path / "seed-1")
@@ -65,8 +65,8 @@ def test_unknown_ref_says_how_to_list_refs(paper: git.Repo, tmp_path: Path) -> N
         resolve_source(str(paper.working_tree_dir), ref="nope", cache_dir=tmp_path / "cache")
 
 
-def test_missing_path_is_a_source_error(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="does not exist"):
+def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
         resolve_source(str(tmp_path / "absent"), cache_dir=tmp_path / "cache")
 
 
@@ -161,7 +161,7 @@ def test_unreachable_url_is_a_source_error(tmp_path: Path) -> None:
 
 
 def test_shorthand_ref_conflicting_with_flag(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="give only one"):
+    with pytest.raises(UsageError, match="give only one"):
         resolve_source("owner/paper@v1", ref="v2", cache_dir=tmp_path / "cache")
 
 
@@ -209,9 +209,9 @@ def test_uncommitted_changes_at_the_repository_root_are_refused(
 def test_ref_on_a_plain_folder_and_a_file_target_are_refused(tmp_path: Path) -> None:
     (tmp_path / "plain").mkdir()
     (tmp_path / "plain" / "train.py").write_text("")
-    with pytest.raises(SourceError, match="not a git repository, so --ref v1 cannot apply"):
+    with pytest.raises(UsageError, match="not a git repository, so --ref v1 cannot apply"):
         resolve_source(str(tmp_path / "plain"), ref="v1", cache_dir=tmp_path / "cache")
-    with pytest.raises(SourceError, match="is a file"):
+    with pytest.raises(UsageError, match="is a file"):
         resolve_source(str(tmp_path / "plain" / "train.py"), cache_dir=tmp_path / "cache")
 
 

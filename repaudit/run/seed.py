@@ -38,6 +38,7 @@ from repaudit.run.process import Outcome, log_tail, run_contained
 LOG_TAIL_LINES = 40
 """Lines of a seed's log kept in its record for the report."""
 _MAX_SEED_CALLS = 100  # distinct calls kept in the record; the hook logs at most 1000 per process
+_DISK_FULL_BYTES = 64 * 1024  # less free space than this after a failed seed: the disk is full
 
 
 def seed_variables(request: SeedRequest) -> dict[str, str]:
@@ -91,7 +92,8 @@ def _run_seed(request: SeedRequest, home: Path) -> RunResult:
     checkout = source_module.checkout(request.source, request.work_dir)
     readonly = [request.environment.bin_dir.parent]
     if request.prepared_dir is not None:
-        readonly.append(link_prepared(request.prepared_dir, request.work_dir))
+        copy = request.isolation is Isolation.NONE
+        readonly.append(link_prepared(request.prepared_dir, request.work_dir, copy=copy))
     try:
         command = request.command.format(
             seed=request.key.seed,
@@ -134,6 +136,9 @@ def _run_seed(request: SeedRequest, home: Path) -> RunResult:
         hidden=[Path(os.path.commonpath([run_dir.absolute(), request.work_dir.absolute()]))],
     )
     status, reason, metrics = _judge(request, outcome, out, checkout)
+    if status is not RunStatus.OK and (problem := outcome.log_problem or _disk_full(run_dir)):
+        # The host, not the seed, failed: no record that would be kept on resume (could_not_run).
+        return could_not_run(request, OSError(f"{problem}; free space and re-run"), outcome.seconds)
     return RunResult.for_request(
         request,
         status,
@@ -212,6 +217,19 @@ def _exit_words(code: int | None) -> str:
     if number == signal.SIGKILL:
         words += " (when repaudit did not send it, usually the kernel's out-of-memory killer)"
     return words
+
+
+def _disk_full(folder: Path) -> str | None:
+    """Why the disk holding ``folder`` can take no more (its free space is gone), else None: a seed
+    that failed then may have failed for the auditor's disk, not for its code."""
+    try:
+        free = os.statvfs(folder)
+    except OSError:
+        return None
+    out_of_inodes = free.f_files and not free.f_favail  # (filesystems without inodes report 0 of 0)
+    if free.f_bavail * free.f_frsize >= _DISK_FULL_BYTES and not out_of_inodes:
+        return None
+    return f"the disk holding {folder} is full"
 
 
 def _mentions_memory(run_dir: Path) -> bool:
