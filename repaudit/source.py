@@ -196,13 +196,14 @@ def _resolve_local(
         root = Path(repo.working_tree_dir or path).resolve()
         subdirectory = path.relative_to(root).as_posix() if path != root else ""
     display = root.name.removesuffix(".git") + (f"/{subdirectory}" if subdirectory else "")
-    if ref is None and not repo.head.is_valid():
+    has_head = _has_head(repo)
+    if ref is None and not has_head:
         raise SourceError(
             f"{target} is in a git repository with no commits yet: commit the code "
             "(`git add -A && git commit`) so the audit is pinned to it"
         )
     git_dir = Path(repo.git_dir).resolve()
-    mirror = _mirror(git_dir, root.name, cache_dir, with_head=repo.head.is_valid())
+    mirror = _mirror(git_dir, root.name, cache_dir, with_head=has_head)
     commit = _rev_parse(mirror, ref or "HEAD", target, where=root)
     warnings = _submodule_warning(mirror, commit)
     snapshot = False
@@ -232,6 +233,15 @@ def _resolve_local(
         snapshot=snapshot,
         warnings=(*warnings, *_lfs_warning(mirror, commit, subdirectory)),
     )
+
+
+def _has_head(repo: git.Repo) -> bool:
+    """Whether the repository's HEAD names a commit (read from its files; no git command runs)."""
+    try:
+        git.SymbolicReference.dereference_recursive(repo, "HEAD")
+    except ValueError:  # an unborn branch: no commits yet
+        return False
+    return True
 
 
 def _mirror(git_dir: Path, name: str, cache_dir: Path, *, with_head: bool) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 from pathlib import Path
 
@@ -272,3 +274,158 @@ def test_an_unreachable_url_names_git_s_reason(tmp_path):
     assert "cannot clone" in message and "no-such-repo" in message
     reason = message.split(": ", 1)[1].split("; check")[0]
     assert reason.strip(), message  # git's own words, not an empty quote
+
+
+MARKER = """#!/bin/sh
+# Called by git as a hook, filter, fsmonitor or helper: leave a trace and the secret it saw.
+echo "$0 $* HF_TOKEN=${{HF_TOKEN:-}}" >> {log}
+"""
+
+
+def _hostile(root: Path, tmp_path: Path) -> Path:
+    """Arm ``root``'s .git with everything that runs a program when git reads its config or work
+    tree: fsmonitor, filter drivers named by .gitattributes, hooks (in .git/hooks and through
+    core.hooksPath), an included config file, helpers. Returns the log every one of them appends to."""
+    log = tmp_path / "executed.log"
+    script = tmp_path / "marker.sh"
+    script.write_text(MARKER.format(log=log))
+    script.chmod(0o755)
+    hooks = Path(root, ".git", "hooks")
+    names = ["post-checkout", "pre-commit", "post-commit", "reference-transaction", "post-merge",
+             "post-rewrite", "pre-auto-gc", "post-index-change", "fsmonitor-watchman", "pre-push"]  # fmt: skip
+    for name in names:
+        (hooks / name).write_text(f"#!/bin/sh\nexec {script} hook-{name}\n")
+        (hooks / name).chmod(0o755)
+    (root / ".gitattributes").write_text("* filter=evil diff=evil merge=evil\n")
+    included = tmp_path / "included.gitconfig"
+    included.write_text(f"[core]\n\tfsmonitor = {script}\n")
+    with open(Path(root, ".git", "config"), "a") as config:
+        config.write(
+            f"[core]\n\tfsmonitor = {script}\n\thooksPath = {hooks}\n\tsshCommand = {script}\n"
+            f"\tpager = {script}\n\talternateRefsCommand = {script}\n"
+            f"[include]\n\tpath = {included}\n"
+            f'[filter "evil"]\n\tclean = {script} clean\n\tsmudge = {script} smudge\n'
+            f"\tprocess = {script} process\n\trequired = true\n"
+            f'[diff "evil"]\n\ttextconv = {script}\n[diff]\n\texternal = {script}\n'
+            f"[credential]\n\thelper = !{script}\n"
+            f"[uploadpack]\n\tpackObjectsHook = {script}\n"
+        )
+    return log
+
+
+def test_git_never_runs_what_the_audited_repository_configures(
+    paper: git.Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(paper.working_tree_dir)
+    (root / "data.bin").write_text("payload\n")
+    _commit_all(paper, "data")
+    log = _hostile(root, tmp_path)
+    # The trap is real: git itself, run in the repository, starts the scripts.
+    subprocess.run(["git", "status"], cwd=root, capture_output=True, check=False, timeout=60)
+    assert log.exists()
+    log.unlink()
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_token")
+    cache = tmp_path / "cache"
+    (root / "train.py").write_text("print('edited')\n")
+    with pytest.raises(SourceError, match="uncommitted changes"):
+        resolve_source(str(root), cache_dir=cache)
+    dirty = resolve_source(str(root), cache_dir=cache, allow_dirty=True)
+    pinned = resolve_source(str(root), ref="v1", cache_dir=cache)
+    cloned = resolve_source(root.as_uri(), cache_dir=cache)
+    for source in (dirty, pinned, cloned):
+        checkout(source, tmp_path / f"co-{source.commit[:8]}")
+    assert (tmp_path / f"co-{dirty.commit[:8]}" / "train.py").read_text() == "print('edited')\n"
+    assert (tmp_path / f"co-{dirty.commit[:8]}" / "data.bin").read_text() == "payload\n"
+    assert not log.exists(), log.read_text()
+
+
+def test_a_checkout_runs_no_filter_the_tree_names(tmp_path: Path) -> None:
+    """A committed .gitattributes names a filter driver; the auditor's own global config defines
+    one of that name (as git-lfs does): the per-seed checkout still writes the blob as committed."""
+    root = tmp_path / "paper"
+    root.mkdir()
+    repo = git.Repo.init(root, initial_branch="main")
+    (root / ".gitattributes").write_text("*.bin filter=lfs\n")
+    (root / "weights.bin").write_text("as committed\n")
+    _commit_all(repo, "weights")
+    log = tmp_path / "executed.log"
+    script = tmp_path / "marker.sh"
+    script.write_text(MARKER.format(log=log))
+    script.chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(
+        f'[filter "lfs"]\n\tsmudge = {script} smudge\n\tclean = {script} clean\n'
+    )
+    os.environ["HOME"], old = str(home), os.environ["HOME"]
+    try:
+        source = resolve_source(str(root), cache_dir=tmp_path / "cache")
+        tree = checkout(source, tmp_path / "co")
+    finally:
+        os.environ["HOME"] = old
+    assert (tree / "weights.bin").read_text() == "as committed\n"
+    assert not log.exists(), log.read_text()
+
+
+def test_a_dollar_in_a_folder_name_is_taken_literally(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "elsewhere"))
+    root = tmp_path / "pa$HOME-per"
+    root.mkdir()
+    (root / "train.py").write_text("print(1)\n")
+    for command in (["init", "-q"], ["add", "train.py"], ["commit", "-qm", "code"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *command], cwd=root, check=True
+        )
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True
+    ).stdout.strip()
+    source = resolve_source(str(root), cache_dir=tmp_path / "cache")
+    assert source.commit == sha and source.display_name == "pa$HOME-per"
+    assert (checkout(source, tmp_path / "co") / "train.py").read_text() == "print(1)\n"
+
+
+def test_git_s_whole_reason_is_kept(tmp_path: Path) -> None:
+    with pytest.raises(SourceError) as caught:
+        resolve_source(f"file://{tmp_path}/no-such-repo.git", cache_dir=tmp_path / "cache")
+    message = str(caught.value)
+    assert "does not appear to be a git repository" in message
+    assert "Could not read from remote repository" in message
+    assert "make sure you have the correct access rights and the repository exists" in message
+
+
+def test_an_empty_remote_has_no_commits_yet(tmp_path: Path) -> None:
+    git.Repo.init(tmp_path / "empty.git", bare=True)
+    with pytest.raises(SourceError, match=r"empty.git has no commits yet"):
+        resolve_source((tmp_path / "empty.git").as_uri(), cache_dir=tmp_path / "cache")
+
+
+def test_git_lfs_pointer_files_are_named(tmp_path: Path) -> None:
+    root = tmp_path / "paper"
+    (root / "ckpt").mkdir(parents=True)
+    repo = git.Repo.init(root, initial_branch="main")
+    pointer = (
+        "version https://git-lfs.github.com/spec/v1\n"
+        "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+        "size 12345\n"
+    )
+    (root / "ckpt" / "model.pt").write_text(pointer)
+    (root / "train.py").write_text("print(1)\n")
+    _commit_all(repo, "weights by LFS")
+    source = resolve_source(str(root), cache_dir=tmp_path / "cache")
+    (warning,) = source.warnings
+    assert "1 file(s) are Git LFS pointers" in warning and "ckpt/model.pt" in warning
+
+
+def test_a_killed_audit_s_partial_clone_is_removed_by_the_next(
+    paper: git.Repo, tmp_path: Path
+) -> None:
+    import socket
+
+    cache = tmp_path / "cache"
+    (cache / "clones").mkdir(parents=True)
+    dead = cache / "clones" / f".x.git.partial-{socket.gethostname()}-999999999"
+    (dead / "objects").mkdir(parents=True)
+    alive = cache / "clones" / f".y.git.partial-{socket.gethostname()}-{os.getpid()}"
+    alive.mkdir()
+    resolve_source(Path(paper.working_tree_dir).as_uri(), cache_dir=cache)
+    assert not dead.exists() and alive.exists()  # a live audit's clone in progress is left alone
