@@ -298,10 +298,13 @@ def rerun_command(argv: Sequence[str], commit: str) -> str:
 @contextmanager
 def internal_errors_saved(log_path: Path) -> Iterator[None]:
     """An unexpected exception (a bug in repaudit) becomes InternalError, never a verdict: its
-    traceback is saved to ``log_path`` and the message names that file."""
+    traceback is saved to ``log_path`` and the message names that file. A disk that is full or
+    read-only is no bug: it becomes the StoreError that says so."""
     try:
         yield
     except (RepauditError, KeyboardInterrupt):
         raise
     except Exception as error:
+        if isinstance(error, OSError) and (problem := store.unwritable(error, log_path.parent)):
+            raise problem from error
         raise InternalError.saved(error, log_path) from error

@@ -7,6 +7,7 @@ import os
 import shlex
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import click
 
 from repaudit import __version__
-from repaudit.errors import InternalError, RepauditError
+from repaudit.errors import InternalError, RepauditError, RepauditWarning
 from repaudit.model import (
     Audit,
     Claim,
@@ -48,6 +49,8 @@ FAIL_ON_CHOICES: tuple[Decision, ...] = tuple(
     and d is not ImprovementDecision.HOLDS
 )
 OUTPUT_OPTIONS = ("output_format", "summary_md", "junit", "fail_on")
+#: More local slots than any machine has cores: a bigger number is a typo, refused before planning.
+MAX_WORKERS = 1024
 
 
 def _choice(enum: Any) -> click.Choice[Any]:
@@ -151,7 +154,7 @@ def emit_verdict(
 )
 @click.option(
     "--workers",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_WORKERS),
     default=1,
     show_default=True,
     help="Seeds run at once (local executor).",
@@ -439,12 +442,31 @@ def _save_crash(error: BaseException) -> InternalError:
     return InternalError.saved(error, default_cache_dir() / "errors" / f"{stamp}-{os.getpid()}.log")
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """A RepauditWarning is one "warning:" line on stderr; other warnings look as Python shows them."""
+    if issubclass(category, RepauditWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
+
+
+_PYTHON_SHOWWARNING = warnings.showwarning
+
+
 def main() -> None:
     """Console entry point: the one place an error becomes a line and an exit code.
 
-    A RepauditError prints its message; any other exception is a bug in repaudit, never a verdict:
-    exit 4 with one line naming the saved traceback.
+    A RepauditError prints its message; a full or read-only disk is a StoreError; any other
+    exception is a bug in repaudit, never a verdict: exit 4 with one line naming the saved traceback.
     """
+    warnings.showwarning = _show_warning
     try:
         # Commands return their ExitCode; click.Exit (e.g. --help) returns its own code.
         code = cli.main(standalone_mode=False)
@@ -458,6 +480,11 @@ def main() -> None:
         click.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)
     except Exception as error:
+        from repaudit.store import unwritable
+
+        if isinstance(error, OSError) and (problem := unwritable(error, Path("."))):
+            click.echo(f"error: {problem}", err=True)
+            sys.exit(problem.exit_code)
         crash = _save_crash(error)
         click.echo(f"error: {crash}", err=True)
         sys.exit(crash.exit_code)

@@ -141,10 +141,14 @@ def _find(
             raise SpecError(f"--spec {spec_path} does not exist: pass the path of a spec file")
         return _read_toml(spec_path), str(spec_path), str(spec_path)
     if repo_dir is not None and (repo_dir / "repaudit.toml").is_file():
-        return _read_toml(repo_dir / "repaudit.toml"), "repaudit.toml", "repaudit.toml"
+        return (
+            _read_toml(repo_dir / "repaudit.toml", "repaudit.toml"),
+            "repaudit.toml",
+            "repaudit.toml",
+        )
     pyproject = repo_dir / "pyproject.toml" if repo_dir is not None else None
     if pyproject is not None and pyproject.is_file():
-        table = _read_toml(pyproject).get("tool", {}).get("repaudit")
+        table = _read_toml(pyproject, "pyproject.toml").get("tool", {}).get("repaudit")
         if table is not None and not isinstance(table, dict):
             raise SpecError("pyproject.toml: tool.repaudit must be a table: write [tool.repaudit]")
         if table is not None:
@@ -156,11 +160,13 @@ def _find(
     return None, "flags", "flags"
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, shown: str | None = None) -> dict[str, Any]:
+    """The TOML table in ``path``; errors name it as ``shown`` (a file of the audited repository by
+    its path there, not by the throw-away checkout it was read from)."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise SpecError(f"{path}: not valid TOML ({error}): fix the syntax") from None
+        raise SpecError(f"{shown or path}: not valid TOML ({error}): fix the syntax") from None
 
 
 def _merge_flags(raw: dict[str, Any], overrides: SpecOverrides) -> dict[tuple[str, str], str]:
