@@ -123,6 +123,7 @@ def run_audit(
             registry_key=pinned.display_name,
             overrides=request.overrides,
             default_environment=EnvironmentKind.VENV if pinned.url else EnvironmentKind.CURRENT,
+            repo_label=pinned.target,  # not the throw-away checkout, deleted on exit
         )
         spec_hash = spec.spec_hash(audit_spec)
         paths = store.AuditPaths(request.store_dir / store.audit_id(pinned, spec_hash))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import git
 import pytest
+from conftest import TRAP, TRAP_ATTRIBUTES, arm_with_traps
 
 from repaudit.errors import SourceError, UsageError
 from repaudit.source import checkout, resolve_source
@@ -276,50 +277,15 @@ def test_an_unreachable_url_names_git_s_reason(tmp_path):
     assert reason.strip(), message  # git's own words, not an empty quote
 
 
-MARKER = """#!/bin/sh
-# Called by git as a hook, filter, fsmonitor or helper: leave a trace and the secret it saw.
-echo "$0 $* HF_TOKEN=${{HF_TOKEN:-}}" >> {log}
-"""
-
-
-def _hostile(root: Path, tmp_path: Path) -> Path:
-    """Arm ``root``'s .git with everything that runs a program when git reads its config or work
-    tree: fsmonitor, filter drivers named by .gitattributes, hooks (in .git/hooks and through
-    core.hooksPath), an included config file, helpers. Returns the log every one of them appends to."""
-    log = tmp_path / "executed.log"
-    script = tmp_path / "marker.sh"
-    script.write_text(MARKER.format(log=log))
-    script.chmod(0o755)
-    hooks = Path(root, ".git", "hooks")
-    names = ["post-checkout", "pre-commit", "post-commit", "reference-transaction", "post-merge",
-             "post-rewrite", "pre-auto-gc", "post-index-change", "fsmonitor-watchman", "pre-push"]  # fmt: skip
-    for name in names:
-        (hooks / name).write_text(f"#!/bin/sh\nexec {script} hook-{name}\n")
-        (hooks / name).chmod(0o755)
-    (root / ".gitattributes").write_text("* filter=evil diff=evil merge=evil\n")
-    included = tmp_path / "included.gitconfig"
-    included.write_text(f"[core]\n\tfsmonitor = {script}\n")
-    with open(Path(root, ".git", "config"), "a") as config:
-        config.write(
-            f"[core]\n\tfsmonitor = {script}\n\thooksPath = {hooks}\n\tsshCommand = {script}\n"
-            f"\tpager = {script}\n\talternateRefsCommand = {script}\n"
-            f"[include]\n\tpath = {included}\n"
-            f'[filter "evil"]\n\tclean = {script} clean\n\tsmudge = {script} smudge\n'
-            f"\tprocess = {script} process\n\trequired = true\n"
-            f'[diff "evil"]\n\ttextconv = {script}\n[diff]\n\texternal = {script}\n'
-            f"[credential]\n\thelper = !{script}\n"
-            f"[uploadpack]\n\tpackObjectsHook = {script}\n"
-        )
-    return log
-
-
 def test_git_never_runs_what_the_audited_repository_configures(
     paper: git.Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = Path(paper.working_tree_dir)
     (root / "data.bin").write_text("payload\n")
     _commit_all(paper, "data")
-    log = _hostile(root, tmp_path)
+    log = tmp_path / "executed.log"
+    arm_with_traps(root, log)
+    (root / ".gitattributes").write_text(TRAP_ATTRIBUTES)
     # The trap is real: git itself, run in the repository, starts the scripts.
     subprocess.run(["git", "status"], cwd=root, capture_output=True, check=False, timeout=60)
     assert log.exists()
@@ -349,8 +315,8 @@ def test_a_checkout_runs_no_filter_the_tree_names(tmp_path: Path) -> None:
     (root / "weights.bin").write_text("as committed\n")
     _commit_all(repo, "weights")
     log = tmp_path / "executed.log"
-    script = tmp_path / "marker.sh"
-    script.write_text(MARKER.format(log=log))
+    script = tmp_path / "trap.sh"
+    script.write_text(TRAP.format(log=log))
     script.chmod(0o755)
     home = tmp_path / "home"
     home.mkdir()

@@ -90,16 +90,19 @@ def load_spec(
     registry_key: str | None = None,
     overrides: SpecOverrides = SpecOverrides(),
     default_environment: EnvironmentKind = EnvironmentKind.CURRENT,
+    repo_label: str | None = None,
 ) -> AuditSpec:
     """Find the spec (--spec, repaudit.toml, [tool.repaudit], registry, or flags only), apply the
     flags, validate, and return the AuditSpec. Raises SpecError naming the file, key and fix.
 
     `default_environment` applies when neither the spec nor a flag names one (DESIGN.md 5.2: a
-    cloned remote repository gets its own venv; a local one runs under the current interpreter)."""
+    cloned remote repository gets its own venv; a local one runs under the current interpreter).
+    `repo_label` names the repository in errors when ``repo_dir`` is a throw-away checkout of it."""
     raw, where, origin = _find(repo_dir, spec_path, registry_dir, registry_key)
     if raw is None and overrides.command is None:
+        shown = repo_label or repo_dir
         raise SpecError(
-            f"no audit spec in {repo_dir}: add repaudit.toml (`repaudit init {repo_dir}` writes one) "
+            f"no audit spec in {shown}: add repaudit.toml (`repaudit init {shown}` writes one) "
             "or pass --command"
         )
     raw = copy.deepcopy(raw or {})
