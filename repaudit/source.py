@@ -23,8 +23,8 @@ remote URLs read the auditor's global configuration: its credential helpers and 
 there, and a bare clone runs no filter.
 
 Repositories are found with gitpython, which reads ``.git`` in Python and runs nothing; every git
-command runs through ``_git``, so each one dies with repaudit (parent-death signal) and is killed on
-Ctrl-C.
+command runs through ``_git`` under repaudit/reaper.py, so it and its helpers (ssh, index-pack) die
+with repaudit, even on kill -9, and stop on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from pathlib import Path
 
 import git
 
+from repaudit import reaper
 from repaudit.errors import SourceError, UsageError
 from repaudit.model import Source
 
@@ -77,10 +78,6 @@ _REPOSITORY_VARIABLES = (
     "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
     "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX", "GIT_CONFIG_PARAMETERS",
 )  # fmt: skip
-# setpriv (util-linux) sets the parent-death signal and execs git: a clone dies with repaudit even
-# on kill -9, and its helpers (index-pack, remote-https, ssh) follow when their pipe closes. SIGTERM
-# rather than SIGKILL: git removes its lock files on SIGTERM, so the next fetch is not blocked.
-_DIE_WITH_REPAUDIT = ("setpriv", "--pdeathsig", "TERM", "--") if shutil.which("setpriv") else ()
 # Snapshot commits carry fixed metadata, so the same files always give the same commit (and the same
 # audit id, which is what lets a re-run of an audit of an unversioned folder resume).
 _SNAPSHOT_ENV = {
@@ -492,7 +489,7 @@ def _git_bytes(
     stdin: bytes = b"",
 ) -> bytes:
     """``_git`` with bytes in (``stdin``) and out."""
-    command = [*_DIE_WITH_REPAUDIT, "git", *_SAFE_OPTIONS]
+    command = ["git", *_SAFE_OPTIONS]
     if git_dir is not None:
         command.append(f"--git-dir={git_dir}")
     if work_tree is not None:
@@ -502,20 +499,22 @@ def _git_bytes(
     if not auditor_config:
         environment.update(_NO_AUDITOR_CONFIG)
     environment.update(env or {})
+    # Through the reaper: git and its helpers (ssh, index-pack) die with repaudit, even on kill -9.
     process = subprocess.Popen(
-        [*command, *args],
+        reaper.wrap([*command, *args]),
         cwd=work_tree or git_dir or "/",
         env=environment,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # Ctrl-C reaches repaudit, which stops git itself
     )
     try:
         stdout, stderr = process.communicate(stdin)
-    except BaseException:  # Ctrl-C: SIGTERM first, so git removes its lock files and its helpers
+    except BaseException:  # Ctrl-C: the reaper gives git a moment (its lock files), then kills all
         process.terminate()
         try:
-            process.wait(timeout=5)
+            process.wait(timeout=reaper.GRACE_SECONDS + 5)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -2,7 +2,7 @@
 on Ctrl-C or past the memory limit, cap its logs, and measure its peak memory.
 
 The isolation wrapper comes from isolation.py; the level is decided by the caller, once per audit.
-Under every level the tree's first process is reaper.py, so no process of it outlives the command or
+Under every level the tree's first process is repaudit/reaper.py, so no process of it outlives the command or
 repaudit. Watching a process tree (its members by parent id, their proportional set size) has no
 library in the standard set, so it is read from /proc by hand.
 """
@@ -15,7 +15,6 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from repaudit import reaper
 from repaudit.model import Isolation
 from repaudit.run.isolation import bwrap_argv, unshare_argv
 
@@ -33,8 +33,6 @@ LOG_HEAD_BYTES = 8 * 1024 * 1024
 LOG_TAIL_BYTES = 2 * 1024 * 1024
 #: How often a running tree's memory is sampled (its peak, and the limit of the whole tree).
 MEMORY_POLL_SECONDS = 0.5
-# Started by path (standard library only): see its docstring.
-_REAPER = Path(__file__).with_name("reaper.py")
 
 
 @dataclass(frozen=True)
@@ -161,7 +159,7 @@ def run_contained(
         )
     # The reaper is the tree's first process at every level: nothing of the tree outlives it, and
     # it dies with repaudit, even on kill -9 (reaper.py).
-    argv = [sys.executable, "-I", "-S", str(_REAPER), str(os.getpid()), "--", *argv]
+    argv = reaper.wrap(argv)
     started = time.monotonic()
     process = subprocess.Popen(
         argv,
