@@ -26,6 +26,7 @@ from repaudit.model import (
     ExecutorKind,
     ExitCode,
     ImprovementDecision,
+    OnInterrupt,
     ReproductionDecision,
     Verdict,
 )
@@ -214,6 +215,12 @@ def emit_verdict(
 )
 @click.option("--slurm-partition", help="Slurm partition (with --executor slurm).")
 @click.option(
+    "--on-interrupt",
+    type=_choice(OnInterrupt),
+    help="With --executor slurm: what Ctrl-C does to the jobs still queued or running "
+    "(default: ask on a terminal, else cancel; leave: the same command picks them up again).",
+)
+@click.option(
     "--store",
     "store_dir",
     type=click.Path(path_type=Path),
@@ -240,10 +247,14 @@ def check(target: str, **options: Any) -> ExitCode:
     from repaudit.spec import SpecOverrides
 
     outputs = {name: options.pop(name) for name in OUTPUT_OPTIONS}
+    on_interrupt = options.pop("on_interrupt") or (
+        OnInterrupt.ASK if sys.stdin.isatty() else OnInterrupt.CANCEL
+    )
     make_executor = executor_factory(
         options.pop("executor_kind"),
         workers=options.pop("workers"),
         slurm_partition=options.pop("slurm_partition"),
+        cancel_on_interrupt=_cancel_question(on_interrupt),
     )
     progress = None if options.pop("quiet") else TerminalProgress()
     request = AuditRequest(
@@ -268,6 +279,29 @@ def check(target: str, **options: Any) -> ExitCode:
     assert result.audit_dir is not None
     report.write_outputs(result, store.AuditPaths(result.audit_dir))
     return emit_verdict(result, **outputs)
+
+
+def _cancel_question(choice: OnInterrupt) -> Callable[[int], bool]:
+    """--on-interrupt as the Slurm executor's question on Ctrl-C: cancel the jobs still running?"""
+
+    def ask(count: int) -> bool:
+        try:
+            return click.confirm(
+                f"\n{count} Slurm job(s) of this audit are still queued or running. Cancel them? "
+                "(no: they keep running, and the same command picks up their results)",
+                default=True,
+                err=True,
+            )
+        except (click.Abort, EOFError):  # a second Ctrl-C, or no answer: cancel
+            return True
+
+    match choice:
+        case OnInterrupt.CANCEL:
+            return lambda count: True
+        case OnInterrupt.LEAVE:
+            return lambda count: False
+        case OnInterrupt.ASK:
+            return ask
 
 
 # ---------------------------------------------------------------- stats
