@@ -289,7 +289,5 @@ def test_on_interrupt_choices_answer_the_cancel_question() -> None:
     for answer, expected in (("n\n", False), ("y\n", True), ("\n", True), ("", True)):
         with CliRunner().isolation(input=answer) as (_, err, _):
             assert ask(3) is expected
-            assert (
-                "3 Slurm job(s) of this audit are still queued or running"
-                in err.getvalue().decode()
-            )
+            said = err.getvalue().decode()
+            assert not answer or "3 Slurm job(s) of this audit are still queued or running" in said
