@@ -1,6 +1,6 @@
 """Pin the audited code to one commit (clone, mirror or snapshot it) and make clean per-seed checkouts.
 
-This is the only module that runs git. Every kind of target ends as a commit in a private bare
+With gitrun.py, the only module that runs git. Every kind of target ends as a commit in a private bare
 repository under the cache, so ``checkout`` is the same for all of them:
 
     URL / owner/name[@ref]     bare clone cached under <cache>/clones/, fetched again on reuse
@@ -23,28 +23,21 @@ remote URLs read the auditor's global configuration: its credential helpers and 
 there, and a bare clone runs no filter.
 
 Repositories are found with gitpython, which reads ``.git`` in Python and runs nothing; every git
-command runs through ``_git`` under repaudit/reaper.py, so it and its helpers (ssh, index-pack) die
-with repaudit, even on kill -9, and stop on Ctrl-C.
+command runs through gitrun.py, under repaudit/reaper.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import functools
 import hashlib
-import os
 import re
 import shutil
-import socket
-import subprocess
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import git
 
-from repaudit import reaper
+from repaudit import gitrun
 from repaudit.errors import SourceError, UsageError
 from repaudit.model import Source
 
@@ -53,31 +46,6 @@ _URL = re.compile(r"^(?:https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
 _SHORTHAND = re.compile(
     r"^(?P<owner>[A-Za-z0-9][A-Za-z0-9-]*)/(?P<name>[A-Za-z0-9._-]+?)(?:@(?P<ref>\S+))?$"
 )
-# On every git command line: no fsmonitor, no hooks, no external protocol helper. Command-line
-# settings outrank every config file, and reach the upload-pack that reads a local repository.
-_SAFE_OPTIONS = (
-    *("-c", "core.fsmonitor=false"),
-    *("-c", "core.hooksPath=/dev/null"),
-    *("-c", "protocol.ext.allow=never"),
-)
-# Never ask for a password or a host key: an unreachable repository fails fast with git's message.
-_GIT_ENV = {
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh") + " -o BatchMode=yes",
-    "LC_ALL": "C",  # git's messages are matched and quoted in English
-}
-# Only repaudit's own repository config counts (see the module docstring).
-_NO_AUDITOR_CONFIG = {
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_ATTR_NOSYSTEM": "1",
-}
-# Variables that point git at another repository or index (set when repaudit itself runs inside a
-# git hook); `git rev-parse --local-env-vars` lists them.
-_REPOSITORY_VARIABLES = (
-    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX", "GIT_CONFIG_PARAMETERS",
-)  # fmt: skip
 # Snapshot commits carry fixed metadata, so the same files always give the same commit (and the same
 # audit id, which is what lets a re-run of an audit of an unversioned folder resume).
 _SNAPSHOT_ENV = {
@@ -93,10 +61,6 @@ _MIRRORED_HEAD = "refs/repaudit/head"
 # Git LFS replaces large files by a small text pointer that starts with this line.
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
 _LFS_POINTER_MAX = 1024  # bytes
-
-
-class GitFailed(Exception):
-    """A git command exited non-zero; the message is git's whole reason, on one line."""
 
 
 def resolve_source(
@@ -140,11 +104,13 @@ def checkout(source: Source, dest: Path) -> Path:
     drop files marked ``export-ignore`` in .gitattributes. No filter runs (none is configured).
     """
     dest.mkdir(parents=True, exist_ok=True)
-    with _private_index() as env:
+    with gitrun.private_index() as env:
         try:
-            _git("read-tree", source.commit, git_dir=source.repo_path, work_tree=dest, env=env)
-            _git("checkout-index", "--all", "--force", git_dir=source.repo_path, work_tree=dest, env=env)  # fmt: skip
-        except GitFailed as error:
+            gitrun.git(
+                "read-tree", source.commit, git_dir=source.repo_path, work_tree=dest, env=env
+            )
+            gitrun.git("checkout-index", "--all", "--force", git_dir=source.repo_path, work_tree=dest, env=env)  # fmt: skip
+        except gitrun.GitFailed as error:
             raise SourceError(
                 f"cannot check out {source.commit[:12]} of {source.display_name} into {dest}: "
                 f"{error}; clear the cache folder {source.repo_path} and re-run"
@@ -245,9 +211,11 @@ def _mirror(git_dir: Path, name: str, cache_dir: Path, *, with_head: bool) -> Pa
     """A private bare copy of the local repository at ``git_dir``: its branches, tags, remote
     branches and (``with_head``) HEAD, fetched again on every audit. Returns the copy's folder."""
     key = hashlib.sha256(str(git_dir).encode()).hexdigest()[:12]
-    mirror = _private_repository(cache_dir / "mirrors" / f"{_sanitize(name)}-{key}.git")
+    mirror = gitrun.private_repository(
+        cache_dir / "mirrors" / f"{_sanitize(name)}-{key}.git", head=_MIRRORED_HEAD
+    )
     head = [f"+HEAD:{_MIRRORED_HEAD}"] if with_head else []
-    with _exclusive(mirror):
+    with gitrun.exclusive(mirror):
         # The repository's own ignore list, as data: `git status` in the mirror honours it.
         exclude = git_dir / "info" / "exclude"
         (mirror / "info").mkdir(exist_ok=True)
@@ -255,14 +223,14 @@ def _mirror(git_dir: Path, name: str, cache_dir: Path, *, with_head: bool) -> Pa
             exclude.read_bytes() if exclude.is_file() else b""
         )
         try:
-            _git(
+            gitrun.git(
                 "fetch", "--quiet", "--force", "--prune", "--no-tags", "--no-write-fetch-head",
                 "--no-recurse-submodules", "--", str(git_dir), *head,
                 "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*",
                 "+refs/remotes/*:refs/remotes/*",
                 git_dir=mirror,
             )  # fmt: skip
-        except GitFailed as error:
+        except gitrun.GitFailed as error:
             raise SourceError(
                 f"cannot read the git repository {git_dir}: {error}; check that `git log` works there"
             ) from None
@@ -274,11 +242,11 @@ def _uncommitted(
 ) -> bool:
     """Whether ``root``'s files under ``only`` differ from ``commit`` (untracked files included,
     ignored ones not), compared in the mirror so that nothing of the repository's config runs."""
-    with _private_index() as env:
-        _git("read-tree", commit, git_dir=mirror, work_tree=root, env=env)
-        changes = _git(
+    with gitrun.private_index() as env:
+        gitrun.git("read-tree", commit, git_dir=mirror, work_tree=root, env=env)
+        changes = gitrun.git(
             "status", "--porcelain", "--untracked-files=all", "--ignore-submodules=all",
-            *_auditor_excludes(), "--", only, *excludes,
+            *gitrun.auditor_excludes(), "--", only, *excludes,
             git_dir=mirror, work_tree=root, env=env,
         )  # fmt: skip
     return bool(changes)
@@ -297,8 +265,10 @@ def _snapshot_folder(
 ) -> tuple[str, Path]:
     """Commit a plain folder's files into a private bare repository; return (commit SHA, repository)."""
     key = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
-    store = _private_repository(cache_dir / "snapshots" / f"{_sanitize(folder.name)}-{key}.git")
-    with _exclusive(store):
+    store = gitrun.private_repository(
+        cache_dir / "snapshots" / f"{_sanitize(folder.name)}-{key}.git", head=_MIRRORED_HEAD
+    )
+    with gitrun.exclusive(store):
         return _snapshot(store, folder, base=None, only=".", excludes=excludes), store
 
 
@@ -310,18 +280,20 @@ def _snapshot(
     With ``base`` (a commit of ``repository``), the snapshot is that commit plus the working-tree
     state under ``only``. .gitignore files in the folder are honoured.
     """
-    with _private_index() as env:
+    with gitrun.private_index() as env:
         env = {**env, **_SNAPSHOT_ENV}
         parents: list[str] = []
         if base is not None:
-            _git("read-tree", base, git_dir=repository, work_tree=folder, env=env)
+            gitrun.git("read-tree", base, git_dir=repository, work_tree=folder, env=env)
             parents = ["-p", base]
-        _git("add", "--all", *_auditor_excludes(), "--", only, *excludes, git_dir=repository, work_tree=folder, env=env)  # fmt: skip
-        tree = _git("write-tree", git_dir=repository, work_tree=folder, env=env)
+        gitrun.git("add", "--all", *gitrun.auditor_excludes(), "--", only, *excludes, git_dir=repository, work_tree=folder, env=env)  # fmt: skip
+        tree = gitrun.git("write-tree", git_dir=repository, work_tree=folder, env=env)
         message = f"repaudit snapshot of {folder}"
-        commit = _git("commit-tree", tree, *parents, "-m", message, git_dir=repository, env=env)
+        commit = gitrun.git(
+            "commit-tree", tree, *parents, "-m", message, git_dir=repository, env=env
+        )
     # A ref per snapshot keeps it safe from `git gc` for as long as the cache lives.
-    _git("update-ref", f"refs/snapshots/{commit}", commit, git_dir=repository)
+    gitrun.git("update-ref", f"refs/snapshots/{commit}", commit, git_dir=repository)
     return commit
 
 
@@ -343,10 +315,10 @@ def _resolve_remote(target: str, url: str, ref: str | None, cache_dir: Path) -> 
     if clone_dir.exists():
         if not (ref and _is_full_sha(ref) and _has_commit(clone_dir, ref)):
             try:
-                with _exclusive(clone_dir):
-                    _git("fetch", "--quiet", "origin", "--tags", "--prune", "--force",
+                with gitrun.exclusive(clone_dir):
+                    gitrun.git("fetch", "--quiet", "origin", "--tags", "--prune", "--force",
                          git_dir=clone_dir, auditor_config=True)  # fmt: skip
-            except GitFailed as error:
+            except gitrun.GitFailed as error:
                 warnings = (
                     f"could not update the cached clone of {public} ({error}); audited the cached copy",
                 )
@@ -355,9 +327,9 @@ def _resolve_remote(target: str, url: str, ref: str | None, cache_dir: Path) -> 
     if ref and _is_full_sha(ref) and not _has_commit(clone_dir, ref):
         # A commit no branch or tag reaches (e.g. of a pull request): hosts serve it by SHA.
         # On failure _rev_parse below reports the unknown ref, with how to list the known ones.
-        with contextlib.suppress(GitFailed):
-            _git("fetch", "--quiet", "origin", ref, git_dir=clone_dir, auditor_config=True)
-    if ref is None and not _git("for-each-ref", "--count=1", git_dir=clone_dir):
+        with contextlib.suppress(gitrun.GitFailed):
+            gitrun.git("fetch", "--quiet", "origin", ref, git_dir=clone_dir, auditor_config=True)
+    if ref is None and not gitrun.git("for-each-ref", "--count=1", git_dir=clone_dir):
         raise SourceError(
             f"{target} has no commits yet: push the code there, or audit a local clone of it"
         )
@@ -382,13 +354,13 @@ def _clone(url: str, clone_dir: Path) -> None:
     """Clone into a private temporary folder, then rename: a crash, Ctrl-C or a concurrent clone of
     the same URL never leaves a half-written clone where the next audit would find it, and the
     partial clone of a killed audit is removed by the next one."""
-    partial = _partial(clone_dir)
+    partial = gitrun.temporary_name(clone_dir)
     try:
-        _git("clone", "--quiet", "--bare", "--", url, str(partial), auditor_config=True)
+        gitrun.git("clone", "--quiet", "--bare", "--", url, str(partial), auditor_config=True)
         # A bare clone has no fetch refspec; map branches one to one so later fetches update them.
-        _git("config", "remote.origin.fetch", "+refs/heads/*:refs/heads/*", git_dir=partial)
-        _place(partial, clone_dir)
-    except GitFailed as error:
+        gitrun.git("config", "remote.origin.fetch", "+refs/heads/*:refs/heads/*", git_dir=partial)
+        gitrun.place(partial, clone_dir)
+    except gitrun.GitFailed as error:
         raise SourceError(
             f"cannot clone {public_url(url)}: {error}; check the URL and network access, "
             "or clone it yourself and pass the local folder"
@@ -397,172 +369,12 @@ def _clone(url: str, clone_dir: Path) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
 
-# ---------------------------------------------------------------- repaudit's own repositories
-
-
-def _private_repository(path: Path) -> Path:
-    """A bare repository of repaudit's own at ``path``, created if missing; its HEAD names the
-    mirrored HEAD of a local repository (unused by clones and snapshots)."""
-    if not path.exists():
-        partial = _partial(path)
-        try:
-            _git("init", "--quiet", "--bare", str(partial))
-            _git("symbolic-ref", "HEAD", _MIRRORED_HEAD, git_dir=partial)
-            _place(partial, path)
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
-    return path.resolve()
-
-
-def _partial(final: Path) -> Path:
-    """A temporary name beside ``final`` that says which process writes it; removes the partial
-    folders of processes on this host that died before renaming theirs (kill -9, power loss)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    host = socket.gethostname()
-    for entry in final.parent.glob(".*.partial-*"):
-        owner, _, pid = entry.name.rpartition(".partial-")[2].rpartition("-")
-        if owner == host and pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(entry, ignore_errors=True)
-    return final.with_name(f".{final.name}.partial-{host}-{os.getpid()}")
-
-
-def _place(partial: Path, final: Path) -> None:
-    """Rename a finished ``partial`` to ``final`` (the caller removes it when another audit placed
-    one first, or when it was never finished)."""
-    with contextlib.suppress(OSError):  # another audit finished the same folder first: use that one
-        partial.rename(final)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@contextlib.contextmanager
-def _exclusive(repository: Path) -> Iterator[None]:
-    """One audit at a time updates a cached repository (two fetches would race for its refs)."""
-    with open(repository / "repaudit.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # waits; Ctrl-C interrupts the wait
-        yield
-
-
-@contextlib.contextmanager
-def _private_index() -> Iterator[dict[str, str]]:
-    """The environment of a git command that uses a throw-away index file of its own."""
-    with tempfile.TemporaryDirectory(prefix="repaudit-index-") as scratch:
-        yield {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
-
-
-# ---------------------------------------------------------------- running git
-
-
-def _git(
-    *args: str,
-    git_dir: Path | None = None,
-    work_tree: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    auditor_config: bool = False,
-) -> str:
-    """Run one git command and return its stdout, stripped; GitFailed with git's reason otherwise.
-
-    ``git_dir`` is always one of repaudit's own repositories and ``work_tree`` (also the working
-    directory, so pathspecs are relative to it) a folder git only reads or a fresh checkout.
-    ``auditor_config`` keeps the auditor's system and global git configuration (remote clones).
-    """
-    output = _git_bytes(
-        *args, git_dir=git_dir, work_tree=work_tree, env=env, auditor_config=auditor_config
-    )
-    return output.decode("utf-8", "replace").strip()
-
-
-def _git_bytes(
-    *args: str,
-    git_dir: Path | None = None,
-    work_tree: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    auditor_config: bool = False,
-    stdin: bytes = b"",
-) -> bytes:
-    """``_git`` with bytes in (``stdin``) and out."""
-    command = ["git", *_SAFE_OPTIONS]
-    if git_dir is not None:
-        command.append(f"--git-dir={git_dir}")
-    if work_tree is not None:
-        command.append(f"--work-tree={work_tree}")
-    environment = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_VARIABLES}
-    environment.update(_GIT_ENV)
-    if not auditor_config:
-        environment.update(_NO_AUDITOR_CONFIG)
-    environment.update(env or {})
-    # Through the reaper: git and its helpers (ssh, index-pack) die with repaudit, even on kill -9.
-    process = subprocess.Popen(
-        reaper.wrap([*command, *args]),
-        cwd=work_tree or git_dir or "/",
-        env=environment,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # Ctrl-C reaches repaudit, which stops git itself
-    )
-    try:
-        stdout, stderr = process.communicate(stdin)
-    except BaseException:  # Ctrl-C: the reaper gives git a moment (its lock files), then kills all
-        process.terminate()
-        try:
-            process.wait(timeout=reaper.GRACE_SECONDS + 5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        raise
-    if process.returncode != 0:
-        raise GitFailed(_git_reason(stderr.decode("utf-8", "replace"), process.returncode))
-    return stdout
-
-
-def _git_reason(stderr: str, returncode: int) -> str:
-    """git's whole complaint on one line: each message (``fatal:``, ``error:``, a paragraph of
-    advice) once, its wrapped lines joined, the prefixes dropped."""
-    messages: list[str] = []
-    joining = False
-    for line in stderr.splitlines():
-        line = line.strip()
-        if not line:
-            joining = False
-            continue
-        prefix = re.match(r"^(fatal|error|warning|hint|remote): ?", line)
-        text = line[prefix.end() :] if prefix else line
-        if joining and not prefix:
-            messages[-1] = f"{messages[-1]} {text}"
-        elif text:
-            messages.append(text)
-        joining = True
-    reasons = [m.rstrip(".") for m in dict.fromkeys(messages)]
-    return "; ".join(reasons) or f"git exited with code {returncode}"
-
-
-@functools.cache
-def _auditor_excludes() -> tuple[str, ...]:
-    """``-c core.excludesFile=...`` naming the auditor's own global ignore file (set in the global
-    config, else git's default place): honoured although the rest of that config is switched off,
-    so files the auditor ignores everywhere (editor folders) are never "uncommitted changes"."""
-    try:
-        configured = _git("config", "--global", "--path", "--get", "core.excludesFile", auditor_config=True)  # fmt: skip
-    except GitFailed:  # not set
-        configured = ""
-    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    path = Path(configured) if configured else xdg / "git" / "ignore"
-    return ("-c", f"core.excludesFile={path}") if path.is_file() else ()
-
-
 def _rev_parse(repository: Path, ref: str, target: str, *, where: Path) -> str:
     try:
-        return _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", git_dir=repository)
-    except GitFailed:
+        return gitrun.git(
+            "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", git_dir=repository
+        )
+    except gitrun.GitFailed:
         raise SourceError(
             f"unknown ref {ref!r} in {target}: list branches and tags with "
             f"`git -C {where} branch -a` and `git -C {where} tag`, then pass one with --ref"
@@ -576,7 +388,7 @@ def _merge_refs(target: str, in_target: str | None, flag: str | None) -> str | N
 
 
 def _submodule_warning(repository: Path, commit: str) -> tuple[str, ...]:
-    if not _has_object(repository, f"{commit}:.gitmodules"):
+    if not gitrun.has_object(repository, f"{commit}:.gitmodules"):
         return ()
     return ("the repository has git submodules; they are not checked out in the seeds' trees",)
 
@@ -584,7 +396,9 @@ def _submodule_warning(repository: Path, commit: str) -> tuple[str, ...]:
 def _lfs_warning(repository: Path, commit: str, subdirectory: str) -> tuple[str, ...]:
     """A warning naming the Git LFS pointer files under ``subdirectory`` at ``commit``: the seeds
     would read a 130-byte pointer where the paper's code expects its data or weights."""
-    listing = _git_bytes("ls-tree", "-r", "-l", "-z", "--full-tree", commit, git_dir=repository)
+    listing = gitrun.git_bytes(
+        "ls-tree", "-r", "-l", "-z", "--full-tree", commit, git_dir=repository
+    )
     prefix = subdirectory.rstrip("/") + "/" if subdirectory else ""
     candidates: list[tuple[str, str]] = []  # (blob id, path)
     for entry in listing.decode("utf-8", "replace").split("\0"):
@@ -595,7 +409,7 @@ def _lfs_warning(repository: Path, commit: str, subdirectory: str) -> tuple[str,
             candidates.append((fields[2], path))
     if not candidates:
         return ()
-    batch = _git_bytes(
+    batch = gitrun.git_bytes(
         "cat-file",
         "--batch",
         git_dir=repository,
@@ -625,15 +439,7 @@ def _is_full_sha(ref: str) -> bool:
 
 
 def _has_commit(repository: Path, sha: str) -> bool:
-    return _has_object(repository, f"{sha}^{{commit}}")
-
-
-def _has_object(repository: Path, name: str) -> bool:
-    try:
-        _git("cat-file", "-e", name, git_dir=repository)
-    except GitFailed:
-        return False
-    return True
+    return gitrun.has_object(repository, f"{sha}^{{commit}}")
 
 
 def public_url(url: str) -> str:
