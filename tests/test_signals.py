@@ -128,13 +128,18 @@ def test_a_stopped_clone_leaves_no_git_running_and_no_partial_clone(
 
 
 @pytest.mark.sandbox
-@pytest.mark.parametrize("level", LEVELS, ids=str)
+@pytest.mark.parametrize(
+    ("level", "how"),
+    [*((level, signal.SIGKILL) for level in LEVELS), (Isolation.NONE, signal.SIGTERM)],
+    ids=lambda x: x.name if isinstance(x, signal.Signals) else str(x),
+)
 def test_kill_9_of_repaudit_takes_its_seeds_along(
-    tmp_path: Path, toy_repo: ToyRepo, level: Isolation
+    tmp_path: Path, toy_repo: ToyRepo, level: Isolation, how: signal.Signals
 ) -> None:
     """No orphans at any level: the seed, and a grandchild that left its session, die with
-    repaudit even when repaudit gets no chance to clean up."""
-    marker = f"repaudit-orphan-{level}-{os.getpid()}"
+    repaudit even when repaudit gets no chance to clean up (kill -9, or SIGTERM, which Python
+    does not catch)."""
+    marker = f"repaudit-orphan-{level}-{how.name}-{os.getpid()}"
     detach = (
         "import subprocess, sys, time; "
         f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', '{marker}-detached'],"
@@ -143,6 +148,6 @@ def test_kill_9_of_repaudit_takes_its_seeds_along(
     toy_repo(files={"train.py": detach})
     process = start(tmp_path, "paper", REPAUDIT_ISOLATION=level.value)
     wait_for(f"{marker}-detached", process)
-    process.send_signal(signal.SIGKILL)
+    process.send_signal(how)
     process.communicate(timeout=60)
     assert gone(marker) == []

@@ -167,8 +167,10 @@ class SlurmExecutor:
                     absent[job_id] = absent.get(job_id, 0) + 1
                 else:
                     absent.pop(job_id, None)
-                done = job.done()
-                if done or absent.get(job_id, 0) >= _VANISHED_POLLS:
+                gone = absent.get(job_id, 0) >= _VANISHED_POLLS
+                # Before calling a job vanished, ask accounting now (it is otherwise polled rarely).
+                done = job.done(force_check=gone)
+                if done or gone:
                     del pending[job_id]
                     yield job, not done
             if pending:
