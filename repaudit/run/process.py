@@ -68,9 +68,9 @@ class _Tree:
         self._lock = threading.Lock()  # the timer, the memory watcher and Ctrl-C may kill at once
 
     def kill(self) -> None:
-        # The PID-namespace wrappers take their whole tree with them; for plain runs, the session's
-        # process group plus every descendant still attached by parent id. Once the first process
-        # is reaped its id may be reused, so then only the group (which pins the id) is signalled.
+        # The reaper and every descendant by parent id (the reaper, a subreaper, keeps detached
+        # ones attached), and the session's process group. Once the reaper is reaped its id may be
+        # reused, so then only the group (which pins the id) is signalled.
         with self._lock:
             pids = [] if self._reaped else [self.process.pid, *_descendants(self.process.pid)]
             for pid in pids:
