@@ -190,9 +190,14 @@ def find_audit_spec(
             default_environment=default, note=note,
         )  # fmt: skip
     loaded = spec.load_spec(
-        code_dir, spec_path=spec_path, registry_dir=registry, registry_key=key,
-        overrides=request.overrides, default_environment=default,
-    )  # fmt: skip
+        code_dir,
+        spec_path=spec_path,
+        registry_dir=registry,
+        registry_key=key,
+        overrides=request.overrides,
+        default_environment=default,
+        repo_label=pinned.target,  # not the throw-away checkout, deleted on exit
+    )
     if working is not None and spec_path == working:
         return dataclasses.replace(loaded, origin=f"{UNCOMMITTED} in {working.parent}")
     return loaded
@@ -381,10 +386,13 @@ def rerun_command(argv: Sequence[str], commit: str, spec_file: Path | None = Non
 @contextmanager
 def internal_errors_saved(log_path: Path) -> Iterator[None]:
     """An unexpected exception (a bug in repaudit) becomes InternalError, never a verdict: its
-    traceback is saved to ``log_path`` and the message names that file."""
+    traceback is saved to ``log_path`` and the message names that file. A disk that is full or
+    read-only is no bug: it becomes the StoreError that says so."""
     try:
         yield
     except (RepauditError, KeyboardInterrupt):
         raise
     except Exception as error:
+        if isinstance(error, OSError) and (problem := store.unwritable(error, log_path.parent)):
+            raise problem from error
         raise InternalError.saved(error, log_path) from error

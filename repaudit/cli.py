@@ -9,6 +9,7 @@ import os
 import shlex
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import click
 
 from repaudit import __version__
-from repaudit.errors import InternalError, RepauditError, UsageError
+from repaudit.errors import InternalError, RepauditError, RepauditWarning, UsageError
 from repaudit.formatting import size
 from repaudit.model import (
     Audit,
@@ -29,6 +30,7 @@ from repaudit.model import (
     ExitCode,
     ImprovementDecision,
     Isolation,
+    OnInterrupt,
     ReproductionDecision,
     Verdict,
 )
@@ -53,6 +55,8 @@ FAIL_ON_CHOICES: tuple[Decision, ...] = tuple(
     and d is not ImprovementDecision.HOLDS
 )
 OUTPUT_OPTIONS = ("output_format", "summary_md", "junit", "fail_on")
+#: More local slots than any machine has cores: a bigger number is a typo, refused before planning.
+MAX_WORKERS = 1024
 
 
 class EnumChoice(click.Choice):  # type: ignore[type-arg]
@@ -182,7 +186,7 @@ def emit_verdict(
 )
 @click.option(
     "--workers",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_WORKERS),
     default=1,
     show_default=True,
     help="Seeds run at once (local executor).",
@@ -265,6 +269,12 @@ def emit_verdict(
     help="Exit 4 instead of running seeds under weaker isolation than this.",
 )
 @click.option(
+    "--on-interrupt",
+    type=_choice(OnInterrupt),
+    help="With --executor slurm: what Ctrl-C does to the jobs still queued or running "
+    "(default: ask on a terminal, else cancel; leave: the same command picks them up again).",
+)
+@click.option(
     "--store",
     "store_dir",
     type=click.Path(path_type=Path),
@@ -291,10 +301,14 @@ def check(target: str, **options: Any) -> ExitCode:
     from repaudit.spec import SpecOverrides
 
     outputs = {name: options.pop(name) for name in OUTPUT_OPTIONS}
+    on_interrupt = options.pop("on_interrupt") or (
+        OnInterrupt.ASK if sys.stdin.isatty() else OnInterrupt.CANCEL
+    )
     make_executor = executor_factory(
         options.pop("executor_kind"),
         workers=options.pop("workers"),
         slurm_partition=options.pop("slurm_partition"),
+        cancel_on_interrupt=_cancel_question(on_interrupt),
     )
     progress = None if options.pop("quiet") else TerminalProgress()
     request = AuditRequest(
@@ -320,6 +334,29 @@ def check(target: str, **options: Any) -> ExitCode:
     assert result.audit_dir is not None
     report.write_outputs(result, store.AuditPaths(result.audit_dir))
     return emit_verdict(result, **outputs)
+
+
+def _cancel_question(choice: OnInterrupt) -> Callable[[int], bool]:
+    """--on-interrupt as the Slurm executor's question on Ctrl-C: cancel the jobs still running?"""
+
+    def ask(count: int) -> bool:
+        try:
+            return click.confirm(
+                f"\n{count} Slurm job(s) of this audit are still queued or running. Cancel them? "
+                "(no: they keep running, and the same command picks up their results)",
+                default=True,
+                err=True,
+            )
+        except (click.Abort, EOFError):  # a second Ctrl-C, or no answer: cancel
+            return True
+
+    match choice:
+        case OnInterrupt.CANCEL:
+            return lambda count: True
+        case OnInterrupt.LEAVE:
+            return lambda count: False
+        case OnInterrupt.ASK:
+            return ask
 
 
 # ---------------------------------------------------------------- stats
@@ -610,12 +647,31 @@ def _save_crash(error: BaseException) -> InternalError:
     return InternalError.saved(error, default_cache_dir() / "errors" / f"{stamp}-{os.getpid()}.log")
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """A RepauditWarning is one "warning:" line on stderr; other warnings look as Python shows them."""
+    if issubclass(category, RepauditWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
+
+
+_PYTHON_SHOWWARNING = warnings.showwarning
+
+
 def main() -> None:
     """Console entry point: the one place an error becomes a line and an exit code.
 
-    A RepauditError prints its message; any other exception is a bug in repaudit, never a verdict:
-    exit 4 with one line naming the saved traceback.
+    A RepauditError prints its message; a full or read-only disk is a StoreError; any other
+    exception is a bug in repaudit, never a verdict: exit 4 with one line naming the saved traceback.
     """
+    warnings.showwarning = _show_warning
     try:
         # Commands return their ExitCode; click.Exit (e.g. --help) returns its own code.
         code = cli.main(standalone_mode=False)
@@ -629,6 +685,11 @@ def main() -> None:
         click.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)
     except Exception as error:
+        from repaudit.store import unwritable
+
+        if isinstance(error, OSError) and (problem := unwritable(error, Path("."))):
+            click.echo(f"error: {problem}", err=True)
+            sys.exit(problem.exit_code)
         crash = _save_crash(error)
         click.echo(f"error: {crash}", err=True)
         sys.exit(crash.exit_code)

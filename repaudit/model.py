@@ -109,6 +109,17 @@ class ExecutorKind(enum.StrEnum):
     """One Slurm job array through submitit."""
 
 
+class OnInterrupt(enum.StrEnum):
+    """What Ctrl-C does to an audit's Slurm jobs still queued or running (--on-interrupt)."""
+
+    ASK = "ask"
+    """Ask on the terminal (the default there)."""
+    CANCEL = "cancel"
+    """scancel them (the default without a terminal, as in CI)."""
+    LEAVE = "leave"
+    """Let them run; the next `repaudit check` picks up their results."""
+
+
 class RunStatus(enum.StrEnum):
     """How one seed ended."""
 

@@ -235,3 +235,24 @@ def test_the_about_line_says_which_way_is_better(user_numbers_audit):
     )
     audit = dataclasses.replace(user_numbers_audit, results=(lower,))
     assert "lower is better" in report.context(audit, with_plots=False)["claims"][0]["about"]
+
+
+def test_user_text_cannot_close_the_markdown_code_fence(sample_audit) -> None:
+    """A newline and backticks in --command end up in the re-run command: the summary's fence
+    must still hold all of it, so nothing after it renders as Markdown or HTML."""
+    injected = "python t.py --seed {seed}\n````\n<img src=x onerror=alert(1)>\n## pwned\n```"
+    audit = dataclasses.replace(
+        sample_audit, rerun_command=f"repaudit check x --command '{injected}'"
+    )
+    lines = report.render_markdown(audit).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.lstrip("`") == "sh")
+    fence = lines[start][: -len("sh")]
+    end = next(
+        i
+        for i in range(start + 1, len(lines))
+        if set(lines[i]) == {"`"} and len(lines[i]) >= len(fence)
+    )
+    assert len(fence) == 5 and lines[end] == fence  # longer than the 4 backticks inside
+    inside = "\n".join(lines[start + 1 : end])
+    assert "<img src=x onerror=alert(1)>" in inside and "## pwned" in inside
+    assert all("<img" not in line for line in lines[end:])

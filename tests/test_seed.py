@@ -277,8 +277,7 @@ def test_training_has_no_network_but_prepare_does_and_shares_its_files(
     assert [r.status for r in seeds] == [RunStatus.OK, RunStatus.OK], seeds[0].log_tail
     assert (prepared / "data" / "train.bin").read_bytes() == b"dataset-bytes"  # nobody tampered
     tamper = json.loads((audit / "runs" / "method" / "seed-1" / "out" / "metrics.json").read_text())
-    if LEVEL is Isolation.BUBBLEWRAP:
-        assert tamper["tamper"] == "refused"
+    assert tamper["tamper"] == "refused"  # mounted read-only, at both levels that can do that
     # resume: the same prepare of the same commit is not run again
     written = (prepared / "data" / "train.bin").stat().st_mtime_ns
     again = run.run_prepare(
@@ -535,3 +534,65 @@ def test_a_run_that_prints_its_metric_then_crashes(tmp_path: Path, pinned_repo: 
     assert (plain.status, plain.reason, plain.cause, plain.metrics) == (
         RunStatus.FAILED, "exit code 1", "RuntimeError: plot failed", {},
     )  # fmt: skip
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("isolation_level", LEVELS, ids=str)
+def test_a_seed_cannot_forge_or_empty_its_own_log(
+    tmp_path: Path, isolation_level: Isolation, pinned_repo: PinnedRepo
+) -> None:
+    """The seed knows where its log lies ({out}/../stdout.log): appending a better number there,
+    or emptying it, changes nothing; the log is what came through the pipe."""
+    script = """
+        import os, subprocess, sys
+        print("acc 0.5", flush=True)
+        log = os.path.join(sys.argv[1], "..", "stdout.log")
+        for mode in ("a", "w"):
+            try:
+                open(log, mode).write("acc 0.99\\n")
+            except OSError:
+                pass
+        # a detached child that keeps stdout open long after the seed exits
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True)
+    """
+    source = pinned_repo(files={"train.py": script})
+    claim = Claim("acc", 0.5, source=MetricSource(regex=r"acc ([0-9.]+)"))
+    request = make_request(
+        tmp_path, source, "python train.py {out}", claims=(claim,), isolation=isolation_level
+    )
+    started = time.monotonic()
+    result = run.run_seed(request)
+    assert result.status is RunStatus.OK, result.reason
+    assert result.metrics == {"acc": 0.5}
+    assert (request.run_dir / "stdout.log").read_text() == "acc 0.5\n"
+    assert time.monotonic() - started < 20  # the detached child did not hold the log open
+
+
+@pytest.mark.parametrize("problem", ["log", "disk"])
+def test_a_full_disk_is_never_a_seed_result_kept_on_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pinned_repo: PinnedRepo, problem: str
+) -> None:
+    """The seed exits 0 but its metric never reaches the disk: repaudit could not run it (no exit
+    code, so it runs again on resume), not "no-metric"."""
+    import errno
+
+    source = pinned_repo(files={"train.py": "print('acc 0.5')\n"})
+    claim = Claim("acc", 0.5, source=MetricSource(regex=r"acc ([0-9.]+)"))
+    if problem == "log":  # repaudit's own log writer hits ENOSPC
+
+        def full(*args: object, **kwargs: object) -> None:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(process, "_replace", full)
+    else:  # the disk is full when the seed ends
+
+        class Full:
+            f_bavail, f_frsize, f_files, f_favail = 0, 4096, 100, 10
+
+        monkeypatch.setattr(seed_module.os, "statvfs", lambda path: Full())
+        claim = Claim("acc", 0.5, source=MetricSource(regex=r"accuracy ([0-9.]+)"))
+    request = make_request(tmp_path, source, "python train.py", claims=(claim,))
+    result = run.run_seed(request)
+    assert result.status is RunStatus.FAILED and result.returncode is None, result
+    expected = "No space left on device" if problem == "log" else "is full"
+    assert expected in result.reason and "re-run" in result.reason

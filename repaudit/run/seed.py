@@ -45,6 +45,7 @@ _TRACEBACK = "Traceback (most recent call last):"
 _ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MAX_SEED_CALLS = 100  # distinct calls kept in the record; the hook logs at most 1000 per process
+_DISK_FULL_BYTES = 64 * 1024  # less free space than this after a failed seed: the disk is full
 
 
 def seed_variables(request: SeedRequest) -> dict[str, str]:
@@ -101,7 +102,8 @@ def _run_seed(request: SeedRequest, home: Path) -> RunResult:
     checkout = source_module.checkout(request.source, request.work_dir)
     readonly = list(request.environment.readonly_paths)
     if request.prepared_dir is not None:
-        readonly.append(link_prepared(request.prepared_dir, request.work_dir))
+        copy = request.isolation is Isolation.NONE
+        readonly.append(link_prepared(request.prepared_dir, request.work_dir, copy=copy))
     try:
         command = request.command.format(
             seed=request.key.seed,
@@ -144,6 +146,12 @@ def _run_seed(request: SeedRequest, home: Path) -> RunResult:
         hidden=[Path(os.path.commonpath([run_dir.absolute(), request.work_dir.absolute()]))],
     )
     status, reason, metrics = _judge(request, outcome, out, checkout)
+    problem = outcome.log_problem or (status is not RunStatus.OK and _disk_full(run_dir))
+    if problem:
+        # The host, not the seed, failed: no record that would be kept on resume (could_not_run).
+        # A log that could not be written whole is never read for a metric, even when the live
+        # view happens to hold one: only the pipe's own copy is the seed's output.
+        return could_not_run(request, OSError(f"{problem}; free space and re-run"), outcome.seconds)
     stdout, stderr = run_dir / "stdout.log", run_dir / "stderr.log"
     # The run's own last words, when it ended by itself (not at repaudit's limit or Ctrl-C).
     ended_itself = not (outcome.timed_out or outcome.interrupted)
@@ -251,6 +259,19 @@ def _exit_words(code: int | None) -> str:
     if number == signal.SIGKILL:
         words += " (when repaudit did not send it, usually the kernel's out-of-memory killer)"
     return words
+
+
+def _disk_full(folder: Path) -> str | None:
+    """Why the disk holding ``folder`` can take no more (its free space is gone), else None: a seed
+    that failed then may have failed for the auditor's disk, not for its code."""
+    try:
+        free = os.statvfs(folder)
+    except OSError:
+        return None
+    out_of_inodes = free.f_files and not free.f_favail  # (filesystems without inodes report 0 of 0)
+    if free.f_bavail * free.f_frsize >= _DISK_FULL_BYTES and not out_of_inodes:
+        return None
+    return f"the disk holding {folder} is full"
 
 
 def _mentions_memory(run_dir: Path) -> bool:

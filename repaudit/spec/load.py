@@ -108,16 +108,19 @@ def load_spec(
     registry_key: str | None = None,
     overrides: SpecOverrides = SpecOverrides(),
     default_environment: EnvironmentKind = EnvironmentKind.CURRENT,
+    repo_label: str | None = None,
 ) -> AuditSpec:
     """Find the spec (--spec, repaudit.toml, [tool.repaudit], registry, or flags only), apply the
     flags, validate, and return the AuditSpec. Raises SpecError naming the file, key and fix.
 
     `default_environment` applies when neither the spec nor a flag names one (docs/spec.md: a
-    cloned remote repository gets its own venv; a local one runs under the current interpreter)."""
+    cloned remote repository gets its own venv; a local one runs under the current interpreter).
+    `repo_label` names the repository in errors when ``repo_dir`` is a throw-away checkout of it."""
     raw, where, origin = _find(repo_dir, spec_path, registry_dir, registry_key)
     if raw is None and overrides.command is None:
+        shown = repo_label or repo_dir
         raise SpecError(
-            f"no audit spec in {repo_dir}: add repaudit.toml (`repaudit init {repo_dir}` writes one) "
+            f"no audit spec in {shown}: add repaudit.toml (`repaudit init {shown}` writes one) "
             "or pass --command"
         )
     raw = copy.deepcopy(raw or {})
@@ -206,10 +209,14 @@ def _find(
             raise SpecError(f"--spec {spec_path} does not exist: pass the path of a spec file")
         return _read_toml(spec_path), str(spec_path), str(spec_path)
     if repo_dir is not None and (repo_dir / "repaudit.toml").is_file():
-        return _read_toml(repo_dir / "repaudit.toml"), "repaudit.toml", "repaudit.toml"
+        return (
+            _read_toml(repo_dir / "repaudit.toml", "repaudit.toml"),
+            "repaudit.toml",
+            "repaudit.toml",
+        )
     pyproject = repo_dir / "pyproject.toml" if repo_dir is not None else None
     if pyproject is not None and pyproject.is_file():
-        table = _read_toml(pyproject).get("tool", {}).get("repaudit")
+        table = _read_toml(pyproject, "pyproject.toml").get("tool", {}).get("repaudit")
         if table is not None and not isinstance(table, dict):
             raise SpecError("pyproject.toml: tool.repaudit must be a table: write [tool.repaudit]")
         if table is not None:
@@ -221,11 +228,13 @@ def _find(
     return None, "flags", "flags"
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, shown: str | None = None) -> dict[str, Any]:
+    """The TOML table in ``path``; errors name it as ``shown`` (a file of the audited repository by
+    its path there, not by the throw-away checkout it was read from)."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise SpecError(f"{path}: not valid TOML ({error}): fix the syntax") from None
+        raise SpecError(f"{shown or path}: not valid TOML ({error}): fix the syntax") from None
 
 
 def _merge_flags(raw: dict[str, Any], overrides: SpecOverrides) -> dict[tuple[str, str], str]:

@@ -31,6 +31,9 @@ from repaudit.model import (
 from repaudit.spec.sources import SOURCE_KEYS, SOURCE_KINDS, check_source
 
 DEFAULT_SEEDS = 5
+#: Seeds per arm (and repeats of the first seed) an audit may ask for: each is a training run, so
+#: more is a typo, and the plan of a billion runs would fill the memory before the first one starts.
+MAX_SEEDS = 1000
 PLACEHOLDERS = frozenset({"seed", "out", "threads", "gpu"})
 PRIMARY_CLAIM = ("[claim]", "[[claims]] #1")  # the claim the --claim/--metric-* flags set
 
@@ -211,8 +214,14 @@ class _Builder:
             seed_from_env=run.get("seed_from_env", False),
             deterministic=run.get("deterministic", False),
             repeat_seed=self.count(
-                run, "repeat_seed", 0, "0 (off) or 2 or more", low=2, allowed={0}
-            ),
+                run,
+                "repeat_seed",
+                0,
+                f"0 (off) or 2 to {MAX_SEEDS}",
+                low=2,
+                allowed={0},
+                high=MAX_SEEDS,
+            ),  # fmt: skip
             memory_bytes=self.parsed(run, "memory", parse_size, None),
             gpus_per_seed=self.count(run, "gpus_per_seed", 0, "0 or more", low=0),
             env=self.strings(run.get("env", {}), "[run.env]"),
@@ -385,9 +394,15 @@ class _Builder:
 
     def seeds(self, value: int | list[int]) -> tuple[int, ...]:
         if isinstance(value, int):
-            if value < 1:
-                raise self.fail("[run]", "seeds", f"= {value}", "give 1 or more (e.g. seeds = 5)")
+            if not 1 <= value <= MAX_SEEDS:
+                raise self.fail(
+                    "[run]", "seeds", f"= {value}", f"give 1 to {MAX_SEEDS} (e.g. seeds = 5)"
+                )
             return tuple(range(1, value + 1))
+        if len(value) > MAX_SEEDS:
+            raise self.fail(
+                "[run]", "seeds", f"lists {len(value)} seeds", f"list at most {MAX_SEEDS}"
+            )
         if not value or len(set(value)) < len(value) or min(value) < 0:
             raise self.fail(
                 "[run]", "seeds", f"= {value}", "list distinct non-negative seeds, or give a count"
@@ -426,9 +441,10 @@ class _Builder:
         low: int,
         allowed: Collection[int] = (),
         label: str = "[run]",
+        high: float = math.inf,
     ) -> int:
         value = table.get(key, default)
-        if value < low and value not in allowed:
+        if (value < low or value > high) and value not in allowed:
             raise self.fail(label, key, f"= {value}", f"use {wanted}")
         return value
 
