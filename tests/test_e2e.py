@@ -140,7 +140,10 @@ def test_bad_inputs_give_one_line_errors(tmp_path, toy_repo):
     plain.mkdir()
     no_spec = repaudit("check", "plain", "--claim", "0.8", cwd=tmp_path)
     assert no_spec.returncode == 2 and "--command" in no_spec.stderr
-    assert "no audit spec in plain," in no_spec.stderr and "`repaudit init plain --try`" in no_spec.stderr
+    assert (
+        "no audit spec in plain," in no_spec.stderr
+        and "`repaudit init plain --try`" in no_spec.stderr
+    )
 
 
 def test_fail_on_lets_chosen_decisions_pass_with_a_warning(tmp_path, toy_repo):
