@@ -7,6 +7,7 @@ Every number goes through ``formatting`` (ScoreFormat, percent, ...), which neve
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -191,6 +192,8 @@ class Q2Words:
         self.claim, self.gap, self.method, self.baseline = claim, gap, method, baseline
         self.f = ScoreFormat(method, printed=printed_decimals(claim, claim.value))
         runs = claim.runs if claim.kind is ClaimKind.MEAN else 1
+        self.runs = runs
+        """Runs behind each of the paper's numbers."""
         self.paper_way = (
             "one run of the method against the re-run baseline mean"
             if claim.baseline is None
@@ -336,6 +339,21 @@ class Q2Words:
                 f"{level:.2g}. The baseline was not re-run, so this checks the paper's gap, not "
                 "its number; an unlucky or diverged baseline run would fake such a gap too."
             )
+        n = self.method.size
+        if self.runs == 1:
+            # The exact check's floor: its share of ordered pairs of the n + 2 runs is at least
+            # 1/((n+2)(n+1)), doubled for the selection; below `enough` seeds no gap passes.
+            floor = float(stats.published_chance(1 / ((n + 2) * (n + 1))))
+            enough = next(k for k in itertools.count(n) if 2 / ((k + 2) * (k + 1)) <= level)
+            if floor > level:
+                return (
+                    f"With {n} method seeds no gap can be told from seed luck without baseline "
+                    f"runs: the check that holds for any score distribution (how often two of "
+                    f"the {n + 2} runs, the paper's two included, differ by that much) cannot go "
+                    f"below {percent(floor)} of the positive comparisons, above {level:.2g}; "
+                    f"{enough} method seeds could pass it. Re-run the baseline arm to settle it"
+                    f"{self._seeds(imp, None)}"
+                )
         return (
             f"A gap of {gap} between the paper's runs is what seed luck alone gives: {luck}. "
             f"Re-run the baseline arm to settle it{self._seeds(imp, None)}"
