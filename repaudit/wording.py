@@ -190,7 +190,10 @@ class Q2Words:
         self, claim: Claim, gap: float, method: np.ndarray, baseline: np.ndarray | None
     ) -> None:
         self.claim, self.gap, self.method, self.baseline = claim, gap, method, baseline
-        self.f = ScoreFormat(method, printed=printed_decimals(claim, claim.value))
+        # Gaps are read at the precision of the seed spread: the baseline's when every method
+        # seed scored the same (a seed-invariant method), else the method's.
+        spread = baseline if baseline is not None and stats.sd(method) == 0 else method
+        self.f = ScoreFormat(spread, printed=printed_decimals(claim, claim.value))
         runs = claim.runs if claim.kind is ClaimKind.MEAN else 1
         self.runs = runs
         """Runs behind each of the paper's numbers."""
@@ -303,9 +306,16 @@ class Q2Words:
                     f"that: {shows}; {bound}, and the claimed {f.signed(gap)} lies above it "
                     f"({size_p})."
                 )
+            below = (
+                f" The mean gap is below the claimed {f.signed(gap)} (the whole interval lies "
+                "below it): the claim holds as one gap measured the paper's way could show it, "
+                "not as this code's average."
+                if imp.gap_interval.high < gap
+                else ""
+            )
             return (
                 f"No gain is claimed (a parity claim, so only its size is tested): {shows}; "
-                f"{bound}, and the claimed {f.signed(gap)} is within that ({size_p})."
+                f"{bound}, and the claimed {f.signed(gap)} is within that ({size_p}).{below}"
             )
         reason = {
             ImprovementDecision.HOLDS: f"The gain holds: {shows}, above 0 ({welch}); {claimed}, "

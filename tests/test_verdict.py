@@ -564,3 +564,23 @@ def test_seed_luck_below_five_seeds_says_the_exact_check_cannot_pass_not_that_lu
     imp = evaluate(Claim("acc", 5.0, baseline=0.0), [0.0, 1.0, 0.5]).improvement
     assert "is what seed luck alone gives" not in imp.reason
     assert "5 method seeds" in imp.reason and "Re-run the baseline arm" in imp.reason
+
+
+def test_a_parity_claim_that_holds_only_as_a_single_run_measurement_says_so():
+    # 50 seeds each, the baseline 1.2 sds better on average: one run per arm still measures a
+    # gap of 0 often enough (the size test's question), but the reader must see the average.
+    gen = np.random.default_rng(5)
+    method, baseline = gen.normal(0, 1, 50), gen.normal(1, 1, 50)
+    imp = evaluate(Claim("acc", 0.0, baseline=0.0), method, baseline).improvement
+    assert imp.decision is ImprovementDecision.HOLDS and imp.gap_interval.high < 0
+    assert "not as this code's average" in imp.reason
+    fine = evaluate(Claim("acc", 0.0, baseline=0.0), BASELINE, BASELINE[::-1]).improvement
+    assert "average" not in fine.reason
+
+
+def test_a_seed_invariant_method_reads_its_gap_at_the_baselines_precision():
+    reach = {Arm.METHOD: SeedReach.REACHED}
+    imp = evaluate(Claim("acc", 0.9, baseline=0.8), [0.9] * 5,
+                   [0.801, 0.812, 0.795, 0.808, 0.79], reach=reach).improvement  # fmt: skip
+    assert imp.decision is ImprovementDecision.HOLDS
+    assert "+0.0988 [+0.0902, +0.1074]" in imp.reason
