@@ -192,7 +192,8 @@ class Q2Words:
         self.claim, self.gap, self.method, self.baseline = claim, gap, method, baseline
         # Gaps are read at the precision of the seed spread: the baseline's when every method
         # seed scored the same (a seed-invariant method), else the method's.
-        spread = baseline if baseline is not None and stats.sd(method) == 0 else method
+        constant = method.size > 1 and stats.sd(method) == 0
+        spread = baseline if baseline is not None and constant else method
         self.f = ScoreFormat(spread, printed=printed_decimals(claim, claim.value))
         runs = claim.runs if claim.kind is ClaimKind.MEAN else 1
         self.runs = runs
