@@ -8,6 +8,7 @@ seeds are still running rather than hung.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import threading
@@ -52,7 +53,8 @@ class TerminalProgress:
         colour: bool | None = None,
         verbose: bool = False,
         interval: float | None = None,
-    ):
+    ) -> None:
+        # sys.stderr as it is now, not when this module was imported (click's test runner swaps it)
         self.stream = stream if stream is not None else sys.stderr
         self.clock = clock
         self.live = self.stream.isatty() if live is None else live
@@ -67,8 +69,8 @@ class TerminalProgress:
         """The phase under way and when it started."""
         self.since: dict[RunKey, float] = {}
         """Running seeds and when each started."""
-        self.logs: dict[RunKey, Path] = {}
-        """Each started seed's folder (its logs), for --verbose."""
+        self.run_dirs: dict[RunKey, Path] = {}
+        """Each started seed's folder: where its logs go."""
         self._lock = threading.RLock()  # seeds start on executor threads
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -150,30 +152,53 @@ class TerminalProgress:
         self._write(f"{total} seed runs{kept}; {self.to_run} to run")
 
     def started(self, request: SeedRequest) -> None:
-        """Count a running seed (and name it and its folder with --verbose)."""
+        """Count a running seed, remember where its logs go (and name both with --verbose)."""
         with self._lock:
             self.running += 1
             self.since[request.key] = self.clock()
-            self.logs[request.key] = request.run_dir
+            self.run_dirs[request.key] = request.run_dir
             if self.verbose:
                 self._write(f"started {request.key} in {request.run_dir}")
 
     def finished(self, result: RunResult) -> None:
-        """One line for the finished seed, with the counts and the time left."""
+        """One line for the finished seed, with the counts and the time left; a seed that failed
+        or exited with an error gets a second line: what its output says went wrong, and its log."""
         with self._lock:
             self.since.pop(result.key, None)
             self.running -= 1
             self.done += 1
-            if result.status is not RunStatus.OK:
+            if not result.ok:
                 self.failed += 1
             values = "  ".join(f"{name} {value:.6g}" for name, value in result.metrics.items())
-            outcome = values if result.ok else f"{result.status.value}: {result.reason}"
+            outcome = f"{result.status.value}: {result.reason}"
+            if result.status is RunStatus.OK:
+                outcome = values
+            elif result.status is RunStatus.OK_WITH_ERROR:
+                outcome = f"{values}  ({outcome})"
             self._write(
                 f"[{self.done}/{self.total}] {result.key}  {outcome}  ({duration(result.seconds)})"
                 f"  · {self.running} running · {self.failed} failed · ETA {self._eta()}"
             )
-            if self.verbose and not result.ok and result.key in self.logs:
-                self._write(f"  logs: {self.logs[result.key]}")
+            if result.status is not RunStatus.OK:
+                log = self._log(result.key)
+                said = ([result.cause] if result.cause else []) + ([f"log: {log}"] if log else [])
+                if said:
+                    self._write("    " + "; ".join(said))
+
+    def _log(self, key: RunKey) -> str:
+        """The log that holds the run's error (stderr unless it is empty), relative when below the
+        working folder; "" when the run's folder is not known."""
+        run_dir = self.run_dirs.get(key)
+        if run_dir is None:
+            return ""
+        stderr = run_dir / "stderr.log"
+        log = stderr if stderr.exists() and stderr.stat().st_size else run_dir / "stdout.log"
+        relative = os.path.relpath(log)
+        return str(log) if relative.startswith("..") else relative
+
+    def note(self, line: str) -> None:
+        """A line the user should read before the seeds run."""
+        self._write(line)
 
     def _eta(self) -> str:
         ran = self.to_run - (self.total - self.done)

@@ -26,7 +26,7 @@ from scipy import stats as sps
 
 from repaudit import __version__, stats, units, wording
 from repaudit.errors import UsageError
-from repaudit.improvement import decide_improvement, with_evidence
+from repaudit.improvement import decide_improvement, holm_p_values, with_evidence
 from repaudit.model import (
     Arm,
     Audit,
@@ -223,25 +223,24 @@ def holm_levels(
 ) -> list[Levels]:
     """Holm's level per claim for each family of Q2 tests (gain, size, reverse) across claims.
 
-    Claims whose tests give no p-value (exact gaps, too few seeds) take no part.
+    Only deciding tests with a p-value take part (``improvement.holm_p_values``): claims whose
+    tests give none (exact gaps, too few seeds) and a parity claim's gain and reverse tests do
+    not; a claim with diverged runs brings the p-value of its guarded rule.
     """
     first = [
-        decide_improvement(claim, method, baseline, Levels.single(alpha), r, explain=False)
+        holm_p_values(claim, method, baseline, r, alpha)
         for claim, (method, baseline), r in zip(claims, arms, reach, strict=True)
     ]
-    levels = [Levels.single(alpha) for _ in claims]
     families = {}
     for family in ("gain", "size", "reverse"):
-        tested = {i: getattr(imp, f"{family}_test").p_value for i, imp in enumerate(first)
-                  if imp is not None and getattr(imp, f"{family}_test") is not None
-                  and getattr(imp, f"{family}_test").p_value is not None}  # fmt: skip
+        tested = {i: p[family] for i, p in enumerate(first) if family in p}
         if len(tested) > 1:
             adjusted = stats.holm_levels(list(tested.values()), alpha)
             families[family] = dict(zip(tested, adjusted.tolist(), strict=True))
-    for i in range(len(claims)):
-        levels[i] = Levels(*(families.get(f, {}).get(i, alpha)
-                             for f in ("gain", "size", "reverse")))  # fmt: skip
-    return levels
+    return [
+        Levels(*(families.get(f, {}).get(i, alpha) for f in ("gain", "size", "reverse")))
+        for i in range(len(claims))
+    ]
 
 
 def overall(results: Sequence[ClaimResult]) -> Verdict:

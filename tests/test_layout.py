@@ -30,10 +30,11 @@ FORBIDDEN = {
     "source": {"report", "audit", "cli", "run", "executors", "env", "spec", "store", "verdict"},
     "spec": {"report", "audit", "cli", "run", "executors", "env", "store", "verdict"},
     "report": {"audit", "cli", "executors"},
+    "trial": {"report", "audit", "cli", "executors", "store", "verdict", "console", "progress"},
     "audit": {"report", "cli", "console", "progress"},
     "units": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict", "stats"},
-    "console": {"stats", "store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict", "wording", "units", "progress"},
-    "progress": {"stats", "store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict", "wording", "units"},
+    "console": {"stats", "store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict", "wording", "units", "progress", "trial"},
+    "progress": {"stats", "store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict", "wording", "units", "trial"},
 }  # fmt: skip
 
 

@@ -103,7 +103,7 @@ def test_on_a_terminal_one_live_line_is_redrawn_and_cleared(tmp_path):
     assert stream.getvalue().endswith("ETA 3.0s\n")
 
 
-def test_verbose_names_each_seed_and_a_failed_seed_s_folder(tmp_path):
+def test_verbose_names_each_seed_s_folder_and_a_failed_seed_s_log(tmp_path):
     stream = io.StringIO()
     progress = TerminalProgress(stream, live=False, colour=False, verbose=True)
     progress.planned(total=1, resumed=0)
@@ -112,7 +112,7 @@ def test_verbose_names_each_seed_and_a_failed_seed_s_folder(tmp_path):
     progress.finished(RunResult(seed.key, RunStatus.FAILED, reason="exit code 1"))
     lines = stream.getvalue().splitlines()
     assert lines[1] == f"started method/seed-7 in {seed.run_dir}"
-    assert lines[-1] == f"  logs: {seed.run_dir}"
+    assert lines[-1] == f"    log: {seed.run_dir / 'stdout.log'}"
 
 
 class Recorder:

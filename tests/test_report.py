@@ -328,6 +328,28 @@ def test_a_failed_audit_says_why_at_the_top_and_shows_no_empty_tables(sample_aud
     assert "**Why:** method seed 0 ended with exit code 2." in report.render_markdown(audit)
 
 
+def test_a_failure_s_cause_reaches_the_why_line_and_the_seed_table(sample_audit):
+    """The error line a seed's output ended with (issue 11's cause) beside its reason, in the
+    failed audit's "Why" and in the terminal's per-seed table (issue 14)."""
+    cause = "ModuleNotFoundError: No module named 'apex'"
+    failed = tuple(
+        RunResult(r.key, RunStatus.FAILED, reason="exit code 1", cause=cause)
+        for r in sample_audit.runs
+    )
+    results, overall, reason = verdict.evaluate(sample_audit.spec, failed)
+    audit = dataclasses.replace(
+        sample_audit, runs=failed, results=results, verdict=overall, verdict_reason=reason
+    )
+    why = f"method seed 0 ended with exit code 1: {cause}"
+    assert f"**Why:** {why}." in report.render_markdown(audit)
+    table = report.render_text(audit, seed_table=True).splitlines()
+    header = next(i for i, line in enumerate(table) if line.startswith("arm "))
+    assert table[header].split() == ["arm", "seed", "status", "value", "duration", "cause"]
+    assert table[header + 1].endswith(f"{cause} (exit code 1)")
+    grouped = report.render_text(audit)  # without the table: the runs grouped by cause
+    assert f"failed — {cause} (exit code 1)" in grouped and "arm " not in grouped
+
+
 def test_provenance_names_the_origin_and_a_local_path_says_so(sample_audit, tmp_path):
     html = report.render_html(sample_audit)
     assert (
@@ -342,3 +364,24 @@ def test_provenance_names_the_origin_and_a_local_path_says_so(sample_audit, tmp_
     pushed = dataclasses.replace(local, remote="https://git.example.org/lab/paper.git")
     html = report.render_html(dataclasses.replace(audit, source=pushed))
     assert "<code>https://git.example.org/lab/paper.git</code>" in html and "runs only" not in html
+
+
+def test_user_text_cannot_close_the_markdown_code_fence(sample_audit) -> None:
+    """A newline and backticks in --command end up in the re-run command: the summary's fence
+    must still hold all of it, so nothing after it renders as Markdown or HTML."""
+    injected = "python t.py --seed {seed}\n````\n<img src=x onerror=alert(1)>\n## pwned\n```"
+    audit = dataclasses.replace(
+        sample_audit, rerun_command=f"repaudit check x --command '{injected}'"
+    )
+    lines = report.render_markdown(audit).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.lstrip("`") == "sh")
+    fence = lines[start][: -len("sh")]
+    end = next(
+        i
+        for i in range(start + 1, len(lines))
+        if set(lines[i]) == {"`"} and len(lines[i]) >= len(fence)
+    )
+    assert len(fence) == 5 and lines[end] == fence  # longer than the 4 backticks inside
+    inside = "\n".join(lines[start + 1 : end])
+    assert "<img src=x onerror=alert(1)>" in inside and "## pwned" in inside
+    assert all("<img" not in line for line in lines[end:])

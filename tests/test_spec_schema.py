@@ -116,6 +116,18 @@ def test_every_documented_spec_passes_the_schema(where, block, validator):
         VALID.replace("[run]", "[run]\nenv = { N = 1 }"),
         VALID + "[[claims]]\nvalue = 0.7\n",  # both forms
         VALID + "[slurm]\ncpus_per_task = 0\n",
+        VALID.replace("[run]", "[run]\nseeds = 1001"),  # the keys of real repositories (issue 11)
+        VALID.replace("[run]", '[run]\nworkdir = "../elsewhere"'),
+        VALID.replace("[run]", '[run]\nworkdir = "/abs"'),
+        VALID.replace("[run]", '[run]\nworkdir = "a/../../b"'),
+        VALID.replace("[run]", "[run]\naccept_exit = [0, 256]"),
+        VALID.replace("[run]", "[run]\naccept_exit = []"),
+        VALID.replace("[run]", "[run]\nmetric_after_failure = 1"),
+        VALID.replace('key = "test.acc"', 'key = "test.acc"\nreduce = "avg"'),
+        VALID.replace('key = "test.acc"', 'key = "test.acc"\nlast_n = 0\nreduce = "mean"'),
+        VALID.replace('key = "test.acc"', 'key = "test.acc"\nscale = 0'),
+        VALID.replace("value = 0.8", 'value = 0.8\nreduce = "avg"'),
+        VALID + '[source]\ncommit = "abc123"\n',
     ],
 )
 def test_what_the_parser_refuses_for_a_key_or_a_type_the_schema_refuses(

@@ -45,11 +45,20 @@ def table(
 def seed_table(runs: Sequence[Mapping[str, Any]], *, colour: bool = False) -> str:
     """Every run of the report context's ``runs``: arm, seed, status, value, duration, cause."""
     rows = [
-        (run["arm"], run["seed"], run["status"], run["value"], run["duration"], run["reason"])
+        (run["arm"], run["seed"], run["status"], run["value"], run["duration"], _cause(run))
         for run in runs
     ]
     tones = {(r, 2): run["tone"] for r, run in enumerate(runs)}
     return table(SEED_COLUMNS, rows, tones, colour=colour)
+
+
+def _cause(run: Mapping[str, Any]) -> str:
+    """What went wrong: the error line the run's output ended with and the reason beside it
+    ("ModuleNotFoundError: No module named 'x' (exit code 1)"), or the reason alone."""
+    cause, reason = run["cause"], run["reason"]
+    if not cause or cause == reason:
+        return reason
+    return f"{cause} ({reason})" if reason else cause
 
 
 def listing_row(audit: Audit) -> dict[str, Any]:

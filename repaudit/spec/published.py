@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from repaudit.model import ClaimKind, Direction, EnvironmentKind, Unit
-from repaudit.spec.schema import _SCHEMA
+from repaudit.model import ClaimKind, Direction, EnvironmentKind, Reduce, Unit
+from repaudit.spec.schema import _SCHEMA, MAX_SEEDS
 
 #: Tables of free-form string values ([run.env], [slurm.additional]).
 _STRING_TABLES = {("run", "env"), ("slurm", "additional")}
@@ -21,6 +21,14 @@ _STRING_TABLES = {("run", "env"), ("slurm", "additional")}
 _TABLE_OF = {("claim", "baseline_metric"): "metric", ("", "claims"): "claim"}
 _DURATION = r"^\s*(\d+(\.\d+)?([dhms]|$))+\s*$"
 _SIZE = r"^\s*\d+(\.\d+)?\s*[KMGTkmgt]?([Ii]?[Bb])?\s*$"
+#: Relative, never leaving the checkout (no leading "/", no ".." part), no placeholder.
+_WORKDIR = r"^(?!\s*/)(?!\s*\.\.(/|\s*$))(?!.*/\.\.(/|\s*$))[^{]*$"
+#: What a metric source's own keys do not say by type, for each table that holds a source.
+_SOURCE: dict[str, dict[str, Any]] = {
+    "reduce": {"enum": [r.value for r in Reduce]},
+    "last_n": {"minimum": 1},
+    "scale": {"not": {"const": 0}},
+}
 #: What a key's TOML type does not say; keyed like _SCHEMA, (table, key).
 _CONSTRAINTS: dict[tuple[str, str], dict[str, Any]] = {
     ("claim", "direction"): {"enum": [d.value for d in Direction]},
@@ -30,17 +38,27 @@ _CONSTRAINTS: dict[tuple[str, str], dict[str, Any]] = {
     ("run", "environment"): {"enum": [e.value for e in EnvironmentKind]},
     ("run", "python"): {"pattern": r"^\d+\.\d+(\.\d+)?$"},
     ("run", "resolve_as_of"): {"pattern": r"^(commit|today|\d{4}-\d\d-\d\d)$"},
-    ("run", "seeds"): {"minimum": 1, "minItems": 1, "uniqueItems": True},
+    ("run", "seeds"): {
+        "minimum": 1,
+        "maximum": MAX_SEEDS,
+        "minItems": 1,
+        "maxItems": MAX_SEEDS,
+        "uniqueItems": True,
+    },
     ("run", "timeout"): {"pattern": _DURATION, "exclusiveMinimum": 0},
     ("run", "memory"): {"pattern": _SIZE, "minimum": 1},
-    ("run", "repeat_seed"): {"minimum": 0, "not": {"const": 1}},
+    ("run", "repeat_seed"): {"minimum": 0, "maximum": MAX_SEEDS, "not": {"const": 1}},
     ("run", "gpus_per_seed"): {"minimum": 0},
+    ("run", "workdir"): {"pattern": _WORKDIR},
+    ("run", "accept_exit"): {"minItems": 1, "uniqueItems": True, "items": {"maximum": 255}},
+    ("source", "commit"): {"pattern": r"^([0-9a-f]{40}|[0-9a-f]{64})$"},
     ("stats", "alpha"): {"exclusiveMinimum": 0, "exclusiveMaximum": 0.5},
     ("stats", "seed"): {"minimum": 0},
     ("slurm", "gpus_per_node"): {"minimum": 0},
     ("slurm", "cpus_per_task"): {"minimum": 1},
     ("slurm", "mem_gb"): {"exclusiveMinimum": 0},
     ("slurm", "timeout_min"): {"minimum": 1},
+    **{(table, key): rule for table in ("claim", "metric") for key, rule in _SOURCE.items()},
 }
 _SCALARS = {"str": "string", "float": "number", "int": "integer", "bool": "boolean"}
 
@@ -83,14 +101,14 @@ def _kind(table: str, key: str, kind: str, extra: dict[str, Any]) -> dict[str, A
     if kind in _SCALARS:
         applies = {
             "string": ("enum", "pattern"),
-            "number": ("minimum", "exclusiveMinimum", "exclusiveMaximum", "enum"),
-            "integer": ("minimum", "exclusiveMinimum", "not", "enum"),
+            "number": ("minimum", "exclusiveMinimum", "exclusiveMaximum", "not", "enum"),
+            "integer": ("minimum", "maximum", "exclusiveMinimum", "not", "enum"),
             "boolean": (),
         }[_SCALARS[kind]]
         return {"type": _SCALARS[kind], **{k: v for k, v in extra.items() if k in applies}}
     if kind == "int-list":
-        items = {"type": "integer", "minimum": 0}
-        listed = {k: v for k, v in extra.items() if k in ("minItems", "uniqueItems")}
+        items = {"type": "integer", "minimum": 0, **extra.get("items", {})}
+        listed = {k: v for k, v in extra.items() if k in ("minItems", "maxItems", "uniqueItems")}
         return {"type": "array", "items": items, **listed}
     if (table, key) in _STRING_TABLES:
         return {"type": "object", "additionalProperties": {"type": "string"}}
