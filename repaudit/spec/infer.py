@@ -169,7 +169,7 @@ def _with_entry(repo: Repository, draft: Draft, entry: Entry) -> Draft:
     module = ("-m",) if call and call.module else ()
     invoked = entry.invoked if workdir == entry.workdir else PurePosixPath(entry.script).name
     command = render_command([*prefix, *module, invoked, *args])
-    metrics = find_metrics(repo, entry.script, out is not None or "{out}" in command)
+    metrics = find_metrics(repo, entry.script, out is not None or "{out}" in command, args)
     draft = replace(
         draft,
         command=command,
