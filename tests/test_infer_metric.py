@@ -11,7 +11,7 @@ import pytest
 from conftest import ToyRepo
 
 from repaudit.model import Direction
-from repaudit.spec import infer_spec
+from repaudit.spec import infer_spec, observed
 from repaudit.spec.infer_metric import Metric
 
 JSON_TRAIN = """
@@ -284,3 +284,17 @@ def test_a_monitored_name_no_logged_template_makes_is_not_proposed(toy_repo: Toy
     script = RUNTIME_NAMES.replace('f"{prefix}/{k}"', 'f"{prefix}_{k}"')
     files = {"train.py": script, **HYDRA_CONFIGS, "README.md": "```\npython -m train\n```\n"}
     assert infer_spec(draft_of(toy_repo, files)).metrics == ()
+
+
+def test_a_trial_that_wrote_the_json_keeps_it_first(toy_repo: ToyRepo) -> None:
+    readme = JSON_README.replace("{key}", "metrics.test.score")
+    draft = infer_spec(draft_of(toy_repo, {"train.py": JSON_TRAIN, "README.md": readme}))
+    output = "[train] loss = 1.000\n[train] loss = 0.500\n"
+    tried = observed(draft, output, "seed 1, ran to the end", written=-0.5)
+    assert [(m.json, m.regex, m.observed) for m in tried.metrics] == [
+        ("{out}/stats.json", None, "the run wrote -0.5 to {out}/stats.json"),
+        (None, r"\[train\] loss = (-?[0-9.]+(?:[eE][-+]?[0-9]+)?)", "2 lines, the last 0.500"),
+    ]
+    # a trial that wrote nothing readable: what it printed, as before
+    fallback = observed(draft, output, "timeout").metric
+    assert fallback is not None and fallback.regex is not None and fallback.json is None
