@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TOY_SPEC
+from conftest import TOY_SPEC, interruptible
 from fakes import audit_json, repaudit, toy_accuracy
 
 from repaudit.model import Arm
@@ -85,7 +85,9 @@ def test_interrupted_audit_resumes_without_rerunning_finished_seeds(tmp_path, to
     toy_repo(behaviour={"sleep": {"4": 6}})
     env = {**os.environ, "REPAUDIT_CACHE": str(tmp_path / "cache")}
     args = [sys.executable, "-m", "repaudit", "check", "paper", "--claim", "0.8", "--seeds", "4"]
-    process = subprocess.Popen(args, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        args, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible
+    )
     deadline = time.monotonic() + 120
     while len(list((tmp_path / "audits").glob("*/runs/method/*/run.json"))) < 3:
         assert time.monotonic() < deadline and process.poll() is None
