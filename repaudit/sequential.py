@@ -38,6 +38,7 @@ from repaudit.model import (
     ArmSummary,
     Claim,
     ClaimResult,
+    Improvement,
     ImprovementDecision,
     Look,
     LookTest,
@@ -69,7 +70,12 @@ CALIBRATION_VERSION = 1
 
 #: The tests whose crossing fails the claim, and those whose crossing passes it.
 FAILING_TESTS = frozenset(
-    {SequentialTest.SIZE, SequentialTest.REVERSE, SequentialTest.CLAIM, SequentialTest.BASELINE_CLAIM}
+    {
+        SequentialTest.SIZE,
+        SequentialTest.REVERSE,
+        SequentialTest.CLAIM,
+        SequentialTest.BASELINE_CLAIM,
+    }
 )
 PASSING_TESTS = frozenset({SequentialTest.GAIN, SequentialTest.SEED_LUCK})
 
@@ -159,7 +165,9 @@ def _family_paths(
     return tuple(_null_p_values(test, looks, runs, paper_baseline, r) for r in ratios)
 
 
-def _family(test: SequentialTest, runs: int, paper_baseline: bool) -> tuple[SequentialTest, int, bool]:
+def _family(
+    test: SequentialTest, runs: int, paper_baseline: bool
+) -> tuple[SequentialTest, int, bool]:
     """The simulated family a test's boundaries come from: mirror images share one."""
     if test is SequentialTest.REVERSE:
         return SequentialTest.GAIN, 1, True
@@ -208,7 +216,9 @@ def _boundaries(
                 return tuple(float(v) for v in cached)
         except (OSError, ValueError):
             pass  # unreadable: computed again below
-    solved = np.min([_solve(p, level, looks) for p in _family_paths(test, looks, runs, paper_baseline)], axis=0)
+    solved = np.min(
+        [_solve(p, level, looks) for p in _family_paths(test, looks, runs, paper_baseline)], axis=0
+    )
     result = tuple(float(v) for v in solved)
     if path is not None:
         # repaudit.store's atomic writer sits above this module; a torn cache file is re-solved.
@@ -280,9 +290,15 @@ def gap_chances(
     gap, claimed_gap = np.asarray(gap), np.asarray(claimed_gap)
     return {
         SequentialTest.GAIN: chance_to_cross(gap, se, df, finals[SequentialTest.GAIN], spread),
-        SequentialTest.REVERSE: chance_to_cross(-gap, se, df, finals[SequentialTest.REVERSE], spread),
+        SequentialTest.REVERSE: chance_to_cross(
+            -gap, se, df, finals[SequentialTest.REVERSE], spread
+        ),
         SequentialTest.SIZE: chance_to_cross(
-            claimed_gap - gap, np.hypot(size_m, size_b), size_df, finals[SequentialTest.SIZE], size_spread
+            claimed_gap - gap,
+            np.hypot(size_m, size_b),
+            size_df,
+            finals[SequentialTest.SIZE],
+            size_spread,
         ),
     }
 
@@ -299,7 +315,9 @@ def claim_chance(
     """Predictive chance of Q1's one-sided test (the claim too good for its own arm's re-runs)
     to cross by the last look; ``distance_numerator`` is the oriented claim minus the mean."""
     se = np.asarray(sd) * math.sqrt(1 / runs + 1 / last)
-    return chance_to_cross(distance_numerator, se, last - 1, final_level, remaining_spread(sd, n, last))
+    return chance_to_cross(
+        distance_numerator, se, last - 1, final_level, remaining_spread(sd, n, last)
+    )
 
 
 def luck_chance(
@@ -335,7 +353,9 @@ def state(crossed: np.ndarray | bool, chance: np.ndarray | float | None) -> np.n
     crossed = np.asarray(crossed, dtype=bool)
     if chance is None:
         return np.where(crossed, CROSSED, DETERMINED)
-    return np.where(crossed, CROSSED, np.where(np.asarray(chance) >= FUTILITY_CHANCE, OPEN, DETERMINED))
+    return np.where(
+        crossed, CROSSED, np.where(np.asarray(chance) >= FUTILITY_CHANCE, OPEN, DETERMINED)
+    )
 
 
 def stop_reason(
@@ -360,7 +380,9 @@ def stop_reason(
     if last:
         return np.where(failed, StopReason.FAILED.value, StopReason.LAST_LOOK.value)
     decided = np.where(passed, StopReason.SETTLED.value, StopReason.FUTILE.value)
-    return np.where(failed, StopReason.FAILED.value, np.where(open_, StopReason.CONTINUE.value, decided))
+    return np.where(
+        failed, StopReason.FAILED.value, np.where(open_, StopReason.CONTINUE.value, decided)
+    )
 
 
 # ---------------------------------------------------------------- one audit's looks
@@ -450,8 +472,12 @@ def assess(
     seconds: float,
 ) -> Look:
     """Look ``look`` (0-based) of an adaptive audit: every deciding test of ``results`` (the
-    verdict at this look's nominal levels) against its boundary, and whether to stop."""
-    watched = [w for result in results for w in _claim_tests(result, design)]
+    verdict at this look's nominal levels) against its boundary, and whether to stop.
+
+    ``finished`` counts each arm's successful seeds (every arm of the audit, 0 when all its seeds
+    failed); ``seconds`` is the compute time of the runs this look added.
+    """
+    watched = [w for result in results for w in _claim_tests(result, design, finished)]
     failing = [np.asarray(w.state) for w in watched if w.failing]
     passing = [np.asarray(w.state) for w in watched if not w.failing]
     last = look == len(design.looks) - 1
@@ -468,62 +494,67 @@ def assess(
     )
 
 
-def _claim_tests(result: ClaimResult, design: Design) -> list[_Watched]:
-    """The watched tests of one claim: Q1 for its number (and its baseline number), and Q2."""
-    claim, alpha = result.claim, design.alpha
+def _claim_tests(
+    result: ClaimResult, design: Design, finished: Mapping[Arm, int]
+) -> list[_Watched]:
+    """The watched tests of one claim: Q1 for its number (and its baseline number), and Q2;
+    ``finished`` counts each arm's successful seeds (an arm whose every seed failed has none)."""
+    claim = result.claim
     arms = {a.arm: a for a in result.arms}
     watched = [_reproduction(result, arms, design, baseline=False)]
     if claim.baseline is not None and arms.get(Arm.BASELINE) is not None:
         watched.append(_reproduction(result, arms, design, baseline=True))
     imp = result.improvement
+    method, base = arms.get(Arm.METHOD), arms.get(Arm.BASELINE)
     if imp is None:
         return watched
-    method, base = arms.get(Arm.METHOD), arms.get(Arm.BASELINE)
-    too_few = method is None or method.n < MIN_SEEDS or (base is not None and base.n < MIN_SEEDS)
-    passing = SequentialTest.GAIN if base is not None else SequentialTest.SEED_LUCK
-    if imp.size_test is not None and method is not None and base is not None:
-        finals = {t: design.boundary(t, claim, alpha)[-1]
-                  for t in (SequentialTest.GAIN, SequentialTest.REVERSE, SequentialTest.SIZE)}  # fmt: skip
-        chances = gap_chances(imp.observed_gap, imp.claimed_gap, method.sd, base.sd, method.n,
-                              base.n, design.last, finals, runs=paper_runs(claim),
-                              paper_baseline=claim.baseline is not None)  # fmt: skip
-        tests = [(SequentialTest.SIZE, imp.size_test)]
-        if imp.claimed_gap > 0:  # a parity claim claims no gain: only its size decides
-            tests += [(SequentialTest.GAIN, imp.gain_test), (SequentialTest.REVERSE, imp.reverse_test)]
-        for test, outcome in tests:
-            assert outcome is not None and outcome.rejects is not None
-            chance = float(chances[test])
-            watched.append(_Watched(
-                LookTest(claim.metric, test, outcome.p_value, outcome.level, outcome.rejects,
-                         None if outcome.rejects else chance),
-                int(state(outcome.rejects, chance)),
-                test in FAILING_TESTS,
-            ))  # fmt: skip
-    elif imp.seed_luck is not None and imp.gain_test is not None and method is not None:
-        test = imp.gain_test
-        final = design.boundary(SequentialTest.SEED_LUCK, claim, alpha)[-1]
+    if imp.size_test is not None and imp.observed_gap is not None and method and base:
+        return watched + _gap_tests(imp, claim, method, base, design)
+    if imp.seed_luck is not None and imp.gain_test is not None and method is not None:
+        final = design.boundary(SequentialTest.SEED_LUCK, claim, design.alpha)[-1]
         chance = float(luck_chance(imp.claimed_gap, method.sd, method.n, design.last, final,
                                    runs=paper_runs(claim)))  # fmt: skip
-        crossed = bool(test.rejects)
-        watched.append(_Watched(
-            LookTest(claim.metric, passing, test.p_value, test.level, crossed, None if crossed else chance),
-            int(state(crossed, chance)),
-            False,
-        ))  # fmt: skip
-    else:
-        # No test to watch: too few seeds so far (open), or a gap decided without one (seed-invariant
-        # arms compared exactly, identical scores the seed never reached, nothing to compare).
-        decision = imp.decision
-        fails = decision in (ImprovementDecision.OVERSTATED, ImprovementDecision.WITHIN_NOISE,
+        crossed = bool(imp.gain_test.rejects)
+        test = LookTest(claim.metric, SequentialTest.SEED_LUCK, imp.gain_test.p_value,
+                        imp.gain_test.level, crossed, None if crossed else chance)  # fmt: skip
+        return [*watched, _Watched(test, int(state(crossed, chance)), failing=False)]
+    # No test to watch: too few seeds so far (open), or a gap decided without one (seed-invariant
+    # arms compared exactly, identical scores the seed never reached, nothing to compare with).
+    fails = imp.decision in (ImprovementDecision.OVERSTATED, ImprovementDecision.WITHIN_NOISE,
                              ImprovementDecision.REVERSED)  # fmt: skip
-        crossed = fails or decision is ImprovementDecision.HOLDS
-        open_ = too_few and not crossed
-        test = SequentialTest.SIZE if fails else passing
-        watched.append(_Watched(
-            LookTest(claim.metric, test, None, None, crossed, None),
-            OPEN if open_ else (CROSSED if crossed else DETERMINED),
-            fails,
-        ))  # fmt: skip
+    crossed = fails or imp.decision is ImprovementDecision.HOLDS
+    too_few = min(finished.values(), default=0) < MIN_SEEDS
+    name = (
+        SequentialTest.SIZE
+        if fails
+        else (SequentialTest.GAIN if base else SequentialTest.SEED_LUCK)
+    )
+    watched_state = CROSSED if crossed else (OPEN if too_few else DETERMINED)
+    test = LookTest(claim.metric, name, None, None, crossed, None)
+    return [*watched, _Watched(test, watched_state, failing=fails)]
+
+
+def _gap_tests(
+    imp: Improvement, claim: Claim, method: ArmSummary, base: ArmSummary, design: Design
+) -> list[_Watched]:
+    """Q2's gain, size and reverse tests on the two arms' re-runs (only the size test for a
+    parity claim, which claims no gain)."""
+    finals = {t: design.boundary(t, claim, design.alpha)[-1]
+              for t in (SequentialTest.GAIN, SequentialTest.REVERSE, SequentialTest.SIZE)}  # fmt: skip
+    assert imp.observed_gap is not None
+    chances = gap_chances(imp.observed_gap, imp.claimed_gap, method.sd, base.sd, method.n, base.n,
+                          design.last, finals, runs=paper_runs(claim),
+                          paper_baseline=claim.baseline is not None)  # fmt: skip
+    tests = {SequentialTest.SIZE: imp.size_test}
+    if imp.claimed_gap > 0:
+        tests |= {SequentialTest.GAIN: imp.gain_test, SequentialTest.REVERSE: imp.reverse_test}
+    watched = []
+    for name, outcome in tests.items():
+        assert outcome is not None
+        crossed, chance = bool(outcome.rejects), float(chances[name])
+        test = LookTest(claim.metric, name, outcome.p_value, outcome.level, crossed,
+                        None if crossed else chance)  # fmt: skip
+        watched.append(_Watched(test, int(state(crossed, chance)), failing=name in FAILING_TESTS))
     return watched
 
 
@@ -536,7 +567,10 @@ def _reproduction(
     arm = arms.get(Arm.BASELINE if baseline else Arm.METHOD)
     test = SequentialTest.BASELINE_CLAIM if baseline else SequentialTest.CLAIM
     assert rep is not None
-    fails = rep.decision in (ReproductionDecision.NOT_REPRODUCED, ReproductionDecision.BASELINE_UNDERSTATED)
+    fails = rep.decision in (
+        ReproductionDecision.NOT_REPRODUCED,
+        ReproductionDecision.BASELINE_UNDERSTATED,
+    )
     if rep.test is None or rep.test.df is None or rep.test.statistic is None or arm is None:
         # Too few seeds (open), or seed-invariant scores compared exactly / never seeded (decided).
         n = arm.n if arm is not None else 0
@@ -553,7 +587,9 @@ def _reproduction(
         chance = float(claim_chance(sign * (value - arm.mean), arm.sd, arm.n, design.last, final,
                                     runs=paper_runs(claim)))  # fmt: skip
     watched_state = CROSSED if fails else int(state(False, chance if chance is not None else 0.0))
-    return _Watched(LookTest(claim.metric, test, p_value, level, fails, chance), watched_state, True)
+    return _Watched(
+        LookTest(claim.metric, test, p_value, level, fails, chance), watched_state, True
+    )
 
 
 def _reason(
@@ -568,18 +604,25 @@ def _reason(
 
     crossed = [w for w in watched if w.state == CROSSED and w.failing]
     open_ = [w for w in watched if w.state == OPEN]
+
+    def boundaries(items: Sequence[_Watched]) -> str:
+        return (
+            f"{listed(items)} crossed {'its boundary' if len(items) == 1 else 'their boundaries'}"
+        )
+
     match stop:
         case StopReason.FAILED:
-            return (f"{listed(crossed)} crossed its boundary at {seeds} seeds per arm: the claim "
-                    "does not hold, whatever more seeds would show")  # fmt: skip
+            more = ", whatever more seeds would show" if seeds < last else ""
+            return f"{boundaries(crossed)} at {seeds} seeds per arm: the claim does not hold{more}"
         case StopReason.SETTLED:
             passed = [w for w in watched if w.state == CROSSED and not w.failing]
-            text = f"{listed(passed)} crossed its boundary" if passed else "every answer is determined"
+            text = boundaries(passed) if passed else "every answer is determined"
             return (f"{text} at {seeds} seeds per arm, and no failing test can cross by "
                     f"{last}: more seeds would not change the verdict")  # fmt: skip
         case StopReason.FUTILE:
-            return (f"no test can cross its boundary by {last} seeds per arm (each has a chance "
-                    f"under {FUTILITY_CHANCE:.0%}): more seeds would leave the claim undecided")  # fmt: skip
+            return (f"no test left open can cross its boundary by {last} seeds per arm (each has "
+                    f"a chance under {FUTILITY_CHANCE:.0%}): more seeds would leave the claim "
+                    "undecided")  # fmt: skip
         case StopReason.LAST_LOOK:
             return f"the last look ran ({last} seeds per arm)"
         case _:

@@ -15,6 +15,10 @@ Record format history (model.RECORD_FORMAT):
        or consistent_with_claim; decisions overstated and baseline-understated; each claim has a
        baseline_reproduction; arms carry seed_reach; the claim carries decimals. Format 1
        records still load (missing fields take their defaults).
+    3  adaptive audits (``seeds = "auto"``): ``looks``, one entry per look (seeds per arm, the
+       successful seeds per arm, the compute time it added, every deciding test's p-value,
+       boundary, crossing and chance to cross by the last look, the stop and its reason); the
+       spec carries ``looks``. Older records load with no looks; run.json is unchanged since 2.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ from typing import Any
 
 from repaudit.errors import StoreError
 from repaudit.model import RECORD_FORMAT, Audit, RunKey, RunResult, Source
+
+#: Record formats whose run.json this repaudit reuses (a run's record last changed in format 2).
+RUN_FORMATS = frozenset(range(2, RECORD_FORMAT + 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,6 +240,7 @@ def to_record(audit: Audit) -> dict[str, Any]:
         "spec": to_plain(audit.spec),
         "source": to_plain(audit.source),
         "fingerprint": to_plain(audit.fingerprint),
+        "looks": to_plain(audit.looks),
         "notes": list(audit.notes),
         "rerun_command": audit.rerun_command,
         "repaudit_version": audit.repaudit_version,
@@ -275,7 +283,7 @@ def load_runs(paths: AuditPaths, spec_hash: str) -> dict[RunKey, RunResult]:
             plain = json.loads(run_json.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue  # unreadable: the seed simply runs again
-        if plain.pop("format", None) != RECORD_FORMAT:
+        if plain.pop("format", None) not in RUN_FORMATS:
             continue  # written by another version of repaudit: the seed runs again
         result = run_from_record(plain)
         if result.spec_hash == spec_hash:

@@ -41,11 +41,11 @@ from repaudit.model import (
     ReproductionDecision,
     RunResult,
     SeedReach,
+    SequentialTest,
     Source,
     TestResult,
     Verdict,
 )
-from repaudit.model import SequentialTest
 from repaudit.rules import (
     MIN_SEEDS,
     Levels,
@@ -259,8 +259,11 @@ def holm_levels(
                   and getattr(imp, f"{family}_test").p_value is not None}  # fmt: skip
         ids = list(tested)
         if nominal is not None:
-            steps = sequential.holm_nominal(list(tested.values()), alpha,
-                                            lambda j, at, f=family: level(f, ids[j], at))  # fmt: skip
+
+            def boundary(j: int, at: float, family: str = family, ids: list[int] = ids) -> float:
+                return level(family, ids[j], at)
+
+            steps = sequential.holm_nominal(list(tested.values()), alpha, boundary)
             adjusted[family] = dict(zip(ids, steps, strict=True))
         elif len(tested) > 1:
             steps = stats.holm_levels(list(tested.values()), alpha).tolist()

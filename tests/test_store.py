@@ -30,7 +30,7 @@ def test_record_round_trips_through_strict_json(fixture, request):
 def test_record_carries_the_json_contract(sample_audit):
     record = store.to_record(sample_audit)
     primary = sample_audit.results[0]
-    assert record["format"] == 2
+    assert record["format"] == 3
     assert record["verdict"] == sample_audit.verdict.value
     assert record["reproduction"]["decision"] == primary.reproduction.decision.value
     interval = primary.reproduction.prediction_interval
