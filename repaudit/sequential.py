@@ -48,8 +48,6 @@ from repaudit.model import (
 )
 from repaudit.rules import MIN_SEEDS, orientation, paper_runs
 
-#: Seeds per arm after each look when the spec gives no schedule (the last is --max-seeds).
-DEFAULT_LOOKS = (3, 5, 8, 12, 20)
 #: The share of a test's level spent by the time a share t of the seeds ran: t ** SPENDING_POWER
 #: (Kim and DeMets' power family; 1 spends in proportion to the seeds run). Chosen with
 #: benchmarks/adaptive.py against 1.25-3: the largest saving in seeds for a given loss of power
@@ -86,20 +84,12 @@ CROSSED, OPEN, DETERMINED = 2, 1, 0
 Nominal = Callable[[SequentialTest, Claim, float], float]
 
 
-# ---------------------------------------------------------------- the schedule
-
-
-def schedule(maximum: int, looks: Sequence[int] = DEFAULT_LOOKS) -> tuple[int, ...]:
-    """The looks below ``maximum``, then ``maximum`` itself: seeds per arm after each look."""
-    return (*(n for n in looks if n < maximum), maximum)
+# ---------------------------------------------------------------- calibrated boundaries
 
 
 def spent(fraction: np.ndarray | float) -> np.ndarray:
     """The share of a level spent when a share ``fraction`` of the seeds has run."""
     return np.asarray(fraction, dtype=np.float64) ** SPENDING_POWER
-
-
-# ---------------------------------------------------------------- calibrated boundaries
 
 
 def _null_p_values(
