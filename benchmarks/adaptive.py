@@ -154,6 +154,9 @@ def look(x: np.ndarray, y: np.ndarray | None, paper: Paper, levels: Levels, fina
         inconclusive |= ~out["seed-luck"]
         chance = sequential.luck_chance(claimed, stats.moments(x)[1], n, LOOKS[-1],
                                         finals[T.SEED_LUCK], runs=runs)  # fmt: skip
+        if runs == 1:
+            floor = sequential.luck_floor(x, paper.method, paper.baseline, LOOKS[-1])
+            chance = chance * (stats.published_chance(floor) <= finals[T.SEED_LUCK])
         states = [
             sequential.state(out["claim"], np.where(exceeded, 0.0, claim_chance(x, paper, finals)))
         ]

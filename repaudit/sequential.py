@@ -335,6 +335,30 @@ def luck_chance(
     return np.where(n >= last, (target >= 1).astype(np.float64), chance)
 
 
+def luck_floor(
+    x: np.ndarray, paper_method: np.ndarray | float, paper_baseline: np.ndarray | float, last: int
+) -> np.ndarray:
+    """The conformal share stats.luck_exceedance is expected to reach at ``last`` seeds (oriented
+    scores along the last axis; single-run papers): the seed-luck test can never cross below it.
+
+    The share counts ordered pairs of the re-runs and the paper's two numbers that differ by the
+    paper's gap: the paper's own pair, pairs of a re-run with a paper number (n of each kind) and
+    pairs of re-runs (n(n-1)); each kind is expected to keep the share it has now.
+    """
+    paper_method, paper_baseline = np.asarray(paper_method), np.asarray(paper_baseline)
+    gap = (paper_method - paper_baseline)[..., None]
+    n = x.shape[-1]
+    with_paper = (
+        (x - paper_baseline[..., None] >= gap).astype(float)
+        + (paper_method[..., None] - x >= gap)
+        + (x - paper_method[..., None] >= gap)
+        + (paper_baseline[..., None] - x >= gap)
+    ).mean(axis=-1)
+    pairs = x[..., :, None] - x[..., None, :]
+    among = np.sum(pairs >= gap[..., None], axis=(-2, -1)) / (n * (n - 1))
+    return (1 + last * with_paper + last * (last - 1) * among) / ((last + 2) * (last + 1))
+
+
 # ---------------------------------------------------------------- when to stop
 
 
@@ -504,6 +528,11 @@ def _claim_tests(
         final = design.boundary(SequentialTest.SEED_LUCK, claim, design.alpha)[-1]
         chance = float(luck_chance(imp.claimed_gap, method.sd, method.n, design.last, final,
                                    runs=paper_runs(claim)))  # fmt: skip
+        if paper_runs(claim) == 1 and claim.baseline is not None:
+            sign = orientation(claim.direction)
+            floor = luck_floor(sign * np.asarray(method.values), sign * claim.value,
+                               sign * claim.baseline, design.last)  # fmt: skip
+            chance *= float(stats.published_chance(floor) <= final)
         crossed = bool(imp.gain_test.rejects)
         test = LookTest(claim.metric, SequentialTest.SEED_LUCK, imp.gain_test.p_value,
                         imp.gain_test.level, crossed, None if crossed else chance)  # fmt: skip

@@ -47,7 +47,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
               "regex": ("str",), "baseline_metric": ("table",)},
     "run": {"setup": ("str",), "prepare": ("str",), "command": ("str",), "timeout": ("str", "float"),
             "environment": ("str",), "python": ("str",), "resolve_as_of": ("str",), "seed_override": ("bool",), "seed_from_env": ("bool",),
-            "seeds": ("int", "int-list", "str"), "max_seeds": ("int",), "looks": ("int-list",),
+            "seeds": ("int", "int-list", "auto"), "max_seeds": ("int",), "looks": ("int-list",),
             "memory": ("str", "int"), "deterministic": ("bool",),
             "repeat_seed": ("int",), "gpus_per_seed": ("int",), "env": ("table",), "metric": ("table",)},
     "metric": {"json": ("str",), "key": ("str",), "regex": ("str",)},
@@ -65,6 +65,7 @@ _TYPE_WORDS = {
     "table": "a table",
     "tables": "an array of tables ([[claims]])",
     "int-list": "a list of integers",
+    "auto": '"auto" (adaptive seeds)',
 }
 
 
@@ -168,6 +169,7 @@ def _is(value: Any, kind: str) -> bool:
         "table": isinstance(value, dict),
         "tables": isinstance(value, list) and all(isinstance(v, dict) for v in value),
         "int-list": isinstance(value, list) and all(_is(v, "int") for v in value),
+        "auto": value == "auto",
     }[kind]
 
 
@@ -372,9 +374,6 @@ class _Builder:
         value = run.get("seeds", DEFAULT_SEEDS)
         if value == "auto":
             return self.adaptive(run)
-        if isinstance(value, str):
-            raise self.fail("[run]", "seeds", f"= {value!r} is not allowed",
-                            'give a count (seeds = 5), a list of seeds, or "auto" (--seeds auto)')  # fmt: skip
         given = [key for key in ("max_seeds", "looks") if key in run]
         # --seeds 20 overrides a spec's seeds = "auto": its max_seeds and looks then lapse.
         if given and ("run", "seeds") not in self.flags:
