@@ -20,7 +20,7 @@ calibrated boundaries and the stopping rule of ``repaudit/sequential.py``. Two p
 
 Replicates are numpy arrays run through the very functions an audit uses (stats' vectorised
 tests, rules.gap_decision / reproduction_decision / robust, sequential's boundaries, predictive
-chances and stop rule); a cross-check at the end runs verdict.evaluate and sequential.assess
+chances and stop rule); a cross-check at the end runs verdict.evaluate and stopping.assess
 themselves, look by look, on a few hundred audits and counts those whose stop or verdict differ.
 """
 
@@ -38,7 +38,7 @@ from scipy import stats as sps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from repaudit import rules, sequential, stats, verdict  # noqa: E402
+from repaudit import rules, sequential, stats, stopping, verdict  # noqa: E402
 from repaudit.model import (  # noqa: E402
     Arm,
     ArmSpec,
@@ -450,7 +450,7 @@ def family_table(rng: np.random.Generator, sims: int) -> list[str]:
 
 
 def cross_check(rng: np.random.Generator, count: int) -> tuple[int, int]:
-    """Audits run through verdict.evaluate and sequential.assess themselves, look by look, on
+    """Audits run through verdict.evaluate and stopping.assess themselves, look by look, on
     the same scores as the vectorised path: (audits whose stop or verdict differ, audits)."""
     design = sequential.Design(LOOKS, ALPHA)
     differ = total = 0
@@ -475,7 +475,8 @@ def cross_check(rng: np.random.Generator, count: int) -> tuple[int, int]:
             for k, n in enumerate(LOOKS):
                 ran = [r for r in runs if r.key.seed <= n]
                 results, outcome, _ = verdict.evaluate(spec, ran, design.nominal(k))
-                step = sequential.assess(results, design, k, finished={}, seconds=0.0)
+                finished = {a.name: sum(r.key.arm is a.name for r in ran) for a in spec.arms}
+                step = stopping.assess(results, design, k, finished=finished, seconds=0.0)
                 if step.stop is not StopReason.CONTINUE:
                     break
             total += 1
@@ -512,7 +513,7 @@ def main() -> None:
               f"claimed gap {gap:g}).")  # fmt: skip
     differ, total = cross_check(rng, 100 // scale)
     print(
-        f"\nCross-check against verdict.evaluate + sequential.assess: {differ} of {total} audits differ."
+        f"\nCross-check against verdict.evaluate + stopping.assess: {differ} of {total} audits differ."
     )
     print(f"{time.process_time() - start:.0f} s of CPU; numpy seed {SEED}.")
 

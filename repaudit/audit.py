@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from repaudit import env, run, sequential, source, spec, store, verdict
+from repaudit import env, run, sequential, source, spec, stopping, store, verdict
 from repaudit.errors import EnvSetupError, InternalError, RepauditError
 from repaudit.executors import Executor, ExecutorFactory
 from repaudit.model import (
@@ -242,7 +242,7 @@ def execute(
     """Run the planned seeds not already finished, storing each result the moment it arrives.
 
     An adaptive audit runs them look by look, each look one batch (one job array on Slurm), and
-    stops when sequential.assess says so: the runs of the looks it ran, and the looks. A resumed
+    stops when stopping.assess says so: the runs of the looks it ran, and the looks. A resumed
     audit replays its finished looks from the stored runs and goes on from the first unfinished.
     """
     # A seed repaudit itself could not start (no exit code) is tried again; every seed that ran is kept.
@@ -260,7 +260,7 @@ def execute(
         runs = _run_batch(batch, plan, executor, finished, progress)
         results, _, _ = verdict.evaluate(plan.spec, runs, plan.design.nominal(k))
         earlier = set(plan.spec.seeds[: plan.design.looks[k - 1]]) if k else set()
-        look = sequential.assess(
+        look = stopping.assess(
             results,
             plan.design,
             k,

@@ -23,6 +23,7 @@ FORBIDDEN = {
     "aso": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict"},
     "power": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict"},
     "sequential": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict"},
+    "stopping": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict"},
     "verdict": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli"},
     "wording": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli"},
     "run": {"executors", "report", "audit", "cli", "env", "spec", "store", "verdict", "stats"},

@@ -1,5 +1,6 @@
-"""sequential.py: the calibrated boundaries, the predictive chances, the stop rule, and adaptive
-audits look by look (verdict.evaluate at each look's boundaries, then sequential.assess)."""
+"""sequential.py and stopping.py: the calibrated boundaries, the predictive chances, the stop
+rule, and adaptive audits look by look (verdict.evaluate at each look's boundaries, then
+stopping.assess)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from repaudit import sequential, stats, verdict
+from repaudit import sequential, stats, stopping, verdict
 from repaudit.model import (
     Arm,
     ArmSpec,
@@ -65,7 +66,7 @@ def adaptive(
         results, _, _ = verdict.evaluate(spec, ran, design.nominal(k))
         finished = {arm.name: sum(r.key.arm is arm.name for r in ran) for arm in spec.arms}
         looks.append(
-            sequential.assess(results, design, k, finished=finished, seconds=60.0 * len(ran))
+            stopping.assess(results, design, k, finished=finished, seconds=60.0 * len(ran))
         )
         if looks[-1].stop is not StopReason.CONTINUE:
             break
@@ -272,7 +273,7 @@ def test_several_claims_spend_holm_s_levels() -> None:
     half = sequential.boundaries(SequentialTest.GAIN, DEFAULT_LOOKS, ALPHA / 2)[0]
     full = sequential.boundaries(SequentialTest.GAIN, DEFAULT_LOOKS, ALPHA)[0]
     assert sorted(levels) == pytest.approx([half, full])  # Holm's steps, each at its boundary
-    look = sequential.assess(
+    look = stopping.assess(
         results, DESIGN, 0, finished={Arm.METHOD: 3, Arm.BASELINE: 3}, seconds=6.0
     )
     assert look.stop is StopReason.SETTLED and "of acc" in look.reason and "of f1" in look.reason
