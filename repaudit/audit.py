@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from repaudit import env, run, sequential, source, spec, stopping, store, verdict
+from repaudit import env, run, sequential, source, spec, stopping, store, trial, verdict
 from repaudit.errors import EnvSetupError, InternalError, RepauditError
 from repaudit.executors import Executor, ExecutorFactory
 from repaudit.model import (
@@ -47,6 +47,9 @@ class Progress(Protocol):
 
     def finished(self, result: RunResult) -> None:
         """A seed finished, well or not."""
+
+    def note(self, line: str) -> None:
+        """Something the user should know before the seeds run (e.g. the spec was inferred)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,32 +108,103 @@ def run_audit(
     request = dataclasses.replace(request, store_dir=request.store_dir.resolve())
     cache_dir = (request.cache_dir or env.default_cache_dir()).resolve()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    pinned = source.resolve_source(
-        request.target,
-        ref=request.ref,
-        cache_dir=cache_dir,
-        allow_dirty=request.allow_dirty,
-        ignore=(request.store_dir, cache_dir),  # repaudit's own folders are never the audited code
-    )
+    working = working_spec(request)
+
+    def pin(ref: str | None) -> Source:
+        return source.resolve_source(
+            request.target,
+            ref=ref,
+            cache_dir=cache_dir,
+            allow_dirty=request.allow_dirty,
+            # repaudit's own folders and the spec are never the audited code
+            ignore=(request.store_dir, cache_dir, *([working] if working else [])),
+        )
+
+    pinned = pin(request.ref)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix="code-") as scratch:
         code_dir = source.checkout(pinned, Path(scratch) / "code")
-        audit_spec = spec.load_spec(
-            code_dir,
-            spec_path=request.spec_path,
-            registry_dir=request.store_dir / "registry",
-            registry_key=pinned.display_name,
-            overrides=request.overrides,
-            default_environment=EnvironmentKind.VENV if pinned.url else EnvironmentKind.CURRENT,
-        )
+        audit_spec = find_audit_spec(request, pinned, code_dir, cache_dir, working, progress)
+        # The spec's [source] commit, unless the user named a ref or audits a snapshot of files.
+        wanted = audit_spec.commit
+        if wanted and pinned.commit != wanted:
+            if pinned.ref is None and not pinned.snapshot:
+                pinned = pin(wanted)
+                code_dir = source.checkout(pinned, Path(scratch) / "pinned")
+            else:
+                asked = "a snapshot of the files" if pinned.snapshot else f"{pinned.ref}, as asked"
+                note = f"the spec was written for commit {wanted[:12]}; audited {asked}"
+                pinned = dataclasses.replace(pinned, warnings=(*pinned.warnings, note))
+        spec.check_workdir(audit_spec, code_dir)
         spec_hash = spec.spec_hash(audit_spec)
         paths = store.AuditPaths(request.store_dir / store.audit_id(pinned, spec_hash))
         with store.locked(paths), internal_errors_saved(paths.error_log):
             store.write_text_atomic(paths.spec_toml, spec.spec_to_toml(audit_spec))
-            plan = plan_audit(request, audit_spec, spec_hash, pinned, code_dir, cache_dir, paths)
+            exact = audit_spec.origin.startswith((trial.INFERRED, UNCOMMITTED))
+            plan = plan_audit(
+                request, audit_spec, spec_hash, pinned, code_dir, cache_dir, paths,
+                rerun_spec=paths.spec_toml if exact else None,
+            )  # fmt: skip
             runs, looks = execute(plan, make_executor(audit_spec, paths.root), progress)
             audit = judge(plan, runs, looks)
             store.save_audit(paths, audit)
             return audit
+
+
+UNCOMMITTED = "uncommitted repaudit.toml"
+"""How AuditSpec.origin starts for a spec read from the working folder rather than the commit."""
+
+
+def working_spec(request: AuditRequest) -> Path | None:
+    """The local target's own repaudit.toml (committed or not), when --spec names no other file.
+
+    `repaudit init` writes it and the user edits it; it is the audit's input, not the audited
+    code, so it never makes the folder dirty: the audit runs the commit with it (docs/init.md).
+    """
+    folder = Path(request.target).expanduser()
+    path = folder / "repaudit.toml"
+    return path.resolve() if request.spec_path is None and path.is_file() else None
+
+
+def find_audit_spec(
+    request: AuditRequest,
+    pinned: Source,
+    code_dir: Path,
+    cache_dir: Path,
+    working: Path | None,
+    progress: Progress | None,
+) -> AuditSpec:
+    """The spec: --spec, the working folder's uncommitted repaudit.toml, what the commit carries,
+    the registry; with none of them and no --command, the draft `repaudit init` infers when its
+    evidence is strong (trial.inferred_spec)."""
+    registry, key = request.store_dir / "registry", pinned.display_name
+    default = EnvironmentKind.VENV if pinned.url else EnvironmentKind.CURRENT
+    committed = code_dir / "repaudit.toml"
+    if (
+        working is not None
+        and committed.is_file()
+        and committed.read_bytes() == working.read_bytes()
+    ):
+        working = None  # committed as it is: the usual case, nothing to say
+    spec_path = request.spec_path or working
+    carried = spec.find_spec(code_dir, registry_dir=registry, registry_key=key)
+    if spec_path is None and request.overrides.command is None and not carried:
+        note = progress.note if progress else None
+        return trial.inferred_spec(
+            pinned, code_dir, cache_dir=cache_dir, overrides=request.overrides,
+            default_environment=default, note=note,
+        )  # fmt: skip
+    loaded = spec.load_spec(
+        code_dir,
+        spec_path=spec_path,
+        registry_dir=registry,
+        registry_key=key,
+        overrides=request.overrides,
+        default_environment=default,
+        repo_label=pinned.target,  # not the throw-away checkout, deleted on exit
+    )
+    if working is not None and spec_path == working:
+        return dataclasses.replace(loaded, origin=f"{UNCOMMITTED} in {working.parent}")
+    return loaded
 
 
 def plan_audit(
@@ -141,8 +215,12 @@ def plan_audit(
     code_dir: Path,
     cache_dir: Path,
     paths: store.AuditPaths,
+    rerun_spec: Path | None = None,
 ) -> AuditPlan:
-    """Decide the isolation, build or reuse the environment, run `prepare`, and list every run."""
+    """Decide the isolation, build or reuse the environment, run `prepare`, and list every run.
+
+    ``rerun_spec``: the stored spec the re-run command names, when the spec came from no file the
+    commit carries (inferred, or an uncommitted repaudit.toml)."""
     isolation = run.detect_isolation()
     wanted = request.require_isolation
     if wanted is not None and run.weakest((isolation, wanted)) is not wanted:
@@ -187,6 +265,9 @@ def plan_audit(
         deterministic=audit_spec.deterministic,
         prepared_dir=prepared,
         spec_hash=spec_hash,
+        workdir=audit_spec.workdir,
+        accept_exit=audit_spec.accept_exit,
+        metric_after_failure=audit_spec.metric_after_failure,
     )
     return AuditPlan(
         spec=audit_spec,
@@ -196,7 +277,7 @@ def plan_audit(
         isolation=isolation,
         paths=paths,
         requests=tuple(plan_seeds(audit_spec, template, paths)),
-        rerun_command=rerun_command(request.argv, pinned.commit),
+        rerun_command=rerun_command(request.argv, pinned.commit, rerun_spec),
         design=sequential.Design(audit_spec.looks, audit_spec.alpha, cache_dir)
         if audit_spec.looks
         else None,
@@ -339,9 +420,10 @@ def split_variables(runs: Sequence[RunResult]) -> tuple[dict[str, str], list[str
     return shared, [name for name in names if name not in shared]
 
 
-def rerun_command(argv: Sequence[str], commit: str) -> str:
-    """The exact command that re-runs this audit: the user's arguments, pinned to the audited commit."""
-    args = list(argv)
+def rerun_command(argv: Sequence[str], commit: str, spec_file: Path | None = None) -> str:
+    """The exact command that re-runs this audit: the user's arguments, pinned to the audited commit
+    (and to ``spec_file``, the stored spec, when the spec is in no file of the commit)."""
+    args = list(argv) + (["--spec", str(spec_file)] if spec_file else [])
     while "--ref" in args:
         del args[args.index("--ref") : args.index("--ref") + 2]
     args = [a for a in args if not a.startswith("--ref=")]
@@ -354,10 +436,13 @@ def rerun_command(argv: Sequence[str], commit: str) -> str:
 @contextmanager
 def internal_errors_saved(log_path: Path) -> Iterator[None]:
     """An unexpected exception (a bug in repaudit) becomes InternalError, never a verdict: its
-    traceback is saved to ``log_path`` and the message names that file."""
+    traceback is saved to ``log_path`` and the message names that file. A disk that is full or
+    read-only is no bug: it becomes the StoreError that says so."""
     try:
         yield
     except (RepauditError, KeyboardInterrupt):
         raise
     except Exception as error:
+        if isinstance(error, OSError) and (problem := store.unwritable(error, log_path.parent)):
+            raise problem from error
         raise InternalError.saved(error, log_path) from error

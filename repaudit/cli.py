@@ -9,6 +9,7 @@ import os
 import shlex
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import click
 
 from repaudit import __version__
-from repaudit.errors import InternalError, RepauditError, UsageError
+from repaudit.errors import InternalError, RepauditError, RepauditWarning, UsageError
 from repaudit.formatting import size
 from repaudit.model import (
     Audit,
@@ -29,6 +30,7 @@ from repaudit.model import (
     ExitCode,
     ImprovementDecision,
     Isolation,
+    OnInterrupt,
     ReproductionDecision,
     Verdict,
 )
@@ -53,6 +55,8 @@ FAIL_ON_CHOICES: tuple[Decision, ...] = tuple(
     and d is not ImprovementDecision.HOLDS
 )
 OUTPUT_OPTIONS = ("output_format", "summary_md", "junit", "fail_on")
+#: More local slots than any machine has cores: a bigger number is a typo, refused before planning.
+MAX_WORKERS = 1024
 
 
 class EnumChoice(click.Choice):  # type: ignore[type-arg]
@@ -125,6 +129,19 @@ def _parse_looks(
     except ValueError:
         raise click.BadParameter(
             f"{text!r} is not a list of seed counts: write e.g. 3,5,8,12,20"
+        ) from None
+
+
+def _parse_exit_codes(
+    ctx: click.Context, param: click.Parameter, text: str | None
+) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(code) for code in text.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r}: give exit codes separated by commas, e.g. 0,1"
         ) from None
 
 
@@ -213,7 +230,7 @@ def emit_verdict(
 )
 @click.option(
     "--workers",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_WORKERS),
     default=1,
     show_default=True,
     help="Seeds run at once (local executor).",
@@ -266,6 +283,17 @@ def emit_verdict(
     help="Run the first seed R times to measure nondeterminism.",
 )
 @click.option("--gpus-per-seed", type=click.IntRange(0), help="GPUs given to each seed.")
+@click.option("--workdir", help="Folder the command runs from, relative to the repository's root.")
+@click.option(
+    "--metric-after-failure/--no-metric-after-failure",
+    default=None,
+    help="Count a run that wrote its metrics and then exited non-zero (as ok-with-error).",
+)
+@click.option(
+    "--accept-exit",
+    callback=_parse_exit_codes,
+    help="Comma-separated exit codes of a normal finish (default 0), e.g. 0,1.",
+)
 @click.option("--alpha", type=float, help="Significance level (default 0.05).")
 @click.option(
     "--allow-dirty", is_flag=True, help="Audit uncommitted changes (snapshotted, and said so)."
@@ -283,6 +311,12 @@ def emit_verdict(
     "--require-isolation",
     type=_choice(Isolation),
     help="Exit 4 instead of running seeds under weaker isolation than this.",
+)
+@click.option(
+    "--on-interrupt",
+    type=_choice(OnInterrupt),
+    help="With --executor slurm: what Ctrl-C does to the jobs still queued or running "
+    "(default: ask on a terminal, else cancel; leave: the same command picks them up again).",
 )
 @click.option(
     "--store",
@@ -311,10 +345,14 @@ def check(target: str, **options: Any) -> ExitCode:
     from repaudit.spec import SpecOverrides
 
     outputs = {name: options.pop(name) for name in OUTPUT_OPTIONS}
+    on_interrupt = options.pop("on_interrupt") or (
+        OnInterrupt.ASK if sys.stdin.isatty() else OnInterrupt.CANCEL
+    )
     make_executor = executor_factory(
         options.pop("executor_kind"),
         workers=options.pop("workers"),
         slurm_partition=options.pop("slurm_partition"),
+        cancel_on_interrupt=_cancel_question(on_interrupt),
     )
     progress = None if options.pop("quiet") else TerminalProgress()
     request = AuditRequest(
@@ -340,6 +378,29 @@ def check(target: str, **options: Any) -> ExitCode:
     assert result.audit_dir is not None
     report.write_outputs(result, store.AuditPaths(result.audit_dir))
     return emit_verdict(result, **outputs)
+
+
+def _cancel_question(choice: OnInterrupt) -> Callable[[int], bool]:
+    """--on-interrupt as the Slurm executor's question on Ctrl-C: cancel the jobs still running?"""
+
+    def ask(count: int) -> bool:
+        try:
+            return click.confirm(
+                f"\n{count} Slurm job(s) of this audit are still queued or running. Cancel them? "
+                "(no: they keep running, and the same command picks up their results)",
+                default=True,
+                err=True,
+            )
+        except (click.Abort, EOFError):  # a second Ctrl-C, or no answer: cancel
+            return True
+
+    match choice:
+        case OnInterrupt.CANCEL:
+            return lambda count: True
+        case OnInterrupt.LEAVE:
+            return lambda count: False
+        case OnInterrupt.ASK:
+            return ask
 
 
 # ---------------------------------------------------------------- stats
@@ -445,21 +506,56 @@ def stats(method_file: Path, baseline_file: Path | None, **options: Any) -> Exit
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Overwrite an existing repaudit.toml.")
-def init(folder: Path, force: bool) -> ExitCode:
-    """Write FOLDER/repaudit.toml, inferred from its training script, for you to check.
+@click.argument("target")
+@click.option("--ref", help="Branch, tag or commit to read; the resolved SHA is recorded.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the spec here (default: into a local folder, else audits/registry/<owner>/<repo>.toml).",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing spec.")
+@click.option(
+    "--try",
+    "try_it",
+    is_flag=True,
+    help="Run the draft for one seed (sandboxed, short timeout) and keep what it printed.",
+)
+@click.option("--timeout", default="2m", show_default=True, help="The trial seed's time limit.")
+@click.option("--allow-dirty", is_flag=True, help="Try uncommitted changes (snapshotted).")
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(path_type=Path),
+    default=Path("audits"),
+    show_default=True,
+    help="Audits folder, whose registry/ holds specs of remote repositories.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    help="Clones, environments and trial logs (default ~/.cache/repaudit).",
+)
+def init(target: str, timeout: str, cache_dir: Path | None, **options: Any) -> ExitCode:
+    """Infer an audit spec for TARGET from its READMEs and code, for you to check.
 
-    The paper's numbers are never guessed: fill in [claim] value (or pass --claim to check).
+    TARGET is what `check` takes: a URL, owner/name[@ref] or a folder. The paper's numbers are
+    never filled in: pass --claim to `check`.
     """
-    from repaudit.spec import init_spec
+    from repaudit.env import default_cache_dir
+    from repaudit.spec import parse_duration
+    from repaudit.trial import init_repository
 
-    path, result = init_spec(folder, force=force)
-    click.echo(f"wrote {path}")
-    for line in result.inferred:
-        click.echo(f"  inferred  {line}")
-    for line in result.to_check:
-        click.echo(f"  check     {line}")
+    try:
+        seconds = parse_duration(timeout)
+    except ValueError as error:
+        raise UsageError(f"--timeout {error}") from None
+    cache = (cache_dir or default_cache_dir()).resolve()
+    cache.mkdir(parents=True, exist_ok=True)
+    result = init_repository(target, timeout_seconds=seconds, cache_dir=cache, **options)
+    click.echo(f"wrote {result.path}")
+    for line in result.lines():
+        click.echo(f"  {line}")
+    click.echo(f"next: {result.next_step}")
     return ExitCode.HOLDS
 
 
@@ -595,12 +691,31 @@ def _save_crash(error: BaseException) -> InternalError:
     return InternalError.saved(error, default_cache_dir() / "errors" / f"{stamp}-{os.getpid()}.log")
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """A RepauditWarning is one "warning:" line on stderr; other warnings look as Python shows them."""
+    if issubclass(category, RepauditWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
+
+
+_PYTHON_SHOWWARNING = warnings.showwarning
+
+
 def main() -> None:
     """Console entry point: the one place an error becomes a line and an exit code.
 
-    A RepauditError prints its message; any other exception is a bug in repaudit, never a verdict:
-    exit 4 with one line naming the saved traceback.
+    A RepauditError prints its message; a full or read-only disk is a StoreError; any other
+    exception is a bug in repaudit, never a verdict: exit 4 with one line naming the saved traceback.
     """
+    warnings.showwarning = _show_warning
     try:
         # Commands return their ExitCode; click.Exit (e.g. --help) returns its own code.
         code = cli.main(standalone_mode=False)
@@ -614,6 +729,11 @@ def main() -> None:
         click.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)
     except Exception as error:
+        from repaudit.store import unwritable
+
+        if isinstance(error, OSError) and (problem := unwritable(error, Path("."))):
+            click.echo(f"error: {problem}", err=True)
+            sys.exit(problem.exit_code)
         crash = _save_crash(error)
         click.echo(f"error: {crash}", err=True)
         sys.exit(crash.exit_code)

@@ -60,3 +60,8 @@ class InternalError(RepauditError):
         return cls(
             f"internal error in repaudit ({summary}){where}; please report it with that file"
         )
+
+
+class RepauditWarning(UserWarning):
+    """Something the user should know that does not stop the command (cli.main prints it as one
+    "warning:" line): a stored record that cannot be read, for example."""

@@ -30,6 +30,7 @@ from repaudit.model import (
 from repaudit.rules import (
     MIN_SEEDS,
     Levels,
+    deciding_p,
     gap_decision,
     orientation,
     paper_runs,
@@ -166,8 +167,7 @@ def _welch_gap(
     p_gain, p_size, p_reverse = float(tests.p_gain), float(tests.p_size), float(tests.p_reverse)
     gain, size, reverse = p_gain <= levels.gain, p_size <= levels.size, p_reverse <= levels.reverse
     notes: tuple[str, ...] = ()
-    diverged = [arm for arm, values in ((Arm.METHOD, method), (Arm.BASELINE, baseline))
-                if stats.diverged_mask(values).any()]  # fmt: skip
+    diverged = _diverged(method, baseline)
     if diverged and (gain or reverse):
         ranks = stats.mann_whitney(method, baseline)
         kept = robust(gain, True, ranks.p_greater, levels.gain) or robust(
@@ -177,12 +177,7 @@ def _welch_gap(
             notes = (words.ranks_disagree(diverged, p_gain if gain else p_reverse, ranks, gain),)
             gain = reverse = False
     if diverged and size:
-        sign = orientation(claim.direction)
-        pairs = float(
-            stats.exceedance(method, sign * claim.value)
-            if claim.baseline is None
-            else stats.pair_exceedance(method, baseline, sign * claim.value, sign * claim.baseline)
-        )
+        pairs = _pairs_p(claim, method, baseline)
         if not robust(size, True, pairs, levels.size):
             notes = (*notes, words.pairs_reach(diverged, p_size, pairs))
             size = False
@@ -234,6 +229,50 @@ def _welch_gap(
     )
 
 
+def _diverged(method: np.ndarray, baseline: np.ndarray) -> list[Arm]:
+    """The arms with flagged diverged runs (oriented scores)."""
+    return [arm for arm, values in ((Arm.METHOD, method), (Arm.BASELINE, baseline))
+            if stats.diverged_mask(values).any()]  # fmt: skip
+
+
+def _pairs_p(claim: Claim, method: np.ndarray, baseline: np.ndarray) -> float:
+    """The size test's distribution-free counterpart: the conformal p-value of the paper's gap
+    among the gaps of single runs (of the claimed number among the method's runs without a paper
+    baseline number)."""
+    sign = orientation(claim.direction)
+    if claim.baseline is None:
+        return float(stats.exceedance(method, sign * claim.value))
+    return float(stats.pair_exceedance(method, baseline, sign * claim.value, sign * claim.baseline))
+
+
+def holm_p_values(
+    claim: Claim,
+    method: np.ndarray,
+    baseline: np.ndarray | None,
+    reach: Mapping[Arm, SeedReach],
+    alpha: float,
+) -> dict[str, float]:
+    """The p-value each *deciding* Q2 test of one claim brings to Holm's step-down across claims.
+
+    Keys are the families ("gain", "size", "reverse"); a test that gives no p-value (too few
+    seeds, an exact gap) or decides nothing (the gain and reverse tests of a parity claim) is
+    left out, so it spends none of the other claims' alpha. Where an arm has diverged runs the
+    p-value is that of the guarded rule (:func:`rules.deciding_p`), not Welch's alone.
+    """
+    imp = decide_improvement(claim, method, baseline, Levels.single(alpha), reach, explain=False)
+    if imp is None:
+        return {}
+    tests = {"gain": imp.gain_test, "size": imp.size_test, "reverse": imp.reverse_test}
+    p_values = {family: test.p_value for family, test in tests.items()
+                if test is not None and test.deciding and test.p_value is not None}  # fmt: skip
+    if baseline is None or imp.size_test is None or not _diverged(method, baseline):
+        return p_values
+    ranks = stats.mann_whitney(method, baseline)
+    free = {"gain": ranks.p_greater, "reverse": ranks.p_less,
+            "size": _pairs_p(claim, method, baseline)}  # fmt: skip
+    return {family: float(deciding_p(p, True, free[family])) for family, p in p_values.items()}
+
+
 def _with_power(
     imp: Improvement,
     claim: Claim,
@@ -253,7 +292,8 @@ def _with_power(
 
     def needed(sd_a: float, sd_c: float) -> int | None:
         return power.seeds_needed(gap, sd_a, sd_c, level_gain=levels.gain,
-                                  level_size=levels.size, runs=runs, paper_baseline=paper_baseline)  # fmt: skip
+                                  level_size=levels.size, runs=runs, paper_baseline=paper_baseline,
+                                  fewest=MIN_SEEDS)  # fmt: skip
 
     if imp.seed_luck is None:  # without baseline runs the audit settles nothing by itself
         chance = power.settle_power(gap, gap, sd_m, sd_b, n, m, level_gain=levels.gain,

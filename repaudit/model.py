@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Version of the audit.json record and the ``--format json`` document (see store.py for history).
-RECORD_FORMAT = 3
+RECORD_FORMAT = 4
 
 
 class Arm(enum.StrEnum):
@@ -109,6 +109,17 @@ class ExecutorKind(enum.StrEnum):
     """One Slurm job array through submitit."""
 
 
+class OnInterrupt(enum.StrEnum):
+    """What Ctrl-C does to an audit's Slurm jobs still queued or running (--on-interrupt)."""
+
+    ASK = "ask"
+    """Ask on the terminal (the default there)."""
+    CANCEL = "cancel"
+    """scancel them (the default without a terminal, as in CI)."""
+    LEAVE = "leave"
+    """Let them run; the next `repaudit check` picks up their results."""
+
+
 class RunStatus(enum.StrEnum):
     """How one seed ended."""
 
@@ -120,6 +131,19 @@ class RunStatus(enum.StrEnum):
     """Killed at the wall-clock limit."""
     NO_METRIC = "no-metric"
     """Exited 0 but a metric was missing, unparsable, NaN or infinite."""
+    OK_WITH_ERROR = "ok-with-error"
+    """Wrote every metric, then exited non-zero ([run] metric_after_failure): counted, and flagged."""
+
+
+class Reduce(enum.StrEnum):
+    """How one number comes out of a series a run printed or logged (every epoch, every episode)."""
+
+    LAST = "last"
+    FIRST = "first"
+    MAX = "max"
+    MIN = "min"
+    MEAN = "mean"
+    MEDIAN = "median"
 
 
 class ReproductionDecision(enum.StrEnum):
@@ -235,19 +259,65 @@ class ExitCode(enum.IntEnum):
     """Ctrl-C: finished seeds are kept (128 + SIGINT, as shells report it)."""
 
 
+class SeedMechanism(enum.StrEnum):
+    """How a repository lets a run's seed be chosen, as `repaudit init` finds it (spec/infer_seed.py)."""
+
+    FLAG = "flag"
+    """A command-line option: ``--seed {seed}``."""
+    CONFIG_KEY = "config"
+    """A config override on the command line: ``seed={seed}``, ``train.seed={seed}``."""
+    CONFIG_FILE = "config-file"
+    """One committed config file per seed: ``configs/{seed}.toml``."""
+    HARD_CODED = "hardcoded"
+    """A seeding call with a fixed value: only ``seed_override`` can vary it."""
+    NONE = "none"
+    """No seeding anywhere: runs differ by chance alone."""
+
+
+class EntryEvidence(enum.IntEnum):
+    """Why `repaudit init` proposes a script as the entry point; a higher value is stronger."""
+
+    NAME = 1
+    """Only its name (train*, main, run, *_test.py in an experiment folder), with a main block."""
+    MAIN_BLOCK = 2
+    """An ``if __name__ == "__main__":`` block that parses arguments."""
+    CONSOLE_SCRIPT = 3
+    """A console script in pyproject.toml or setup.py."""
+    SHELL = 4
+    """A shell script or Makefile target that calls it."""
+    DOCS = 5
+    """A code block of the docs or of a README in a subfolder."""
+    README = 6
+    """A code block of a README at the repository's root: how the authors say to run it."""
+
+
 # ---------------------------------------------------------------- spec
 
 
 @dataclass(frozen=True)
 class MetricSource:
-    """Where a finished run's number is read from; exactly one of json_path or regex is set."""
+    """Where a finished run's number is read from: exactly one of json_path, regex, csv_path or
+    tensorboard is set. Each gives a series (one value, or one per epoch, episode, row or event),
+    and ``reduce`` over the last ``last_n`` of it, times ``scale``, is the run's number."""
 
     json_path: str | None = None
-    """JSON file the run writes; may contain {out}; relative paths are relative to the checkout."""
+    """JSON (or JSON-lines) file the run writes; may contain {out}; relative to the working folder."""
     key: str | None = None
-    """Dotted path into the JSON document, e.g. "test.acc"."""
+    """Dotted path into each JSON document, e.g. "test.acc"; a list there is a series."""
     regex: str | None = None
-    """One capturing group; the last match in stdout (else stderr) wins."""
+    """One capturing group; its matches in stdout (else stderr) are the series."""
+    csv_path: str | None = None
+    """CSV file (with a header row) the run writes; may contain {out}; relative to the working folder."""
+    column: str | None = None
+    """The CSV column whose non-empty cells are the series."""
+    tensorboard: str | None = None
+    """A scalar tag in the TensorBoard event files under the run's output and working folders."""
+    reduce: Reduce = Reduce.LAST
+    """How the series becomes one number."""
+    last_n: int | None = None
+    """Reduce over the last N values only (None: all of them)."""
+    scale: float = 1.0
+    """Multiplies the number: 100 turns a logged fraction into the paper's percent, 0.01 the reverse."""
 
 
 @dataclass(frozen=True)
@@ -351,6 +421,15 @@ class AuditSpec:
     """Seeds the bootstrap / ASO generator: the same audit gives the same numbers."""
     slurm: SlurmOptions | None = None
     """The [slurm] table, for --executor slurm."""
+    workdir: str = ""
+    """The seeds' working folder, relative to the checkout ("" = its root); {out} stays absolute."""
+    accept_exit: tuple[int, ...] = (0,)
+    """Exit codes of a normal finish."""
+    metric_after_failure: bool = False
+    """A run that wrote its metrics and then exited otherwise counts, as ok-with-error."""
+    commit: str | None = None
+    """[source] commit: the commit a spec kept outside the repository (registry, --spec) audits
+    unless a ref is named (--ref, owner/name@ref)."""
     origin: str = "flags"
     """Where the spec came from: a path, "pyproject.toml", "registry:owner/repo", "flags"."""
 
@@ -521,6 +600,12 @@ class SeedRequest:
     """Read-only output of `prepare`, shared by all seeds."""
     spec_hash: str = ""
     """Hash of the run-affecting spec; a stored result is reused only under the same hash."""
+    workdir: str = ""
+    """Its working folder inside the checkout ("" = the root)."""
+    accept_exit: tuple[int, ...] = (0,)
+    """Exit codes of a normal finish."""
+    metric_after_failure: bool = False
+    """Read the metrics of a run that exited otherwise, and count it as ok-with-error."""
 
 
 @dataclass(frozen=True)
@@ -550,7 +635,10 @@ class RunResult:
     returncode: int | None = None
     """Exit code; negative when killed by a signal; None when it never started."""
     reason: str = ""
-    """Plain words for failed / timeout / no-metric."""
+    """Plain words for failed / timeout / no-metric / ok-with-error."""
+    cause: str = ""
+    """What the run's own output says went wrong: a Python traceback's exception line, else the
+    last non-empty line of stderr ("" when it exited normally or printed nothing)."""
     peak_memory_bytes: int | None = None
     """Peak memory of its process tree, sampled."""
     seed_calls: tuple[SeedCall, ...] = ()
@@ -574,8 +662,8 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        """True when the run succeeded and its metrics count."""
-        return self.status is RunStatus.OK
+        """True when the run's metrics count (ok, or ok-with-error)."""
+        return self.status in (RunStatus.OK, RunStatus.OK_WITH_ERROR)
 
     def value(self, metric: str) -> float | None:
         """The run's value of ``metric``, or None when it was not read."""

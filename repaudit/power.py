@@ -92,9 +92,12 @@ def seeds_needed(
     runs: int = 1,
     paper_baseline: bool = True,
     power: float = TARGET_POWER,
+    fewest: int = 2,
 ) -> int | None:
     """Smallest equal number of seeds per arm giving ``power`` to settle a true claimed gap (> 0).
 
+    Never fewer than ``fewest``: the audit passes the fewest seeds its rules decide with
+    (rules.MIN_SEEDS), since a huge gap "settles" at 2 seeds where the audit decides nothing.
     None when even MAX_SEEDS per arm would not do (a gap that is tiny next to the seed sd).
     """
     if not claimed_gap > 0:
@@ -105,8 +108,10 @@ def seeds_needed(
                               level_size=level_size, runs=runs, paper_baseline=paper_baseline)  # fmt: skip
         return chance >= power
 
+    if fewest < 2:
+        raise UsageError(f"power needs at least 2 seeds per arm, got fewest = {fewest}")
     # The chance grows with the seeds: double until enough, then bisect.
-    low, high = 1, 2
+    low, high = fewest - 1, fewest
     while not enough(high):
         if high >= MAX_SEEDS:
             return None

@@ -116,6 +116,17 @@ def robust(rejects: Flags, diverged: Flags, free_p: Numbers, level: float) -> np
     return np.logical_and(rejects, np.logical_not(diverged) | (np.asarray(free_p) <= level))
 
 
+def deciding_p(p: Numbers, diverged: Flags, free_p: Numbers) -> np.ndarray:
+    """The p-value of the rule :func:`robust` applies: ``p``, or where ``diverged`` the larger of
+    ``p`` and its distribution-free counterpart ``free_p``.
+
+    robust(p <= level, diverged, free_p, level) is exactly deciding_p(...) <= level, so Holm's
+    step-down across claims must order and test these: a claim whose t-based rejection the
+    guard overturned was not rejected, and may not pass its share of alpha on to the next.
+    """
+    return np.where(diverged, np.maximum(p, free_p), p)
+
+
 def seed_reach(runs: Sequence[RunResult]) -> SeedReach:
     """Did the audit's seed reach the code, by the seed hook's record of the seeding calls?
 

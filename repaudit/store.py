@@ -15,10 +15,14 @@ Record format history (model.RECORD_FORMAT):
        or consistent_with_claim; decisions overstated and baseline-understated; each claim has a
        baseline_reproduction; arms carry seed_reach; the claim carries decimals. Format 1
        records still load (missing fields take their defaults).
-    3  adaptive audits (``seeds = "auto"``): ``looks``, one entry per look (seeds per arm, the
+    3  a run may be ``ok-with-error`` (its metrics count; it exited non-zero afterwards) and records
+       ``cause``, the error line its output ended with; metric sources carry csv_path, column,
+       tensorboard, reduce, last_n and scale; the spec carries workdir, accept_exit,
+       metric_after_failure and commit.
+    4  adaptive audits (``seeds = "auto"``): ``looks``, one entry per look (seeds per arm, the
        successful seeds per arm, the compute time it added, every deciding test's p-value,
        boundary, crossing and chance to cross by the last look, the stop and its reason); the
-       spec carries ``looks``. Older records load with no looks; run.json is unchanged since 2.
+       spec carries ``looks``. Older records load with no looks; run.json is unchanged since 3.
 """
 
 from __future__ import annotations
@@ -26,22 +30,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import errno
 import fcntl
 import json
 import os
 import re
-import tempfile
 import types
 import typing
+import uuid
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from repaudit.errors import StoreError
+from repaudit.errors import RepauditWarning, StoreError
 from repaudit.model import RECORD_FORMAT, Audit, RunKey, RunResult, Source
-
-#: Record formats whose run.json this repaudit reuses (a run's record last changed in format 2).
-RUN_FORMATS = frozenset(range(2, RECORD_FORMAT + 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,19 +120,42 @@ def audit_id(source: Source, spec_hash: str) -> str:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path` and rename it, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write to a temporary file beside ``path`` and rename it, so a crash never leaves half a file.
+
+    The file gets the mode any file the user writes gets (0666 less the umask, usually 0644), not
+    mkstemp's 0600: reports are meant to be read by others. StoreError when the folder cannot take
+    it (full disk, read-only or foreign folder)."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        os.replace(temporary, path)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if isinstance(error, OSError) and (problem := unwritable(error, path)):
+            raise problem from None
         raise
+
+
+def unwritable(error: OSError, path: Path) -> StoreError | None:
+    """The one-line StoreError for an OSError that says the disk or folder cannot take a write
+    (full, over quota, read-only, not the user's); None for any other OSError."""
+    where = error.filename or path
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StoreError(
+            f"cannot write {where}: {error.strerror}; free space on that disk (or pass --store "
+            "with a folder on another one) and re-run the same command: finished seeds are kept"
+        )
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StoreError(
+            f"cannot write {where}: {error.strerror}; pass --store with a folder you can write to"
+        )
+    return None
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -140,8 +166,12 @@ def write_json_atomic(path: Path, data: Any) -> None:
 @contextlib.contextmanager
 def locked(paths: AuditPaths) -> Iterator[None]:
     """Hold an exclusive lock on the audit folder: two audits never write one folder."""
-    paths.root.mkdir(parents=True, exist_ok=True)
-    with open(paths.lock, "a+", encoding="utf-8") as handle:
+    try:
+        paths.root.mkdir(parents=True, exist_ok=True)
+        handle = open(paths.lock, "a+", encoding="utf-8")  # noqa: SIM115 (closed below)
+    except OSError as error:
+        raise unwritable(error, paths.lock) or error from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -183,6 +213,12 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+# What a JSON value of each plain field type may be (a JSON number is an int or a float).
+_PLAIN_TYPES: dict[Any, tuple[type, ...]] = {
+    int: (int,), float: (float, int), str: (str,), bool: (bool,)
+}  # fmt: skip
+
+
 # The standard library has dataclasses.asdict but no inverse; this typed rebuild of model.py's
 # frozen dataclasses is small enough to keep here rather than add a dependency (cattrs).
 def _from_plain(kind: Any, value: Any) -> Any:
@@ -194,18 +230,29 @@ def _from_plain(kind: Any, value: Any) -> Any:
         return _from_plain(options[0], value)
     if origin is tuple:
         item = typing.get_args(kind)[0]
-        return tuple(_from_plain(item, v) for v in value)
+        return tuple(_from_plain(item, v) for v in _of(list, value))
     if origin in (Mapping, dict) or kind is Mapping:
         args = typing.get_args(kind)
-        return {k: _from_plain(args[1], v) for k, v in value.items()} if args else dict(value)
+        items = _of(dict, value).items()
+        return {_of(str, k): _from_plain(args[1], v) for k, v in items} if args else dict(items)
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        value = _of(dict, value)
         hints = typing.get_type_hints(kind)
         fields = {f.name for f in dataclasses.fields(kind)}
         return kind(**{k: _from_plain(hints[k], v) for k, v in value.items() if k in fields})
     if isinstance(kind, type) and issubclass(kind, enum.Enum | Path):
         return kind(value)
-    if kind is float:
-        return float(value)
+    if kind in _PLAIN_TYPES:
+        wrong_bool = isinstance(value, bool) and kind is not bool  # JSON true is no number
+        if wrong_bool or not isinstance(value, _PLAIN_TYPES[kind]):
+            raise TypeError(f"{value!r} is not {_PLAIN_TYPES[kind][0].__name__}")
+    return float(value) if kind is float else value
+
+
+def _of(kind: type, value: Any) -> Any:
+    """``value`` when it is a ``kind``, else TypeError (a record of the wrong shape)."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{value!r} is not {kind.__name__}")
     return value
 
 
@@ -276,16 +323,29 @@ def save_run(paths: AuditPaths, result: RunResult) -> None:
 
 
 def load_runs(paths: AuditPaths, spec_hash: str) -> dict[RunKey, RunResult]:
-    """Finished runs of this audit whose spec hash matches, by key (resume)."""
+    """Finished runs of this audit whose spec hash matches, by key (resume).
+
+    A run.json that cannot be read as this version's record of the seed in its folder (cut short,
+    of the wrong shape, written by another version, or for another seed) is not a finished seed:
+    a RepauditWarning names it, and the seed runs again."""
     finished: dict[RunKey, RunResult] = {}
     for run_json in sorted(paths.runs_dir.glob("*/*/run.json")):
         try:
             plain = json.loads(run_json.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue  # unreadable: the seed simply runs again
-        if plain.pop("format", None) not in RUN_FORMATS:
-            continue  # written by another version of repaudit: the seed runs again
-        result = run_from_record(plain)
+            version = _of(dict, plain).pop("format", None)
+            if not isinstance(version, int) or version > RECORD_FORMAT:
+                # a newer repaudit's (older formats still load)
+                raise ValueError(f"not a record of format {RECORD_FORMAT} or older")
+            result = run_from_record(plain)
+            if paths.run_dir(result.key) != run_json.parent:
+                raise ValueError(f"it records {result.key}")
+        except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError) as error:
+            warnings.warn(
+                f"{run_json} is not a finished seed's record ({error}); the seed runs again",
+                RepauditWarning,
+                stacklevel=2,
+            )
+            continue
         if result.spec_hash == spec_hash:
             finished[result.key] = result
     return finished
@@ -305,12 +365,24 @@ def load_audit(audit_dir: Path) -> Audit:
         raise StoreError(
             f"{audit_dir} holds no audit.json: pass a folder under the store, e.g. audits/<audit-id>"
         ) from None
-    except json.JSONDecodeError as error:
-        raise StoreError(f"{audit_json} is not valid JSON ({error}): re-run the audit") from None
-    return dataclasses.replace(from_record(record), audit_dir=Path(audit_dir))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise StoreError(f"{audit_json} cannot be read ({error}): re-run the audit") from None
+    try:
+        audit = from_record(_of(dict, record))
+    except (ValueError, TypeError, KeyError) as error:
+        raise StoreError(
+            f"{audit_json} is not an audit record this repaudit reads ({error}): re-run the audit"
+        ) from None
+    return dataclasses.replace(audit, audit_dir=Path(audit_dir))
 
 
 def list_audits(store_dir: Path) -> list[Audit]:
-    """Every stored audit under store_dir, oldest first."""
-    audits = [load_audit(p.parent) for p in Path(store_dir).glob("*/audit.json")]
+    """Every readable stored audit under store_dir, oldest first; a RepauditWarning names each
+    folder whose audit.json cannot be read, and the others are still listed."""
+    audits = []
+    for record in sorted(Path(store_dir).glob("*/audit.json")):
+        try:
+            audits.append(load_audit(record.parent))
+        except StoreError as error:
+            warnings.warn(f"skipped {record.parent}: {error}", RepauditWarning, stacklevel=2)
     return sorted(audits, key=lambda a: (a.created_at, a.audit_id))

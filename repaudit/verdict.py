@@ -25,7 +25,7 @@ from scipy import stats as sps
 
 from repaudit import __version__, sequential, stats, wording
 from repaudit.errors import UsageError
-from repaudit.improvement import decide_improvement, with_evidence
+from repaudit.improvement import decide_improvement, holm_p_values, with_evidence
 from repaudit.model import (
     Arm,
     Audit,
@@ -234,12 +234,14 @@ def holm_levels(
 ) -> list[Levels]:
     """Holm's level per claim for each family of Q2 tests (gain, size, reverse) across claims.
 
-    Claims whose tests give no p-value (exact gaps, too few seeds) take no part. With
-    ``nominal`` (a look of an adaptive audit) each claim's test meets its own boundary at each of
-    Holm's steps (sequential.holm_nominal); a lone claim gets its boundaries at alpha.
+    Only deciding tests with a p-value take part (``improvement.holm_p_values``): claims whose
+    tests give none (exact gaps, too few seeds) and a parity claim's gain and reverse tests do
+    not; a claim with diverged runs brings the p-value of its guarded rule. With ``nominal`` (a
+    look of an adaptive audit) each claim's test meets its own boundary at each of Holm's steps
+    (sequential.holm_nominal); a lone claim gets its boundaries at alpha.
     """
     first = [
-        decide_improvement(claim, method, baseline, Levels.single(alpha), r, explain=False)
+        holm_p_values(claim, method, baseline, r, alpha)
         for claim, (method, baseline), r in zip(claims, arms, reach, strict=True)
     ]
     no_runs = all(baseline is None for _, baseline in arms)  # the gain test is seed luck
@@ -254,9 +256,7 @@ def holm_levels(
 
     adjusted: dict[str, dict[int, float]] = {}
     for family in families:
-        tested = {i: getattr(imp, f"{family}_test").p_value for i, imp in enumerate(first)
-                  if imp is not None and getattr(imp, f"{family}_test") is not None
-                  and getattr(imp, f"{family}_test").p_value is not None}  # fmt: skip
+        tested = {i: p[family] for i, p in enumerate(first) if family in p}
         ids = list(tested)
         if nominal is not None:
 

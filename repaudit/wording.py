@@ -7,6 +7,8 @@ Every number goes through ``formatting`` (ScoreFormat, percent, ...), which neve
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
@@ -188,8 +190,14 @@ class Q2Words:
         self, claim: Claim, gap: float, method: np.ndarray, baseline: np.ndarray | None
     ) -> None:
         self.claim, self.gap, self.method, self.baseline = claim, gap, method, baseline
-        self.f = ScoreFormat(method, printed=printed_decimals(claim, claim.value))
+        # Gaps are read at the precision of the seed spread: the baseline's when every method
+        # seed scored the same (a seed-invariant method), else the method's.
+        constant = method.size > 1 and stats.sd(method) == 0
+        spread = baseline if baseline is not None and constant else method
+        self.f = ScoreFormat(spread, printed=printed_decimals(claim, claim.value))
         runs = claim.runs if claim.kind is ClaimKind.MEAN else 1
+        self.runs = runs
+        """Runs behind each of the paper's numbers."""
         self.paper_way = (
             "one run of the method against the re-run baseline mean"
             if claim.baseline is None
@@ -299,9 +307,16 @@ class Q2Words:
                     f"that: {shows}; {bound}, and the claimed {f.signed(gap)} lies above it "
                     f"({size_p})."
                 )
+            below = (
+                f" The mean gap is below the claimed {f.signed(gap)} (the whole interval lies "
+                "below it): the claim holds as one gap measured the paper's way could show it, "
+                "not as this code's average."
+                if imp.gap_interval.high < gap
+                else ""
+            )
             return (
                 f"No gain is claimed (a parity claim, so only its size is tested): {shows}; "
-                f"{bound}, and the claimed {f.signed(gap)} is within that ({size_p})."
+                f"{bound}, and the claimed {f.signed(gap)} is within that ({size_p}).{below}"
             )
         reason = {
             ImprovementDecision.HOLDS: f"The gain holds: {shows}, above 0 ({welch}); {claimed}, "
@@ -335,6 +350,21 @@ class Q2Words:
                 f"{level:.2g}. The baseline was not re-run, so this checks the paper's gap, not "
                 "its number; an unlucky or diverged baseline run would fake such a gap too."
             )
+        n = self.method.size
+        if self.runs == 1:
+            # The exact check's floor: its share of ordered pairs of the n + 2 runs is at least
+            # 1/((n+2)(n+1)), doubled for the selection; below `enough` seeds no gap passes.
+            floor = float(stats.published_chance(1 / ((n + 2) * (n + 1))))
+            enough = next(k for k in itertools.count(n) if 2 / ((k + 2) * (k + 1)) <= level)
+            if floor > level:
+                return (
+                    f"With {n} method seeds no gap can be told from seed luck without baseline "
+                    f"runs: the check that holds for any score distribution (how often two of "
+                    f"the {n + 2} runs, the paper's two included, differ by that much) cannot go "
+                    f"below {percent(floor)} of the positive comparisons, above {level:.2g}; "
+                    f"{enough} method seeds could pass it. Re-run the baseline arm to settle it"
+                    f"{self._seeds(imp, None)}"
+                )
         return (
             f"A gap of {gap} between the paper's runs is what seed luck alone gives: {luck}. "
             f"Re-run the baseline arm to settle it{self._seeds(imp, None)}"
@@ -456,12 +486,40 @@ def paragraph(results: Sequence[ClaimResult], alpha: float) -> str:
 
 
 def error_paragraph(runs: Sequence[RunResult]) -> str:
+    """The paragraph of an audit in which no method seed finished: the most common cause (what the
+    runs' own output ended with), and the likely fix when every seed failed on the same import."""
     method = [r for r in runs if r.key.arm == Arm.METHOD and r.key.repeat == 0]
-    reasons = Counter(r.reason or r.status.value for r in method if not r.ok)
-    common = f" Most common reason: {reasons.most_common(1)[0][0]}." if reasons else ""
+    causes = Counter(r.cause or r.reason or r.status.value for r in method if not r.ok)
+    common = ""
+    if causes:
+        cause, count = causes.most_common(1)[0]
+        every = "Every seed" if count == len(method) else f"{count} of {len(method)} seeds"
+        common = f" {every} failed with: {cause}."
+        if count == len(method):
+            common += import_fix(cause)
     baseline_ok = sum(1 for r in runs if r.key.arm == Arm.BASELINE and r.ok)
     extra = f" ({baseline_ok} baseline seeds did finish.)" if baseline_ok else ""
     return (
         f"No method seed finished successfully ({len(method)} tried), so there is nothing to "
         f"judge; read the failed runs' logs.{common}{extra}"
     )
+
+
+def import_fix(cause: str) -> str:
+    """The likely fix for a run that failed on an import (" The code needs ..."), else ""."""
+    missing = re.match(r"ModuleNotFoundError: No module named '([\w.]+)'", cause)
+    if missing:
+        module = missing[1].split(".")[0]
+        return (
+            f" The code imports {module!r}, which its environment lacks: add the package that "
+            f"provides it to the repository's requirements or to [run] setup (e.g. setup = "
+            f'"pip install {module}"), with environment = "venv" so the seeds run in the '
+            "environment built from them."
+        )
+    if cause.startswith("ImportError:"):
+        return (
+            " An installed package does not have what the code imports, usually a version newer "
+            "or older than the one the code was written for: pin that version in the "
+            'repository\'s requirements or in [run] setup, with environment = "venv".'
+        )
+    return ""

@@ -133,6 +133,42 @@ def make_repo(
     return path
 
 
+TRAP = """#!/bin/sh
+# Started by git as a hook, filter, fsmonitor or helper: leave a trace, and the secret it saw.
+echo "$0 $* HF_TOKEN=${{HF_TOKEN:-}}" >> {log}
+"""
+#: A .gitattributes line that hands every file to the trap's filter and diff drivers.
+TRAP_ATTRIBUTES = "* filter=evil diff=evil merge=evil\n"
+
+
+def arm_with_traps(root: Path, log: Path) -> None:
+    """Arm the git repository at ``root`` with everything that starts a program when git reads its
+    config or work tree: fsmonitor, filter drivers (named by TRAP_ATTRIBUTES in .gitattributes),
+    hooks in .git/hooks and through core.hooksPath, an included config file, helpers. Each appends
+    a line to ``log``; a test that finds no ``log`` afterwards knows none of them ran."""
+    script = log.with_name("trap.sh")
+    script.write_text(TRAP.format(log=log))
+    script.chmod(0o755)
+    hooks = root / ".git" / "hooks"
+    for name in ("post-checkout", "pre-commit", "post-commit", "reference-transaction",
+                 "post-merge", "post-rewrite", "pre-auto-gc", "post-index-change", "pre-push"):  # fmt: skip
+        (hooks / name).write_text(f"#!/bin/sh\nexec {script} hook-{name}\n")
+        (hooks / name).chmod(0o755)
+    included = log.with_name("included.gitconfig")
+    included.write_text(f"[core]\n\tfsmonitor = {script}\n")
+    with open(root / ".git" / "config", "a", encoding="utf-8") as config:
+        config.write(
+            f"[core]\n\tfsmonitor = {script}\n\thooksPath = {hooks}\n\tsshCommand = {script}\n"
+            f"\tpager = {script}\n\talternateRefsCommand = {script}\n"
+            f"[include]\n\tpath = {included}\n"
+            f'[filter "evil"]\n\tclean = {script} clean\n\tsmudge = {script} smudge\n'
+            f"\tprocess = {script} process\n\trequired = true\n"
+            f'[diff "evil"]\n\ttextconv = {script}\n[diff]\n\texternal = {script}\n'
+            f"[credential]\n\thelper = !{script}\n"
+            f"[uploadpack]\n\tpackObjectsHook = {script}\n"
+        )
+
+
 @pytest.fixture
 def toy_repo(tmp_path: Path) -> ToyRepo:
     """Makes toy paper repositories under tmp_path: ``toy_repo(name="paper", files=..., behaviour=...,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -78,3 +81,27 @@ def sleeping_seed(request: SeedRequest) -> RunResult:
         RunStatus.OK,
         metrics={"seed": float(request.key.seed), "threads": float(request.threads)},
     )
+
+
+def repaudit(
+    *args: str, cwd: Path, check_rc: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m repaudit ARGS` in ``cwd`` with its own cache; ``check_rc`` asserts the exit code."""
+    env = {**os.environ, "REPAUDIT_CACHE": str(cwd / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-m", "repaudit", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check_rc is not None:
+        assert done.returncode == check_rc, done.stdout + done.stderr
+    return done
+
+
+def audit_json(cwd: Path) -> dict:
+    """The one audit.json under ``cwd``/audits."""
+    (record,) = (cwd / "audits").glob("*/audit.json")
+    return json.loads(record.read_text())

@@ -92,7 +92,9 @@ def test_documented_commands_run_as_written(tmp_path):
     assert "test_accuracy" in reports[0].read_text(encoding="utf-8")
     assert (repository / "summary.md").read_text(encoding="utf-8").startswith("## ")
     suite = ET.parse(repository / "repaudit-junit.xml").getroot().find("testsuite")
-    assert suite is not None and suite.get("tests") == "3"  # the number, the baseline number, the gain
+    assert (
+        suite is not None and suite.get("tests") == "3"
+    )  # the number, the baseline number, the gain
     appended = step_summary.read_text(encoding="utf-8")
     assert appended.count("repaudit: The claim") == checks  # one per check, appended
 

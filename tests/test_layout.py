@@ -32,6 +32,7 @@ FORBIDDEN = {
     "source": {"report", "audit", "cli", "run", "executors", "env", "spec", "store", "verdict"},
     "spec": {"report", "audit", "cli", "run", "executors", "env", "store", "verdict"},
     "report": {"audit", "cli", "executors"},
+    "trial": {"report", "audit", "cli", "executors", "store", "verdict"},
     "audit": {"report", "cli"},
 }  # fmt: skip
 

@@ -80,3 +80,26 @@ def test_failed_prepare_raises_with_the_tail_and_the_log(
             log_dir=tmp_path / "audit",
             timeout_seconds=30,
         )
+
+
+def test_without_a_sandbox_each_seed_gets_its_own_copy(
+    tmp_path: Path, pinned_repo: PinnedRepo
+) -> None:
+    """Isolation none cannot mount anything read-only: a seed that writes into the prepared data
+    changes its own copy, never what the next seed reads."""
+    source = pinned_repo(files={"config.txt": "original\n", "train.py": "pass\n"})
+    audit = tmp_path / "audit"
+    prepared = run_prepare(
+        PREPARE, source=source, environment=CURRENT, isolation=Isolation.NONE,
+        work_dir=audit / "prepare", log_dir=audit, timeout_seconds=30,
+    )  # fmt: skip
+    first = checkout(source, tmp_path / "seed-1")
+    link_prepared(prepared, tmp_path / "seed-1", copy=True)
+    assert not (first / "data").is_symlink() and not (first / "config.txt").is_symlink()
+    (first / "data" / "raw" / "train.csv").write_text("tampered\n")
+    (first / "config.txt").write_text("tampered\n")
+    second = checkout(source, tmp_path / "seed-2")
+    link_prepared(prepared, tmp_path / "seed-2", copy=True)
+    assert (second / "data" / "raw" / "train.csv").read_text() == "rows\n"
+    assert (second / "config.txt").read_text() == "changed\n"
+    assert (prepared / "data" / "raw" / "train.csv").read_text() == "rows\n"

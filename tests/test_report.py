@@ -284,3 +284,24 @@ def test_an_adaptive_audit_shows_its_looks_everywhere(sample_audit):
     text = report.render_text(audit)
     assert "Adaptive seeds: Stopped after look 2 of 5" in text
     assert "Looks" not in report.render_html(sample_audit)  # a fixed number of seeds: no section
+
+
+def test_user_text_cannot_close_the_markdown_code_fence(sample_audit) -> None:
+    """A newline and backticks in --command end up in the re-run command: the summary's fence
+    must still hold all of it, so nothing after it renders as Markdown or HTML."""
+    injected = "python t.py --seed {seed}\n````\n<img src=x onerror=alert(1)>\n## pwned\n```"
+    audit = dataclasses.replace(
+        sample_audit, rerun_command=f"repaudit check x --command '{injected}'"
+    )
+    lines = report.render_markdown(audit).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.lstrip("`") == "sh")
+    fence = lines[start][: -len("sh")]
+    end = next(
+        i
+        for i in range(start + 1, len(lines))
+        if set(lines[i]) == {"`"} and len(lines[i]) >= len(fence)
+    )
+    assert len(fence) == 5 and lines[end] == fence  # longer than the 4 backticks inside
+    inside = "\n".join(lines[start + 1 : end])
+    assert "<img src=x onerror=alert(1)>" in inside and "## pwned" in inside
+    assert all("<img" not in line for line in lines[end:])

@@ -73,3 +73,12 @@ def test_seed_reach_from_the_hooks_record():
     derived = [_run(Arm.METHOD, s, 0.8, (SeedCall("random.seed", s + 1, s + 1),)) for s in (3, 4)]
     assert rules.seed_reach(derived) is SeedReach.REACHED
     assert rules.seed_reach([_run(Arm.METHOD, 0, 0.8, ())]) is SeedReach.UNKNOWN
+
+
+def test_deciding_p_is_the_p_value_of_the_guarded_rule():
+    p, free = np.array([0.01, 0.01, 0.2, 0.04]), np.array([0.3, 0.001, 0.0, 0.04])
+    diverged = np.array([True, True, False, True])
+    assert rules.deciding_p(p, diverged, free).tolist() == [0.3, 0.01, 0.2, 0.04]
+    for level in (0.005, 0.04, 0.05, 0.5):
+        assert np.array_equal(rules.deciding_p(p, diverged, free) <= level,
+                              rules.robust(p <= level, diverged, free, level))  # fmt: skip

@@ -30,6 +30,7 @@ from repaudit.model import (
     Source,
 )
 from repaudit.run import detect_isolation, isolation, process
+from repaudit.run import seed as seed_module
 
 LEVEL = isolation.detect_isolation()
 needs_bwrap = pytest.mark.skipif(
@@ -276,8 +277,7 @@ def test_training_has_no_network_but_prepare_does_and_shares_its_files(
     assert [r.status for r in seeds] == [RunStatus.OK, RunStatus.OK], seeds[0].log_tail
     assert (prepared / "data" / "train.bin").read_bytes() == b"dataset-bytes"  # nobody tampered
     tamper = json.loads((audit / "runs" / "method" / "seed-1" / "out" / "metrics.json").read_text())
-    if LEVEL is Isolation.BUBBLEWRAP:
-        assert tamper["tamper"] == "refused"
+    assert tamper["tamper"] == "refused"  # mounted read-only, at both levels that can do that
     # resume: the same prepare of the same commit is not run again
     written = (prepared / "data" / "train.bin").stat().st_mtime_ns
     again = run.run_prepare(
@@ -474,3 +474,125 @@ def test_run_seed_is_picklable_for_slurm(tmp_path: Path, paper: Source) -> None:
     request = make_request(tmp_path, paper, "python train.py {seed} {out}")
     assert pickle.loads(pickle.dumps(request)) == request
     assert pickle.loads(pickle.dumps(run.run_seed)) is run.run_seed
+
+
+CHAINED = """\
+Traceback (most recent call last):
+  File "train.py", line 3, in <module>
+    import gym
+ModuleNotFoundError: No module named 'gym'
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "train.py", line 5, in <module>
+    raise ImportError("cannot import name 'Vocab' from 'torchtext.vocab'")
+ImportError: cannot import name 'Vocab' from 'torchtext.vocab'
+Exception ignored in atexit callback: <function _exit at 0x7f>
+"""
+
+
+@pytest.mark.parametrize(
+    ("stdout", "stderr", "cause"),
+    [
+        ("", CHAINED, "ImportError: cannot import name 'Vocab' from 'torchtext.vocab'"),
+        ("", "warning: x\nCUDA error: out of memory (simulated crash)\n\n", "CUDA error: out of memory (simulated crash)"),
+        ("step 10 loss 2.0\nSegmentation fault\n", "", "Segmentation fault"),
+        ("Traceback (most recent call last):\n  File \"a\"\nKeyError: 'lr'\n", "", "KeyError: 'lr'"),
+        ("", "x" * 1000, "x" * seed_module.MAX_CAUSE_CHARS),
+        ("", "", ""),
+        ("", "_pickle.UnpicklingError: \x1b[1mdo those steps\x1b[0m.\x1b]0;title\x07\x07\n", "_pickle.UnpicklingError: do those steps."),
+    ],
+)  # fmt: skip
+def test_error_line_is_the_exception_else_the_last_line(
+    tmp_path: Path, stdout: str, stderr: str, cause: str
+) -> None:
+    (tmp_path / "stdout.log").write_text(stdout)
+    (tmp_path / "stderr.log").write_text(stderr)
+    assert seed_module.error_line(tmp_path / "stdout.log", tmp_path / "stderr.log") == cause
+
+
+def test_a_run_that_prints_its_metric_then_crashes(tmp_path: Path, pinned_repo: PinnedRepo) -> None:
+    source = pinned_repo(
+        files={"exp/a/run.py": "print('acc: 0.75')\nraise RuntimeError('plot failed')\n"}, toy=False
+    )
+    claims = (Claim("acc", 0.7, source=MetricSource(regex=r"acc: ([0-9.]+)")),)
+    request = make_request(
+        tmp_path, source, "python run.py", claims=claims, workdir="exp/a", metric_after_failure=True
+    )
+    result = run.run_seed(request)
+    assert (result.status, result.metrics, result.returncode) == (
+        RunStatus.OK_WITH_ERROR, {"acc": 0.75}, 1,
+    )  # fmt: skip
+    assert result.reason == "exit code 1 after writing its metrics" and result.ok
+    assert result.cause == "RuntimeError: plot failed"
+    accepted = run.run_seed(make_request(tmp_path / "b", source, "python run.py", claims=claims,
+                                         workdir="exp/a", accept_exit=(0, 1)))  # fmt: skip
+    assert (accepted.status, accepted.cause) == (RunStatus.OK, "")
+    plain = run.run_seed(make_request(tmp_path / "c", source, "python run.py", claims=claims,
+                                      workdir="exp/a"))  # fmt: skip
+    assert (plain.status, plain.reason, plain.cause, plain.metrics) == (
+        RunStatus.FAILED, "exit code 1", "RuntimeError: plot failed", {},
+    )  # fmt: skip
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("isolation_level", LEVELS, ids=str)
+def test_a_seed_cannot_forge_or_empty_its_own_log(
+    tmp_path: Path, isolation_level: Isolation, pinned_repo: PinnedRepo
+) -> None:
+    """The seed knows where its log lies ({out}/../stdout.log): appending a better number there,
+    or emptying it, changes nothing; the log is what came through the pipe."""
+    script = """
+        import os, subprocess, sys
+        print("acc 0.5", flush=True)
+        log = os.path.join(sys.argv[1], "..", "stdout.log")
+        for mode in ("a", "w"):
+            try:
+                open(log, mode).write("acc 0.99\\n")
+            except OSError:
+                pass
+        # a detached child that keeps stdout open long after the seed exits
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True)
+    """
+    source = pinned_repo(files={"train.py": script})
+    claim = Claim("acc", 0.5, source=MetricSource(regex=r"acc ([0-9.]+)"))
+    request = make_request(
+        tmp_path, source, "python train.py {out}", claims=(claim,), isolation=isolation_level
+    )
+    started = time.monotonic()
+    result = run.run_seed(request)
+    assert result.status is RunStatus.OK, result.reason
+    assert result.metrics == {"acc": 0.5}
+    assert (request.run_dir / "stdout.log").read_text() == "acc 0.5\n"
+    assert time.monotonic() - started < 20  # the detached child did not hold the log open
+
+
+@pytest.mark.parametrize("problem", ["log", "disk"])
+def test_a_full_disk_is_never_a_seed_result_kept_on_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pinned_repo: PinnedRepo, problem: str
+) -> None:
+    """The seed exits 0 but its metric never reaches the disk: repaudit could not run it (no exit
+    code, so it runs again on resume), not "no-metric"."""
+    import errno
+
+    source = pinned_repo(files={"train.py": "print('acc 0.5')\n"})
+    claim = Claim("acc", 0.5, source=MetricSource(regex=r"acc ([0-9.]+)"))
+    if problem == "log":  # repaudit's own log writer hits ENOSPC
+
+        def full(*args: object, **kwargs: object) -> None:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(process, "_replace", full)
+    else:  # the disk is full when the seed ends
+
+        class Full:
+            f_bavail, f_frsize, f_files, f_favail = 0, 4096, 100, 10
+
+        monkeypatch.setattr(seed_module.os, "statvfs", lambda path: Full())
+        claim = Claim("acc", 0.5, source=MetricSource(regex=r"accuracy ([0-9.]+)"))
+    request = make_request(tmp_path, source, "python train.py", claims=(claim,))
+    result = run.run_seed(request)
+    assert result.status is RunStatus.FAILED and result.returncode is None, result
+    expected = "No space left on device" if problem == "log" else "is full"
+    assert expected in result.reason and "re-run" in result.reason

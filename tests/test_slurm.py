@@ -6,6 +6,7 @@ filesystem the compute nodes share.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -167,3 +168,126 @@ def test_check_on_slurm_records_job_ids_in_the_stored_audit(
     stored = store.load_audit(result.audit_dir)
     assert [r.job_id for r in stored.runs] == [r.job_id for r in result.runs]
     assert (result.audit_dir / "slurm").is_dir()  # submitit's own folder lives inside the audit
+
+
+@pytest.mark.slurm
+def test_jobs_left_running_are_re_attached_not_submitted_again(
+    cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    """Ctrl-C with --on-interrupt leave: the jobs keep running; the next executor on the same
+    folder picks up those jobs (same ids) instead of submitting the seeds again."""
+    asked: list[int] = []
+
+    def leave(count: int) -> bool:
+        asked.append(count)
+        return False
+
+    first = SlurmExecutor(
+        tmp_path / "slurm", OPTIONS, run_seed=sleeping_seed, poll_seconds=0.5,
+        cancel_on_interrupt=leave,
+    )  # fmt: skip
+    requests = [seed_request(tmp_path, s, sleep=4) for s in (0, 1)]
+
+    def ctrl_c(request: object) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        next(first.run_all(requests, on_start=ctrl_c))
+    recorded = json.loads((tmp_path / "slurm" / "jobs.json").read_text())
+    assert asked == [2]
+    assert set(recorded) == {"method/seed-0", "method/seed-1"}
+    queued = cluster.run("squeue", "--noheader", "--array", "--format=%i").split()
+    assert set(recorded.values()) <= set(queued)  # left running, not cancelled
+    again = SlurmExecutor(tmp_path / "slurm", OPTIONS, run_seed=sleeping_seed, poll_seconds=0.5)
+    done = list(again.run_all(requests))
+    assert {r.key.seed: r.status for r in done} == {0: RunStatus.OK, 1: RunStatus.OK}
+    assert {str(r.key): r.job_id for r in done} == recorded
+
+
+@pytest.mark.slurm
+def test_a_job_that_vanished_without_accounting_is_a_failed_seed(
+    cluster: SlurmCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No accounting database: sacct knows nothing of any job, so submitit would call a
+    cancelled job UNKNOWN, "not done", forever; squeue shows it is gone."""
+    amnesia = tmp_path / "bin"
+    amnesia.mkdir()
+    (amnesia / "sacct").write_text("#!/bin/sh\necho 'JobID|State|NodeList'\n")
+    (amnesia / "sacct").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{amnesia}{os.pathsep}{os.environ['PATH']}")
+    executor = SlurmExecutor(tmp_path / "slurm", OPTIONS, run_seed=sleeping_seed, poll_seconds=0.5)
+    cancelled = []
+
+    def cancel(request: object) -> None:  # once submitted and recorded: gone, without a trace
+        (job_id,) = json.loads((tmp_path / "slurm" / "jobs.json").read_text()).values()
+        cluster.run("scancel", job_id)
+        cancelled.append(job_id)
+
+    started = time.monotonic()
+    (vanished,) = executor.run_all([seed_request(tmp_path, 0, sleep=300)], on_start=cancel)
+    (job_id,) = cancelled
+    assert time.monotonic() - started < 60
+    assert vanished.status is RunStatus.FAILED and vanished.returncode is None
+    assert f"Slurm job {job_id} is no longer queued and left no result" in vanished.reason
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_ctrl_c_with_on_interrupt_leave_then_check_again_re_attaches(
+    cluster: SlurmCluster, tmp_path: Path, toy_repo: ToyRepo
+) -> None:
+    """The real command: Ctrl-C leaves the jobs running (--on-interrupt leave, as CI would say),
+    and `repaudit check` run again collects them without submitting anything again."""
+    import signal
+    import subprocess
+    import sys
+
+    slurm_table = (
+        '\n[slurm]\npartition = "debug"\ncpus_per_task = 1\nmem_gb = 0.5\ntimeout_min = 5\n'
+    )
+    toy_repo(spec=TOY_SPEC.replace("seeds = 4", "seeds = 2") + slurm_table,
+             behaviour={"sleep": {"1": 6, "2": 6}})  # fmt: skip
+    command = [sys.executable, "-m", "repaudit", "check", "paper", "--executor", "slurm", "--quiet"]
+    env = {**os.environ, "REPAUDIT_CACHE": str(tmp_path / "cache")}
+    process = subprocess.Popen(
+        [*command, "--on-interrupt", "leave"],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "audits").glob("*/slurm/jobs.json")):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    (jobs_json,) = (tmp_path / "audits").glob("*/slurm/jobs.json")
+    submitted = json.loads(jobs_json.read_text())
+    assert len(submitted) == 4
+    queued = cluster.run("squeue", "--noheader", "--array", "--format=%i").split()
+    assert set(submitted.values()) & set(queued)  # left running
+    again = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert again.returncode in (0, 1, 3), again.stderr
+    (record,) = (tmp_path / "audits").glob("*/audit.json")
+    runs = json.loads(record.read_text())["runs"]
+    assert {f"{r['arm']}/seed-{r['seed']}": r["job_id"] for r in runs} == submitted
+
+
+def test_on_interrupt_choices_answer_the_cancel_question() -> None:
+    from click.testing import CliRunner
+
+    from repaudit.cli import _cancel_question
+    from repaudit.model import OnInterrupt
+
+    assert _cancel_question(OnInterrupt.CANCEL)(3) is True
+    assert _cancel_question(OnInterrupt.LEAVE)(3) is False
+    ask = _cancel_question(OnInterrupt.ASK)
+    for answer, expected in (("n\n", False), ("y\n", True), ("\n", True), ("", True)):
+        with CliRunner().isolation(input=answer) as (_, err, _):
+            assert ask(3) is expected
+            said = err.getvalue().decode()
+            assert not answer or "3 Slurm job(s) of this audit are still queued or running" in said

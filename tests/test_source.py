@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 from pathlib import Path
 
 import git
 import pytest
+from conftest import TRAP, TRAP_ATTRIBUTES, arm_with_traps
 
-from repaudit.errors import SourceError
+from repaudit.errors import SourceError, UsageError
 from repaudit.source import checkout, resolve_source
 
 
@@ -43,10 +46,10 @@ def paper(tmp_path: Path) -> git.Repo:
     return repo
 
 
-def test_local_repository_is_opened_in_place_at_head(paper: git.Repo, tmp_path: Path) -> None:
+def test_local_repository_is_mirrored_at_head(paper: git.Repo, tmp_path: Path) -> None:
     source = resolve_source(str(paper.working_tree_dir), cache_dir=tmp_path / "cache")
     assert source.commit == paper.head.commit.hexsha and len(source.commit) == 40
-    assert source.repo_path == Path(paper.working_tree_dir).resolve()
+    assert source.repo_path.parent == (tmp_path / "cache" / "mirrors").resolve()
     assert (source.subdirectory, source.snapshot, source.warnings) == ("", False, ())
     assert source.display_name == "paper"
     tree = checkout(source, tmp_path / "seed-1")
@@ -65,8 +68,8 @@ def test_unknown_ref_says_how_to_list_refs(paper: git.Repo, tmp_path: Path) -> N
         resolve_source(str(paper.working_tree_dir), ref="nope", cache_dir=tmp_path / "cache")
 
 
-def test_missing_path_is_a_source_error(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="does not exist"):
+def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
         resolve_source(str(tmp_path / "absent"), cache_dir=tmp_path / "cache")
 
 
@@ -161,7 +164,7 @@ def test_unreachable_url_is_a_source_error(tmp_path: Path) -> None:
 
 
 def test_shorthand_ref_conflicting_with_flag(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="give only one"):
+    with pytest.raises(UsageError, match="give only one"):
         resolve_source("owner/paper@v1", ref="v2", cache_dir=tmp_path / "cache")
 
 
@@ -209,9 +212,9 @@ def test_uncommitted_changes_at_the_repository_root_are_refused(
 def test_ref_on_a_plain_folder_and_a_file_target_are_refused(tmp_path: Path) -> None:
     (tmp_path / "plain").mkdir()
     (tmp_path / "plain" / "train.py").write_text("")
-    with pytest.raises(SourceError, match="not a git repository, so --ref v1 cannot apply"):
+    with pytest.raises(UsageError, match="not a git repository, so --ref v1 cannot apply"):
         resolve_source(str(tmp_path / "plain"), ref="v1", cache_dir=tmp_path / "cache")
-    with pytest.raises(SourceError, match="is a file"):
+    with pytest.raises(UsageError, match="is a file"):
         resolve_source(str(tmp_path / "plain" / "train.py"), cache_dir=tmp_path / "cache")
 
 
@@ -294,3 +297,123 @@ def test_the_commit_date_is_recorded_in_utc_and_a_snapshot_has_none(tmp_path: Pa
     (root / "train.py").write_text("print(2)\n")
     dirty = resolve_source(str(root), cache_dir=tmp_path / "cache", allow_dirty=True)
     assert dirty.snapshot and dirty.committed_at is None
+
+
+def test_git_never_runs_what_the_audited_repository_configures(
+    paper: git.Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(paper.working_tree_dir)
+    (root / "data.bin").write_text("payload\n")
+    _commit_all(paper, "data")
+    log = tmp_path / "executed.log"
+    arm_with_traps(root, log)
+    (root / ".gitattributes").write_text(TRAP_ATTRIBUTES)
+    # The trap is real: git itself, run in the repository, starts the scripts.
+    subprocess.run(["git", "status"], cwd=root, capture_output=True, check=False, timeout=60)
+    assert log.exists()
+    log.unlink()
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_token")
+    cache = tmp_path / "cache"
+    (root / "train.py").write_text("print('edited')\n")
+    with pytest.raises(SourceError, match="uncommitted changes"):
+        resolve_source(str(root), cache_dir=cache)
+    dirty = resolve_source(str(root), cache_dir=cache, allow_dirty=True)
+    pinned = resolve_source(str(root), ref="v1", cache_dir=cache)
+    cloned = resolve_source(root.as_uri(), cache_dir=cache)
+    for source in (dirty, pinned, cloned):
+        checkout(source, tmp_path / f"co-{source.commit[:8]}")
+    assert (tmp_path / f"co-{dirty.commit[:8]}" / "train.py").read_text() == "print('edited')\n"
+    assert (tmp_path / f"co-{dirty.commit[:8]}" / "data.bin").read_text() == "payload\n"
+    assert not log.exists(), log.read_text()
+
+
+def test_a_checkout_runs_no_filter_the_tree_names(tmp_path: Path) -> None:
+    """A committed .gitattributes names a filter driver; the auditor's own global config defines
+    one of that name (as git-lfs does): the per-seed checkout still writes the blob as committed."""
+    root = tmp_path / "paper"
+    root.mkdir()
+    repo = git.Repo.init(root, initial_branch="main")
+    (root / ".gitattributes").write_text("*.bin filter=lfs\n")
+    (root / "weights.bin").write_text("as committed\n")
+    _commit_all(repo, "weights")
+    log = tmp_path / "executed.log"
+    script = tmp_path / "trap.sh"
+    script.write_text(TRAP.format(log=log))
+    script.chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(
+        f'[filter "lfs"]\n\tsmudge = {script} smudge\n\tclean = {script} clean\n'
+    )
+    os.environ["HOME"], old = str(home), os.environ["HOME"]
+    try:
+        source = resolve_source(str(root), cache_dir=tmp_path / "cache")
+        tree = checkout(source, tmp_path / "co")
+    finally:
+        os.environ["HOME"] = old
+    assert (tree / "weights.bin").read_text() == "as committed\n"
+    assert not log.exists(), log.read_text()
+
+
+def test_a_dollar_in_a_folder_name_is_taken_literally(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "elsewhere"))
+    root = tmp_path / "pa$HOME-per"
+    root.mkdir()
+    (root / "train.py").write_text("print(1)\n")
+    for command in (["init", "-q"], ["add", "train.py"], ["commit", "-qm", "code"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *command], cwd=root, check=True
+        )
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True
+    ).stdout.strip()
+    source = resolve_source(str(root), cache_dir=tmp_path / "cache")
+    assert source.commit == sha and source.display_name == "pa$HOME-per"
+    assert (checkout(source, tmp_path / "co") / "train.py").read_text() == "print(1)\n"
+
+
+def test_git_s_whole_reason_is_kept(tmp_path: Path) -> None:
+    with pytest.raises(SourceError) as caught:
+        resolve_source(f"file://{tmp_path}/no-such-repo.git", cache_dir=tmp_path / "cache")
+    message = str(caught.value)
+    assert "does not appear to be a git repository" in message
+    assert "Could not read from remote repository" in message
+    assert "make sure you have the correct access rights and the repository exists" in message
+
+
+def test_an_empty_remote_has_no_commits_yet(tmp_path: Path) -> None:
+    git.Repo.init(tmp_path / "empty.git", bare=True)
+    with pytest.raises(SourceError, match=r"empty.git has no commits yet"):
+        resolve_source((tmp_path / "empty.git").as_uri(), cache_dir=tmp_path / "cache")
+
+
+def test_git_lfs_pointer_files_are_named(tmp_path: Path) -> None:
+    root = tmp_path / "paper"
+    (root / "ckpt").mkdir(parents=True)
+    repo = git.Repo.init(root, initial_branch="main")
+    pointer = (
+        "version https://git-lfs.github.com/spec/v1\n"
+        "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+        "size 12345\n"
+    )
+    (root / "ckpt" / "model.pt").write_text(pointer)
+    (root / "train.py").write_text("print(1)\n")
+    _commit_all(repo, "weights by LFS")
+    source = resolve_source(str(root), cache_dir=tmp_path / "cache")
+    (warning,) = source.warnings
+    assert "1 file(s) are Git LFS pointers" in warning and "ckpt/model.pt" in warning
+
+
+def test_a_killed_audit_s_partial_clone_is_removed_by_the_next(
+    paper: git.Repo, tmp_path: Path
+) -> None:
+    import socket
+
+    cache = tmp_path / "cache"
+    (cache / "clones").mkdir(parents=True)
+    dead = cache / "clones" / f".x.git.partial-{socket.gethostname()}-999999999"
+    (dead / "objects").mkdir(parents=True)
+    alive = cache / "clones" / f".y.git.partial-{socket.gethostname()}-{os.getpid()}"
+    alive.mkdir()
+    resolve_source(Path(paper.working_tree_dir).as_uri(), cache_dir=cache)
+    assert not dead.exists() and alive.exists()  # a live audit's clone in progress is left alone

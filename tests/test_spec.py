@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from repaudit.errors import SpecError
-from repaudit.model import Arm, ClaimKind, Direction, EnvironmentKind, MetricSource
+from repaudit.model import Arm, ClaimKind, Direction, EnvironmentKind, MetricSource, Reduce
 from repaudit.spec import (
     SpecOverrides,
     load_spec,
@@ -256,7 +256,9 @@ def test_several_claims_and_baseline_metric_sources(tmp_path: Path) -> None:
         (MINIMAL.replace("[run]", "[run]\nmemory = 'lots'"), "[run] memory 'lots' is not a memory size"),
         (MINIMAL.replace("[run]", "[run]\nseeds = 0"), "[run] seeds = 0"),
         (MINIMAL.replace("[run]", "[run]\nseeds = [1, 1]"), "list distinct"),
-        (MINIMAL.replace("[run]", "[run]\nrepeat_seed = 1"), "[run] repeat_seed = 1: use 0 (off) or 2 or more"),
+        (MINIMAL.replace("[run]", "[run]\nseeds = 1000000000"), "[run] seeds = 1000000000: give 1 to 1000"),
+        (MINIMAL.replace("[run]", "[run]\nrepeat_seed = 1000000000"), "repeat_seed = 1000000000: use 0 (off) or 2 to 1000"),
+        (MINIMAL.replace("[run]", "[run]\nrepeat_seed = 1"), "[run] repeat_seed = 1: use 0 (off) or 2 to 1000"),
         (MINIMAL.replace("[run]", "[run]\nseeds = true"), "seeds must be an integer or a list of integers"),
         (MINIMAL + "\n[baseline]\nmetric = { regex = 'x(.)' }\n", "[baseline] command is missing"),
         (MINIMAL + "\n[slurm]\ncpus_per_task = 0\n", "[slurm] cpus_per_task = 0"),
@@ -265,6 +267,17 @@ def test_several_claims_and_baseline_metric_sources(tmp_path: Path) -> None:
         (FULL.replace("2019-06-01", "2019-02-30"), "[run] resolve_as_of = '2019-02-30' is not allowed: write e.g. \"commit\", \"today\" or"),
         (FULL.replace("2019-06-01", "yesterday"), "[run] resolve_as_of = 'yesterday' is not allowed"),
         (MINIMAL.replace("[run]", "[run]\npython = '3.8'"), '[run] python applies to a venv only: add environment = "venv"'),
+        (MINIMAL + "reduce = 'avg'\n", "[run.metric] reduce = 'avg' is not allowed: use \"last\" or \"first\""),
+        (MINIMAL + "last_n = 20\n", 'last_n = 20 with reduce = "last" picks the last value anyway'),
+        (MINIMAL + "tensorboard = 'a/b'\n", "(it has regex and tensorboard)"),
+        (MINIMAL.replace("[run]", "[run]\nworkdir = '../elsewhere'"), "[run] workdir = '../elsewhere' is not a folder inside the repository"),
+        (MINIMAL.replace("[run]", "[run]\nworkdir = '/abs'"), "is not a folder inside the repository"),
+        (MINIMAL.replace("[run]", "[run]\naccept_exit = []"), "[run] accept_exit = []: list the distinct exit codes"),
+        (MINIMAL.replace("[run]", "[run]\naccept_exit = [0, 256]"), "(0 to 255)"),
+        (MINIMAL.replace("[run]", "[run]\naccept_exit = 1"), "accept_exit must be a list of integers"),
+        (MINIMAL.replace("[run]", "[run]\nmetric_after_failure = 'yes'"), "metric_after_failure must be true or false"),
+        (MINIMAL + "\n[source]\ncommit = 'main'\n", "[source] commit = 'main' is not a full commit SHA"),
+        (MINIMAL + "\n[source]\nref = 'v1'\n", "unknown key [source] ref"),
     ],
 )  # fmt: skip
 def test_bad_specs_name_the_key_and_the_fix(tmp_path: Path, text: str, expected: str) -> None:
@@ -403,9 +416,11 @@ def test_a_seed_count_flag_overrides_seeds_auto(tmp_path: Path) -> None:
          '[run] max_seeds applies to seeds = "auto" only: set seeds = "auto" (--seeds auto)'),
         (MINIMAL.replace("[run]", "[run]\nlooks = [3, 5]"), {}, "[run] looks applies to seeds"),
         (AUTO.replace('"auto"', '"auto"\nlooks = [2, 5]'), {},
-         "[run] looks = [2, 5]: list increasing seeds per arm from 3 on"),
+         "[run] looks = [2, 5]: list increasing seeds per arm from 3 to 1000"),
         (AUTO.replace('"auto"', '"auto"\nlooks = [5, 5]'), {}, "[run] looks = [5, 5]"),
-        (AUTO.replace('"auto"', '"auto"\nmax_seeds = 2'), {}, "[run] max_seeds = 2: use 3 or more"),
+        (AUTO.replace('"auto"', '"auto"\nmax_seeds = 2'), {}, "[run] max_seeds = 2: use 3 to 1000"),
+        (AUTO.replace('"auto"', '"auto"\nmax_seeds = 1001'), {}, "[run] max_seeds = 1001: use 3 to"),
+        (AUTO.replace('"auto"', '"auto"\nlooks = [3, 2000]'), {}, "[run] looks = [3, 2000]: list"),
         (AUTO, {"looks": (8, 4)}, "--looks [8, 4]: list increasing seeds per arm"),
         (MINIMAL, {"max_seeds": 9}, '--max-seeds applies to seeds = "auto" only'),
     ],
@@ -490,3 +505,87 @@ def test_parse_duration_refuses(text: str) -> None:
 def test_parse_size_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="not a memory size"):
         parse_size(text)
+
+
+SHAPES = """
+[source]
+commit = "988aa59e4d8fefa526d06f3b453ad116258398d4"
+
+[[claims]]
+metric = "return"
+value = 490.0
+tensorboard = "charts/episodic_return"
+reduce = "mean"
+last_n = 100
+
+[[claims]]
+metric = "accuracy"
+value = 81.5
+csv = "{out}/log.csv"
+column = "val_acc"
+reduce = "max"
+scale = 100
+
+[[claims]]
+value = 0.5
+key = "test.f1"
+
+[run]
+command = "python train.py --seed {seed}"
+workdir = "./experiments/task_a/"
+accept_exit = [1, 0]
+metric_after_failure = true
+environment = "venv"
+python = "3.7"
+resolve_as_of = "commit"
+
+[run.metric]
+json = "{out}/metrics.json"
+key = "test.acc"
+"""
+
+
+def test_metric_sources_workdir_exit_codes_and_pin_load(tmp_path: Path) -> None:
+    spec = load_spec(None, spec_path=write(tmp_path, SHAPES, "audit.toml") / "audit.toml")
+    tensorboard, csv, json_key = spec.claims
+    assert tensorboard.source == MetricSource(
+        tensorboard="charts/episodic_return", reduce=Reduce.MEAN, last_n=100
+    )
+    assert csv.source == MetricSource(
+        csv_path="{out}/log.csv", column="val_acc", reduce=Reduce.MAX, scale=100.0
+    )
+    # A claim with only a key refines [run.metric]: another number of the same file.
+    assert json_key.source == MetricSource(json_path="{out}/metrics.json", key="test.f1")
+    assert json_key.metric == "test.f1" and csv.metric == "accuracy"
+    assert (spec.workdir, spec.accept_exit, spec.metric_after_failure) == (
+        "experiments/task_a", (0, 1), True,
+    )  # fmt: skip
+    assert spec.commit == "988aa59e4d8fefa526d06f3b453ad116258398d4"
+    (tmp_path / "again.toml").write_text(spec_to_toml(spec))
+    again = load_spec(None, spec_path=tmp_path / "again.toml")
+    assert dataclasses.replace(again, origin=spec.origin) == spec
+
+
+def test_a_spec_inside_the_repository_cannot_pin_a_commit(tmp_path: Path) -> None:
+    pinned = MINIMAL + '\n[source]\ncommit = "' + "a" * 40 + '"\n'
+    assert "[source] commit pins the code from a spec kept outside" in spec_error(tmp_path, pinned)
+    assert load_spec(None, spec_path=write(tmp_path / "outside", pinned) / "repaudit.toml").commit
+
+
+def test_run_flags_for_workdir_exit_codes_and_errors_after_the_metric(tmp_path: Path) -> None:
+    folder = write(tmp_path, MINIMAL)
+    flagged = load_spec(
+        folder,
+        overrides=SpecOverrides(workdir="sub/dir", accept_exit=(0, 1), metric_after_failure=True),
+    )
+    assert (flagged.workdir, flagged.accept_exit, flagged.metric_after_failure) == (
+        "sub/dir", (0, 1), True,
+    )  # fmt: skip
+    assert "--workdir '/tmp' is not a folder inside" in spec_error(folder, workdir="/tmp")
+    assert "--accept-exit [-1]" in spec_error(folder, accept_exit=(-1,))
+    base = spec_hash(load_spec(folder))
+    changed = [SpecOverrides(workdir="sub"), SpecOverrides(accept_exit=(0, 1)),
+               SpecOverrides(metric_after_failure=True)]  # fmt: skip
+    hashes = {spec_hash(load_spec(folder, overrides=o)) for o in changed}
+    assert base not in hashes and len(hashes) == 3
+    assert spec_hash(load_spec(folder, overrides=SpecOverrides(accept_exit=(0,)))) == base

@@ -367,6 +367,9 @@ def test_seeds_needed_and_its_range():
     assert power.settle_power(0.5, 0.5, 0.5, 0.5, 14, 14, **options) >= 0.8
     assert power.settle_power(0.5, 0.5, 0.5, 0.5, 13, 13, **options) < 0.8
     assert power.seeds_needed(1e-6, 1.0, 1.0, **options) is None
+    # A gap of 10 sds settles at 2 seeds per arm; the audit decides nothing below 3.
+    assert power.seeds_needed(5.0, 0.5, 0.5, **options) == 2
+    assert power.seeds_needed(5.0, 0.5, 0.5, **options, fewest=3) == 3
     low, high = power.sd_range(0.5, 3)
     assert low < 0.5 < high
     assert (

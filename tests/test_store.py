@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from repaudit import store
-from repaudit.errors import StoreError
+from repaudit.errors import RepauditWarning, StoreError
 from repaudit.model import (
     Arm,
     Look,
@@ -40,7 +40,7 @@ def test_record_round_trips_through_strict_json(fixture, request):
 def test_record_carries_the_json_contract(sample_audit):
     record = store.to_record(sample_audit)
     primary = sample_audit.results[0]
-    assert record["format"] == 3
+    assert record["format"] == 4
     assert record["verdict"] == sample_audit.verdict.value
     assert record["reproduction"]["decision"] == primary.reproduction.decision.value
     interval = primary.reproduction.prediction_interval
@@ -93,7 +93,95 @@ def test_an_unreadable_run_record_means_the_seed_runs_again(tmp_path, sample_aud
     store.save_run(paths, first)
     run_json = paths.run_dir(first.key) / "run.json"
     run_json.write_text("{ half a record")
-    assert store.load_runs(paths, first.spec_hash) == {}
+    with pytest.warns(RepauditWarning, match="not a finished seed's record.*runs again"):
+        assert store.load_runs(paths, first.spec_hash) == {}
+
+
+def _record(result: RunResult) -> dict:
+    return {"format": 2, **store.run_to_record(result)}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r: {},
+        lambda r: [],
+        lambda r: r | {"status": "brilliant"},
+        lambda r: r | {"seed": "zero"},
+        lambda r: r | {"seed": True},
+        lambda r: r | {"metrics": [0.9]},
+        lambda r: r | {"metrics": {"acc": "0.99"}},
+        lambda r: r | {"seconds": "fast"},
+        lambda r: r | {"returncode": 0.5},
+        lambda r: r | {"seed_calls": [{"function": 1}]},
+        lambda r: r | {"variables": {"A": 1}},
+        lambda r: r | {"seed": 99},  # another seed's record, in this seed's folder
+        lambda r: {k: v for k, v in r.items() if k != "status"},
+        lambda r: r | {"format": 99},  # a newer repaudit's record (older formats load)
+    ],
+    ids=str.split(
+        "empty list status seed-text seed-bool metrics-list metric-text seconds-text "
+        "returncode-float seed-call variable-int other-seed no-status newer-format"
+    ),
+)
+def test_a_run_record_of_the_wrong_shape_is_an_unfinished_seed(tmp_path, sample_audit, change):
+    """A seed can write its own run.json under the weaker levels; a resume must never crash on it."""
+    paths = store.AuditPaths(tmp_path / "a")
+    first, second = sample_audit.runs[:2]
+    store.save_run(paths, first)
+    store.save_run(paths, second)
+    run_json = paths.run_dir(first.key) / "run.json"
+    run_json.write_text(json.dumps(change(_record(first))))
+    with pytest.warns(RepauditWarning, match=f"{run_json} is not a finished seed's record"):
+        assert store.load_runs(paths, first.spec_hash) == {second.key: second}
+
+
+def test_a_full_disk_or_a_read_only_folder_is_one_store_error(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(store.os, "fsync", full)
+    with pytest.raises(StoreError, match=r"x.json: No space left on device; free space"):
+        store.write_json_atomic(tmp_path / "x.json", {"a": 1})
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+    monkeypatch.undo()
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(tmp_path / "a"))
+
+    monkeypatch.setattr(store.os, "open", read_only)
+    with pytest.raises(StoreError, match=r"Read-only file system; pass --store with a folder"):
+        store.write_text_atomic(tmp_path / "a" / "x", "text")
+
+
+def test_written_files_get_the_umask_s_mode_not_0600(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        store.write_text_atomic(tmp_path / "report.html", "<p>")
+        os.umask(0o077)
+        store.write_text_atomic(tmp_path / "private.md", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "private.md").stat().st_mode & 0o777 == 0o600
+
+
+def test_list_skips_an_unreadable_audit_with_a_warning(tmp_path, sample_audit):
+    store.save_audit(store.AuditPaths(tmp_path / sample_audit.audit_id), sample_audit)
+    for name, text in (("broken", "{"), ("empty", "{}"), ("wrong", '{"format": 2, "runs": 3}')):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "audit.json").write_text(text)
+    with pytest.warns(RepauditWarning) as caught:
+        listed = store.list_audits(tmp_path)
+    assert [a.audit_id for a in listed] == [sample_audit.audit_id]
+    assert sorted(str(w.message).split(":")[0] for w in caught) == [
+        f"skipped {tmp_path / name}" for name in ("broken", "empty", "wrong")
+    ]
 
 
 def test_save_load_and_list_audits(tmp_path, sample_audit, user_numbers_audit):
@@ -143,14 +231,17 @@ def test_the_looks_of_an_adaptive_audit_round_trip(sample_audit):
     assert store.from_record(record) == adaptive
 
 
-def test_a_format_2_record_loads_without_looks_and_its_runs_are_reused(tmp_path, sample_audit):
-    record = store.to_record(sample_audit) | {"format": 2}
+@pytest.mark.parametrize("version", [2, 3])
+def test_an_older_record_loads_without_looks_and_its_runs_are_reused(
+    tmp_path, sample_audit, version
+):
+    record = store.to_record(sample_audit) | {"format": version}
     del record["looks"]
     assert store.from_record(record).looks == ()
     paths = store.AuditPaths(tmp_path / "a")
     run = sample_audit.runs[0]
     store.write_json_atomic(
-        paths.run_dir(run.key) / "run.json", {"format": 2, **store.run_to_record(run)}
+        paths.run_dir(run.key) / "run.json", {"format": version, **store.run_to_record(run)}
     )
     assert store.load_runs(paths, run.spec_hash) == {run.key: run}
 

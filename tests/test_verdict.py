@@ -501,3 +501,86 @@ def test_seeds_reaching_the_claim_respect_its_direction(direction, reaching):
     claim = Claim("acc", 0.809, direction=direction)
     result = evaluate(claim, METHOD)
     assert result.reproduction.seeds_reaching == reaching  # ties reach it either way
+
+
+# ---------------------------------------------------------------- Holm's step-down and its guards
+
+# Claim A: six of the twenty baseline runs collapsed. Welch says "gain" (p = 0.0066); the exact
+# rank test, which a diverged arm needs to agree, does not (p = 0.10), so A's gain is not shown.
+COLLAPSED = (
+    [-0.65, -0.17, 1.66, 0.66, -1.64, -0.01, -0.62, 0.15, -1.61, 0.24, 0.24, 1.58, 0.32, 0.51,
+     -1.49, 2.25, -1.92, 1.1, -0.33, -0.88],
+    [-0.26, -0.27, 0.78, 0.29, 1.88, -1.43, 0.4, -0.49, 1.18, -1.72, 0.06, 0.61, -1.08, 1.39,
+     -14.91, -14.5, -14.52, -15.49, -15.4, -15.1],
+)  # fmt: skip
+# Claim B: healthy arms, Welch p = 0.032.
+HEALTHY = (
+    [2.94, -1.66, 1.32, 0.33, 0.45, 0.68, -1.12, 0.67, 0.03, 4.22, 1.13, 0.55, 0.62, 0.23, -0.16,
+     0.51, 1.38, 0.66, 1.86, 0.7],
+    [0.02, 1.55, 0.55, -0.51, -0.18, 0.54, 1.94, -0.27, -0.24, 1.0, -0.89, -0.29, 0.88, 0.58,
+     0.09, 0.67, -2.83, 1.02, -0.96, -1.67],
+)  # fmt: skip
+
+
+def _holm(claims, arms):
+    oriented = [(np.array(m), np.array(b)) for m, b in arms]
+    return verdict.holm_levels(claims, oriented, [{}] * len(claims), 0.05)
+
+
+def test_holm_steps_down_on_the_p_values_that_decide_not_on_welchs_alone():
+    a, b = Claim("a", 1.0, baseline=0.0), Claim("b", 1.0, baseline=0.0)
+    alone = evaluate(a, *COLLAPSED).improvement
+    assert alone.gain_test.p_value < 0.01 and not alone.gain_test.rejects  # the guard held it
+    # Holm may pass B the full alpha only once A's gain is shown, and it is not: B is tested at
+    # alpha / 2, where its p = 0.032 does not reject. (Welch's p alone would give B 0.05.)
+    levels = _holm((a, b), (COLLAPSED, HEALTHY))
+    assert levels[1].gain == pytest.approx(0.025)
+    results = [evaluate(c, *arms, levels=lv)
+               for c, arms, lv in zip((a, b), (COLLAPSED, HEALTHY), levels, strict=True)]  # fmt: skip
+    assert not any(r.improvement.gain_test.rejects for r in results)
+
+
+def test_a_parity_claims_gain_test_takes_no_part_in_holm():
+    # A parity claim's gain and reverse tests are shown but decide nothing, so they must not
+    # spend the other claims' alpha.
+    parity, gain = Claim("a", 0.0, baseline=0.0), Claim("b", 1.0, baseline=0.0)
+    levels = _holm((parity, gain), (HEALTHY[::-1], HEALTHY))
+    assert levels[1].gain == pytest.approx(0.05) and levels[1].reverse == pytest.approx(0.05)
+    assert levels[1].size == pytest.approx(0.025)  # both size tests decide
+
+
+def test_seeds_needed_never_says_fewer_seeds_than_the_rules_decide_with():
+    # A claimed gap of 10 seed sds settles at 2 seeds per arm, but the audit decides nothing
+    # below 3 (MIN_SEEDS): "about 2 seeds per arm" would be advice that cannot work.
+    imp = evaluate(Claim("acc", 5.0, baseline=0.0), [0.0, 1.0, 0.5]).improvement
+    assert imp.decision is ImprovementDecision.INCONCLUSIVE
+    assert imp.seeds_needed >= 3 and imp.seeds_needed_low >= 3
+    assert "about 2 seeds" not in imp.reason
+
+
+def test_seed_luck_below_five_seeds_says_the_exact_check_cannot_pass_not_that_luck_explains_it():
+    # Ten seed sds between the paper's runs: seed luck does not explain that; three re-runs
+    # cannot rule it out with a check that holds for any score distribution.
+    imp = evaluate(Claim("acc", 5.0, baseline=0.0), [0.0, 1.0, 0.5]).improvement
+    assert "is what seed luck alone gives" not in imp.reason
+    assert "5 method seeds" in imp.reason and "Re-run the baseline arm" in imp.reason
+
+
+def test_a_parity_claim_that_holds_only_as_a_single_run_measurement_says_so():
+    # 50 seeds each, the baseline 1.2 sds better on average: one run per arm still measures a
+    # gap of 0 often enough (the size test's question), but the reader must see the average.
+    gen = np.random.default_rng(5)
+    method, baseline = gen.normal(0, 1, 50), gen.normal(1, 1, 50)
+    imp = evaluate(Claim("acc", 0.0, baseline=0.0), method, baseline).improvement
+    assert imp.decision is ImprovementDecision.HOLDS and imp.gap_interval.high < 0
+    assert "not as this code's average" in imp.reason
+    fine = evaluate(Claim("acc", 0.0, baseline=0.0), BASELINE, BASELINE[::-1]).improvement
+    assert "average" not in fine.reason
+
+
+def test_a_seed_invariant_method_reads_its_gap_at_the_baselines_precision():
+    reach = {Arm.METHOD: SeedReach.REACHED}
+    imp = evaluate(Claim("acc", 0.9, baseline=0.8), [0.9] * 5,
+                   [0.801, 0.812, 0.795, 0.808, 0.79], reach=reach).improvement  # fmt: skip
+    assert imp.decision is ImprovementDecision.HOLDS
+    assert "+0.0988 [+0.0902, +0.1074]" in imp.reason

@@ -5,6 +5,7 @@ public way in; the Slurm module (and submitit) is imported only when Slurm is as
 """
 
 from repaudit.executors.base import (
+    CancelQuestion,
     Executor,
     ExecutorFactory,
     SeedRunner,
@@ -12,4 +13,11 @@ from repaudit.executors.base import (
     executor_factory,
 )
 
-__all__ = ["Executor", "ExecutorFactory", "SeedRunner", "StartCallback", "executor_factory"]
+__all__ = [
+    "CancelQuestion",
+    "Executor",
+    "ExecutorFactory",
+    "SeedRunner",
+    "StartCallback",
+    "executor_factory",
+]

@@ -13,6 +13,8 @@ from repaudit.model import AuditSpec, ExecutorKind, RunResult, SeedRequest, Slur
 SeedRunner = Callable[[SeedRequest], RunResult]
 #: Told of each seed when it starts (local) or is submitted (Slurm).
 StartCallback = Callable[[SeedRequest], None]
+#: Asked on Ctrl-C with the number of Slurm jobs still queued or running: cancel them (True)?
+CancelQuestion = Callable[[int], bool]
 
 
 class Executor(Protocol):
@@ -35,9 +37,14 @@ ExecutorFactory = Callable[[AuditSpec, Path], Executor]
 
 
 def executor_factory(
-    kind: ExecutorKind, *, workers: int = 1, slurm_partition: str | None = None
+    kind: ExecutorKind,
+    *,
+    workers: int = 1,
+    slurm_partition: str | None = None,
+    cancel_on_interrupt: CancelQuestion | None = None,
 ) -> ExecutorFactory:
-    """Local slots or Slurm through submitit; the Slurm folder lives inside the audit folder."""
+    """Local slots or Slurm through submitit; the Slurm folder lives inside the audit folder.
+    ``cancel_on_interrupt`` decides whether Ctrl-C cancels Slurm jobs (default: always)."""
 
     def make(audit_spec: AuditSpec, audit_dir: Path) -> Executor:
         match kind:
@@ -51,6 +58,8 @@ def executor_factory(
                 options = audit_spec.slurm or SlurmOptions()
                 if slurm_partition:
                     options = dataclasses.replace(options, partition=slurm_partition)
-                return SlurmExecutor(audit_dir / "slurm", options)
+                return SlurmExecutor(
+                    audit_dir / "slurm", options, cancel_on_interrupt=cancel_on_interrupt
+                )
 
     return make

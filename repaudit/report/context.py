@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from repaudit import formatting
@@ -58,6 +58,7 @@ STATUS_WORDS = {
     RunStatus.FAILED: ("failed", Tone.BAD),
     RunStatus.TIMEOUT: ("timed out", Tone.BAD),
     RunStatus.NO_METRIC: ("no metric", Tone.WARN),
+    RunStatus.OK_WITH_ERROR: ("ok, then an error", Tone.WARN),
 }
 
 
@@ -100,17 +101,22 @@ def context(audit: Audit, *, with_plots: bool = True) -> dict[str, Any]:
             "tone": tone,
             "sentence": _sentence(audit),
             "reason": audit.verdict_reason,
+            "could_not_run": audit.verdict is Verdict.ERROR,
         },
         "claims": [_claim(result, with_plots) for result in audit.results],
         "looks": looks_context(audit),
         "notes": list(audit.notes),
         "runs": [_run(run, audit.spec.claim.metric, fmt) for run in audit.runs],
         "runs_summary": _runs_summary(audit.runs),
-        "failures": [
-            {"label": run_label(r), "status": STATUS_WORDS[r.status][0], "reason": r.reason}
-            for r in audit.runs
-            if not r.ok
-        ],
+        "failures_heading": _count(sum(not r.ok for r in audit.runs), "did not finish"),
+        "failures": failure_groups(r for r in audit.runs if not r.ok),
+        "errors_heading": _count(
+            sum(r.status is RunStatus.OK_WITH_ERROR for r in audit.runs),
+            "exited with an error after the metrics were written",
+        ),
+        "errors_after_metric": failure_groups(
+            r for r in audit.runs if r.status is RunStatus.OK_WITH_ERROR
+        ),
         "isolation": _isolation(audit),
         "provenance": _provenance(audit),
         "rerun_command": audit.rerun_command,
@@ -303,6 +309,7 @@ def _run(run: RunResult, metric: str, fmt: Callable[[float], str]) -> dict[str, 
             for c in run.seed_calls
         ],
         "reason": run.reason,
+        "cause": run.cause,
         "log_tail": run.log_tail,
         "log_tail_print": "\n".join(run.log_tail.splitlines()[-printed_lines:]),
         "job_id": run.job_id or "",
@@ -314,8 +321,51 @@ def _runs_summary(runs: tuple[RunResult, ...]) -> str:
     problems = [
         f"{n} {STATUS_WORDS[s][0]}" for s, n in counts.items() if n and s is not RunStatus.OK
     ]
-    text = f"{counts[RunStatus.OK]} of {len(runs)} runs finished"
+    text = f"{sum(r.ok for r in runs)} of {len(runs)} runs finished"
     return text + (f"; {', '.join(problems)}" if problems else "")
+
+
+def failure_groups(runs: Iterable[RunResult]) -> list[dict[str, str]]:
+    """Runs grouped by what went wrong, most frequent first: "3 seeds (method seeds 1, 2, 4)" or
+    "method seed 3", with the status, the cause its output ended with (else the reason) and the
+    reason beside it."""
+    groups: dict[tuple[RunStatus, str], list[RunResult]] = {}
+    for run in runs:
+        groups.setdefault((run.status, run.cause or run.reason), []).append(run)
+    ordered = sorted(groups.items(), key=lambda item: -len(item[1]))  # stable: first seen first
+    return [
+        {
+            "label": _run_list(members)
+            if len(members) == 1
+            else f"{len(members)} seeds ({_run_list(members)})",
+            "status": STATUS_WORDS[status][0],
+            "cause": cause,
+            "reason": _shared_reason(members, cause),
+        }
+        for (status, cause), members in ordered
+    ]
+
+
+def _shared_reason(runs: list[RunResult], cause: str) -> str:
+    """The reason beside a cause ("exit code 1"), when every run of the group has the same one."""
+    reasons = {run.reason for run in runs} - {cause}
+    return reasons.pop() if len(reasons) == 1 and len({r.reason for r in runs}) == 1 else ""
+
+
+def _count(runs: int, what: str) -> str:
+    """ "3 runs did not finish"; "" for none."""
+    return f"{runs} run{'s' * (runs != 1)} {what}" if runs else ""
+
+
+def _run_list(runs: list[RunResult]) -> str:
+    """ "method seeds 1, 2, 4; baseline seed 3" (repeats as "1 (repeat 2)")."""
+    by_arm: dict[str, list[str]] = {}
+    for run in runs:
+        seed = f"{run.key.seed}" + (f" (repeat {run.key.repeat})" if run.key.repeat else "")
+        by_arm.setdefault(str(run.key.arm), []).append(seed)
+    return "; ".join(
+        f"{arm} seed{'s' * (len(seeds) > 1)} {', '.join(seeds)}" for arm, seeds in by_arm.items()
+    )
 
 
 def _isolation(audit: Audit) -> dict[str, str] | None:

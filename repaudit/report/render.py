@@ -8,6 +8,7 @@ the same audit always renders the same bytes.
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -40,6 +41,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.filters["md"] = _markdown_text
+    environment.filters["code_block"] = _code_block
     environment.filters["wrap"] = _terminal_lines
     return environment
 
@@ -55,6 +57,15 @@ def _markdown_text(text: object) -> str:
     """Plain text safe inside Markdown (and its table cells): GitHub renders raw HTML, so escape it."""
     escaped = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return escaped.replace("|", "\\|").replace("\n", " ")
+
+
+def _code_block(text: object, language: str = "") -> str:
+    """A fenced Markdown code block holding ``text`` whole: the fence is longer than any run of
+    backticks in the text (CommonMark), so no line of it (a newline and ``` in --command) can close
+    the block and put Markdown or HTML after it."""
+    longest = max((len(run) for run in re.findall(r"`+", str(text))), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
 
 
 # ---------------------------------------------------------------- renderers

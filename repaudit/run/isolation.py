@@ -5,7 +5,9 @@ Three levels, strongest first (model.Isolation):
 
     bubblewrap   bwrap: system read-only, private /tmp, auditor's home hidden, only the listed folders
                  writable, no network interfaces, own PID namespace (the tree dies with its first process)
-    unshare-net  util-linux unshare: no network interfaces and an own PID namespace; filesystem shared
+    unshare-net  util-linux unshare: no network interfaces, an own PID namespace, and an own mount
+                 namespace in which the audit folder and prepare's outputs are read-only (but for
+                 the seed's own folders); the rest of the filesystem is shared
     none         a plain subprocess in its own session: network and filesystem reachable
 
 No library does this for subprocesses (bubblewrap and unshare are the tools; this module only
@@ -17,9 +19,11 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -84,14 +88,61 @@ def _works(argv: Sequence[str]) -> bool:
 
 @functools.cache
 def unshare_prefix() -> tuple[str, ...] | None:
-    """unshare's options that work here (root, or an unprivileged user namespace), or None."""
-    if shutil.which("unshare") is None:
+    """unshare's options that work here (root, or an unprivileged user namespace), or None.
+
+    The level needs a network namespace, a PID namespace and a mount namespace in which a bind
+    mount can be made read-only: the probe does exactly that to a scratch folder."""
+    if shutil.which("unshare") is None or shutil.which("mount") is None:
         return None
     base = ("unshare", "--pid", "--fork", "--kill-child")
-    for extra in ((), ("--user", "--map-root-user")):
-        if _works([*base, *extra, "--net"]):
-            return (*base, *extra)
+    with tempfile.TemporaryDirectory(prefix="repaudit-probe-") as scratch:
+        probe = _read_only_script(readonly=[Path(scratch)], writable=[], hidden=[])
+        probe += f"\n! touch {shlex.quote(scratch)}/x 2>/dev/null"
+        for extra in ((), ("--user", "--map-root-user")):
+            if _works([*base, *extra, *_UNSHARE_NAMESPACES, "/bin/sh", "-c", probe, "--"]):
+                return (*base, *extra)
     return None
+
+
+# The namespaces unshare-net adds to the PID namespace: network (unless asked for) and mount.
+_UNSHARE_NAMESPACES = ("--net", "--mount", "--propagation", "private")
+
+
+def unshare_argv(
+    command: str,
+    *,
+    network: bool,
+    writable: Sequence[Path] = (),
+    readonly: Sequence[Path] = (),
+    hidden: Sequence[Path] = (),
+) -> list[str]:
+    """unshare's command line for the shell ``command``: own PID, mount and (unless ``network``)
+    network namespaces, in which ``readonly`` paths and ``hidden`` folders are mounted read-only
+    and the ``writable`` paths inside them mounted writable again, before ``command`` starts."""
+    prefix = unshare_prefix() or ()
+    namespaces = _UNSHARE_NAMESPACES if not network else _UNSHARE_NAMESPACES[1:]
+    script = _read_only_script(readonly=readonly, writable=writable, hidden=hidden)
+    script += f"\nexec /bin/sh -c {shlex.quote(command)}"
+    return [*prefix, *namespaces, "/bin/sh", "-c", script]
+
+
+def _read_only_script(
+    *, readonly: Sequence[Path], writable: Sequence[Path], hidden: Sequence[Path]
+) -> str:
+    """Shell lines that bind-mount ``readonly`` paths and ``hidden`` folders read-only onto
+    themselves, then ``writable`` paths writable (a bind mount inside a read-only one starts out
+    read-only). Run inside a private mount namespace, so nothing outside it changes."""
+    lines = ["set -e"]
+    for path in [*readonly, *(h for h in hidden if len(h.absolute().parts) > 2)]:
+        where = shlex.quote(os.path.abspath(path))
+        lines.append(
+            f"if [ -e {where} ]; then mount --bind {where} {where}; "
+            f"mount -o remount,bind,ro {where}; fi"
+        )
+    for path in writable:
+        where = shlex.quote(os.path.abspath(path))
+        lines.append(f"mount --bind {where} {where}; mount -o remount,bind,rw {where}")
+    return "\n".join(lines)
 
 
 def detect_isolation() -> Isolation:

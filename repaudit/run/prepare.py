@@ -2,8 +2,9 @@
 
 Its outputs are the files and folders it creates or changes inside that checkout (found by comparing
 the tree before and after; no tool records this for an arbitrary command, so it is done by hand).
-Each seed's checkout gets a symlink to each output; under bubblewrap the prepared checkout is mounted
-read-only, so no seed can alter what the others read. A manifest in the prepared folder records the
+Each seed's checkout gets a symlink to each output, and the prepared checkout is mounted read-only
+(bubblewrap, unshare-net); under isolation none each seed gets its own copy instead. Either way no
+seed can alter what the others read. A manifest in the prepared folder records the
 outputs, the command and the commit, which lets a resumed audit reuse a finished prepare.
 """
 
@@ -41,7 +42,7 @@ def run_prepare(
     return that checkout's audited folder (the seeds' ``prepared_dir``).
 
     The files and folders prepare creates or changes inside the checkout are its outputs: each seed's
-    checkout gets a symlink to each, read-only under bubblewrap. A finished prepare of the same
+    checkout gets a symlink to each, read-only (a copy under isolation none). A finished prepare of the same
     command and commit is reused (resume). Raises EnvSetupError when it fails.
     """
     folder = work_dir / source.subdirectory
@@ -133,8 +134,12 @@ def _new_entries(
     return outputs
 
 
-def link_prepared(prepared_dir: Path, work_dir: Path) -> Path:
-    """Symlink prepare's outputs into a seed's checkout; return the prepared checkout's root."""
+def link_prepared(prepared_dir: Path, work_dir: Path, *, copy: bool = False) -> Path:
+    """Put prepare's outputs into a seed's checkout; return the prepared checkout's root.
+
+    Symlinks, where the sandbox mounts the prepared checkout read-only; with ``copy`` (isolation
+    none, where nothing can be made read-only) a copy per seed, so that a seed writing into the data
+    changes only its own."""
     record = json.loads((prepared_dir / _MANIFEST).read_text())
     root = Path(record["root"])
     for relative in record["outputs"]:
@@ -144,5 +149,11 @@ def link_prepared(prepared_dir: Path, work_dir: Path) -> Path:
         elif target.exists() or target.is_symlink():
             target.unlink()
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to(root / relative)
+        source = root / relative
+        if not copy or source.is_symlink():
+            target.symlink_to(source)
+        elif source.is_dir():
+            shutil.copytree(source, target, symlinks=True)
+        else:
+            shutil.copy2(source, target)
     return root

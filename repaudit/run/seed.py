@@ -4,7 +4,8 @@ The allow-listed environment and the bubblewrap / unshare wrapper live in isolat
 tree (timeout, memory limit, capped logs) in process.py, `prepare` in prepare.py; this module decides
 what a seed sees:
 
-    cwd          its own clean checkout of the pinned commit (removed afterwards)
+    cwd          its own clean checkout of the pinned commit (removed afterwards), or the spec's
+                 workdir inside it
     writable     that checkout, {out} = <run dir>/out, HOME = <run dir>/home (removed afterwards)
     read-only    the environment's interpreter (its readonly_paths), and what `prepare` made (symlinked into the checkout)
     variables    the allow-list, then seed_variables(request): REPAUDIT_SEED, PYTHONHASHSEED, thread
@@ -20,6 +21,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -37,7 +39,13 @@ from repaudit.run.process import Outcome, log_tail, run_contained
 
 LOG_TAIL_LINES = 40
 """Lines of a seed's log kept in its record for the report."""
+MAX_CAUSE_CHARS = 300
+"""The most of a run's error line kept in its record."""
+_TRACEBACK = "Traceback (most recent call last):"
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MAX_SEED_CALLS = 100  # distinct calls kept in the record; the hook logs at most 1000 per process
+_DISK_FULL_BYTES = 64 * 1024  # less free space than this after a failed seed: the disk is full
 
 
 def seed_variables(request: SeedRequest) -> dict[str, str]:
@@ -46,6 +54,9 @@ def seed_variables(request: SeedRequest) -> dict[str, str]:
     variables = {
         "REPAUDIT_SEED": str(seed),
         "PYTHONHASHSEED": str(seed % 2**32),
+        # Python writes a pipe in blocks: without this a seed's log stays empty for minutes, and a
+        # killed seed loses the lines that say how far it got.
+        "PYTHONUNBUFFERED": "1",
         "OMP_NUM_THREADS": threads,
         "MKL_NUM_THREADS": threads,
         "OPENBLAS_NUM_THREADS": threads,
@@ -91,7 +102,8 @@ def _run_seed(request: SeedRequest, home: Path) -> RunResult:
     checkout = source_module.checkout(request.source, request.work_dir)
     readonly = list(request.environment.readonly_paths)
     if request.prepared_dir is not None:
-        readonly.append(link_prepared(request.prepared_dir, request.work_dir))
+        copy = request.isolation is Isolation.NONE
+        readonly.append(link_prepared(request.prepared_dir, request.work_dir, copy=copy))
     try:
         command = request.command.format(
             seed=request.key.seed,
@@ -120,7 +132,7 @@ def _run_seed(request: SeedRequest, home: Path) -> RunResult:
     outcome = run_contained(
         command,
         isolation=request.isolation,
-        cwd=checkout,
+        cwd=checkout / request.workdir,
         env=env,
         stdout_path=run_dir / "stdout.log",
         stderr_path=run_dir / "stderr.log",
@@ -134,16 +146,27 @@ def _run_seed(request: SeedRequest, home: Path) -> RunResult:
         hidden=[Path(os.path.commonpath([run_dir.absolute(), request.work_dir.absolute()]))],
     )
     status, reason, metrics = _judge(request, outcome, out, checkout)
+    problem = outcome.log_problem or (status is not RunStatus.OK and _disk_full(run_dir))
+    if problem:
+        # The host, not the seed, failed: no record that would be kept on resume (could_not_run).
+        # A log that could not be written whole is never read for a metric, even when the live
+        # view happens to hold one: only the pipe's own copy is the seed's output.
+        return could_not_run(request, OSError(f"{problem}; free space and re-run"), outcome.seconds)
+    stdout, stderr = run_dir / "stdout.log", run_dir / "stderr.log"
+    # The run's own last words, when it ended by itself (not at repaudit's limit or Ctrl-C).
+    ended_itself = not (outcome.timed_out or outcome.interrupted)
+    errored = ended_itself and status in (RunStatus.FAILED, RunStatus.OK_WITH_ERROR)
     return RunResult.for_request(
         request,
         status,
         seconds=round(outcome.seconds, 3),
         reason=reason,
+        cause=error_line(stdout, stderr) if errored else "",
         metrics=metrics,
         returncode=outcome.returncode,
         peak_memory_bytes=outcome.peak_memory_bytes,
         seed_calls=_seed_calls(seed_log, run_dir),
-        log_tail=log_tail(run_dir / "stdout.log", run_dir / "stderr.log", LOG_TAIL_LINES),
+        log_tail=log_tail(stdout, stderr, LOG_TAIL_LINES),
         variables={k: v for k, v in variables.items() if not is_secret(k, v)},
     )
 
@@ -171,25 +194,49 @@ def _judge(
             {},
         )
     code = outcome.returncode
-    if code != 0:
-        if code == 125 and request.memory_bytes:
-            return RunStatus.FAILED, "the memory limit could not be set (ulimit -d failed)", {}
-        reason = _exit_words(code)
-        if request.memory_bytes and _mentions_memory(request.run_dir):
-            reason += (
-                f"; it ran out of memory under the limit of {request.memory_bytes / 2**30:.3g} GiB"
-            )
-        return RunStatus.FAILED, reason, {}
+    accepted = code in request.accept_exit
+    if not accepted and not request.metric_after_failure:
+        return RunStatus.FAILED, _failure_words(request, code), {}
     metrics, problem = read_metrics(
         request.claims,
         out_dir=out,
         checkout_dir=checkout,
+        work_dir=checkout / request.workdir,
         stdout_path=request.run_dir / "stdout.log",
         stderr_path=request.run_dir / "stderr.log",
     )
-    if problem:
-        return RunStatus.NO_METRIC, f"exited 0 but {problem}", metrics
-    return RunStatus.OK, "", metrics
+    if accepted:
+        if problem:
+            return RunStatus.NO_METRIC, f"exited {code} but {problem}", metrics
+        return RunStatus.OK, "", metrics
+    if problem:  # [run] metric_after_failure, but the run stopped before its numbers
+        return RunStatus.FAILED, f"{_failure_words(request, code)}; {problem}", metrics
+    return RunStatus.OK_WITH_ERROR, f"{_exit_words(code)} after writing its metrics", metrics
+
+
+def _failure_words(request: SeedRequest, code: int | None) -> str:
+    """How a run that exited otherwise than accepted ended, with the memory limit when it mattered."""
+    if code == 125 and request.memory_bytes:
+        return "the memory limit could not be set (ulimit -d failed)"
+    reason = _exit_words(code)
+    if request.memory_bytes and _mentions_memory(request.run_dir):
+        reason += (
+            f"; it ran out of memory under the limit of {request.memory_bytes / 2**30:.3g} GiB"
+        )
+    return reason
+
+
+def error_line(stdout_path: Path, stderr_path: Path) -> str:
+    """What a run's output says went wrong: the exception line of its last Python traceback, else
+    the last non-empty line of stderr (of stdout when stderr is empty); "" when it printed nothing."""
+    lines = log_tail(stdout_path, stderr_path, 400).splitlines()
+    lines = [line for line in lines if line.strip() and not line.startswith("[repaudit:")]
+    starts = [i for i, line in enumerate(lines) if line.strip() == _TRACEBACK]
+    after = lines[starts[-1] + 1 :] if starts else []
+    # The exception line is the first one after the traceback that is not indented (frames are).
+    line = next((ln for ln in after if not ln[0].isspace()), lines[-1] if lines else "")
+    # Terminal escapes (colours, or worse) from the audited code never reach the auditor's terminal.
+    return _CONTROL.sub("", _ESCAPE.sub("", line)).strip()[:MAX_CAUSE_CHARS]
 
 
 def could_not_run(request: SeedRequest, error: BaseException, seconds: float = 0.0) -> RunResult:
@@ -212,6 +259,19 @@ def _exit_words(code: int | None) -> str:
     if number == signal.SIGKILL:
         words += " (when repaudit did not send it, usually the kernel's out-of-memory killer)"
     return words
+
+
+def _disk_full(folder: Path) -> str | None:
+    """Why the disk holding ``folder`` can take no more (its free space is gone), else None: a seed
+    that failed then may have failed for the auditor's disk, not for its code."""
+    try:
+        free = os.statvfs(folder)
+    except OSError:
+        return None
+    out_of_inodes = free.f_files and not free.f_favail  # (filesystems without inodes report 0 of 0)
+    if free.f_bavail * free.f_frsize >= _DISK_FULL_BYTES and not out_of_inodes:
+        return None
+    return f"the disk holding {folder} is full"
 
 
 def _mentions_memory(run_dir: Path) -> bool:

@@ -1,21 +1,30 @@
 """The audit spec: find, load and validate it (repaudit.toml, [tool.repaudit], the registry, flags),
 write it back as TOML, and infer a draft for `repaudit init`."""
 
-from repaudit.spec.infer import Inferred, infer_spec, init_spec
-from repaudit.spec.load import SpecOverrides, load_spec, spec_hash
+from repaudit.spec.infer import Draft, infer_spec, observed
+from repaudit.spec.infer_metric import Metric
+from repaudit.spec.infer_render import refuse_overwrite, write_draft
+from repaudit.spec.infer_render import render as render_draft
+from repaudit.spec.load import SpecOverrides, check_workdir, find_spec, load_spec, spec_hash
 from repaudit.spec.schema import DEFAULT_LOOKS, parse_duration, parse_size, schedule
 from repaudit.spec.toml import spec_to_toml
 
 __all__ = [
     "DEFAULT_LOOKS",
-    "Inferred",
+    "Draft",
+    "Metric",
     "SpecOverrides",
+    "check_workdir",
+    "find_spec",
     "infer_spec",
-    "init_spec",
     "load_spec",
+    "observed",
     "parse_duration",
     "parse_size",
+    "refuse_overwrite",
+    "render_draft",
     "schedule",
     "spec_hash",
     "spec_to_toml",
+    "write_draft",
 ]

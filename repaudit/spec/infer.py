@@ -1,343 +1,344 @@
-"""`repaudit init`: infer a repaudit.toml from a repository's training script, for the user to check.
+"""`repaudit init`: infer a draft audit spec from what a repository shows, for the user to check.
 
-Reads the script's syntax tree (never runs it): argparse/click options give the seed and output
-flags and a baseline switch; literal ``json.dump({...})`` calls and f-string prints give the metric.
-The paper's numbers are never guessed from a README: ``value`` is left for the user.
+Reads the repository (never runs it): the entry point from the READMEs, docs, shell scripts and
+code (infer_entry.py), the seed mechanism (infer_seed.py), the metric and its direction
+(infer_metric.py), the working folder, data steps and requirement files. ``Draft`` carries what was
+found with its evidence; infer_render.py writes it as TOML with every guess marked. A trial run
+(``--try``, trial.py) replaces guesses with what the run printed through ``observed``.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
 
-from repaudit.errors import SpecError, UsageError
-from repaudit.spec.load import SpecOverrides, load_spec
-from repaudit.spec.toml import toml_value
-
-SPEC_NAME = "repaudit.toml"
-_SCRIPTS = ("train.py", "train*.py", "main.py", "run.py", "*/train.py", "*/train*.py", "*/main.py")
-_SEED_NAMES = ("seed", "random_seed", "rand_seed", "manual_seed", "rng_seed", "seed_value")
-_OUT_NAMES = (
-    "out",
-    "output",
-    "out_dir",
-    "output_dir",
-    "outdir",
-    "save_dir",
-    "save_path",
-    "results_dir",
-    "result_dir",
-    "log_dir",
-    "logdir",
-    "checkpoint_dir",
-    "work_dir",
-    "exp_dir",
+from repaudit.model import EnvironmentKind, SeedMechanism
+from repaudit.spec.infer_code import Repository, constant_str, dotted, render_command
+from repaudit.spec.infer_entry import (
+    Entry,
+    Prepare,
+    downloads_at_run_time,
+    find_entries,
+    find_prepare,
+    relative_workdir,
 )
-_METRIC_WORDS = re.compile(
-    r"acc|f1|bleu|rouge|auc|map|score|loss|err|perplexity|ppl|reward|return|mse|mae"
+from repaudit.spec.infer_metric import Metric, find_metrics, observe
+from repaudit.spec.infer_seed import SeedFinding, find_seed
+
+_OUT_NAMES = ("out", "output", "out_dir", "output_dir", "outdir", "save_dir", "save_path",
+              "results_dir", "result_dir", "log_dir", "logdir", "checkpoint_dir", "work_dir",
+              "exp_dir", "output_path", "out_path")  # fmt: skip
+_STEP_NAMES = re.compile(
+    r"^(n_|num_|max_|total_)?(epochs?|steps|iters|iterations|timesteps|train_steps|train_frames|"
+    r"episodes|updates)$"
 )
-_LOWER_IS_BETTER = re.compile(r"loss|err|perplexity|ppl|mse|mae|wer|cer")
-_SEEDING_CALLS = ("manual_seed", "manual_seed_all", "random.seed", "seed_everything", "set_seed")
-_NUMBER = "([-+0-9.eE]+)"
-
-
-_Option = tuple[list[str], dict[str, ast.expr]]  # option strings, keyword nodes of one call
+_DECLARATIONS = ("requirements.txt", "pyproject.toml", "setup.py", "environment.yml")
 
 
 @dataclass(frozen=True)
-class Inferred:
-    """A draft spec and what was found and must be checked."""
+class Option:
+    """One command-line option a script defines (argparse ``add_argument``, click ``option``)."""
 
-    text: str
-    """The repaudit.toml to write."""
-    inferred: tuple[str, ...]
-    """What was found, one line each."""
-    to_check: tuple[str, ...]
+    names: tuple[str, ...]
+    """Its option strings, e.g. ("-o", "--work-dir"), or the positional's name."""
+    where: str
+    """``file:line``."""
+    keywords: dict[str, ast.expr] = field(default_factory=dict)
+    """The call's keyword arguments."""
+
+    @property
+    def flag(self) -> str:
+        """The long flag, else the first name."""
+        return next((n for n in self.names if n.startswith("--")), self.names[0])
+
+    @property
+    def key(self) -> str:
+        """The flag as an identifier: "--work-dir" -> "work_dir"."""
+        return self.flag.lstrip("-").replace("-", "_").lower()
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What `repaudit init` found in a repository, with the evidence for each part."""
+
+    entries: tuple[Entry, ...] = ()
+    """Entry points, best first; the first is the draft's command."""
+    command: str | None = None
+    """The active command, with {seed} and {out}, run from ``workdir``."""
+    workdir: str = ""
+    """The folder the command runs from, relative to the repository root."""
+    workdir_evidence: str = ""
+    """Why it runs from there."""
+    seed: SeedFinding | None = None
+    """How the seed reaches the run."""
+    metrics: tuple[Metric, ...] = ()
+    """Metric candidates, best first; the first is the draft's metric."""
+    baseline: str | None = None
+    """The baseline arm's command, when the script has a baseline switch."""
+    environment: EnvironmentKind = EnvironmentKind.CURRENT
+    """venv when the repository declares its requirements."""
+    declared: tuple[str, ...] = ()
+    """Requirement files found."""
+    setup: str | None = None
+    """A setup command for requirements outside the root."""
+    prepare: tuple[Prepare, ...] = ()
+    """Data steps; the first is the draft's ``prepare``."""
+    downloads: tuple[str, ...] = ()
+    """``file:line`` where the entry point fetches data at run time."""
+    env: tuple[tuple[str, str], ...] = ()
+    """Variables for the command ([run.env])."""
+    shorter: tuple[str, ...] = ()
+    """Step and epoch options that shorten a trial run, with their defaults and evidence."""
+    to_check: tuple[str, ...] = ()
     """What the user must check or fill in."""
+    claims: tuple[str, ...] = ()
+    """Numbers of the README's results tables that may be the paper's claim (guesses)."""
+    tried: str = ""
+    """After a trial run: one line of what it did ("" = not tried)."""
+
+    @property
+    def entry(self) -> Entry | None:
+        """The proposed entry point."""
+        return self.entries[0] if self.entries else None
+
+    @property
+    def metric(self) -> Metric | None:
+        """The proposed metric."""
+        return self.metrics[0] if self.metrics else None
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """What an audit needs and the draft lacks: "entry point", "seed mechanism", "metric"."""
+        gaps = []
+        if self.command is None:
+            gaps.append("entry point")
+        if self.seed is None or self.seed.mechanism is SeedMechanism.NONE:
+            gaps.append("seed mechanism")
+        if self.metric is None or not (self.metric.regex or self.metric.json):
+            gaps.append("metric")
+        return tuple(gaps)
 
 
-def init_spec(folder: Path, *, force: bool = False) -> tuple[Path, Inferred]:
-    """Write ``folder/repaudit.toml`` from what infer_spec finds; refuse to overwrite without force."""
-    if not folder.is_dir():
-        raise UsageError(f"{folder} is not a folder: pass the repository's folder")
-    path = folder / SPEC_NAME
-    if path.exists() and not force:
-        raise UsageError(f"{path} exists: edit it, or pass --force to overwrite it")
-    result = infer_spec(folder)
-    path.write_text(result.text, encoding="utf-8")
-    try:  # a placeholder claim: only the rest of the spec is being checked here
-        load_spec(folder, overrides=SpecOverrides(claim=0.0))
-    except SpecError as error:
-        result = Inferred(
-            result.text, result.inferred, (*result.to_check, f"it does not load yet: {error}")
-        )
-    return path, result
-
-
-def infer_spec(folder: Path) -> Inferred:
-    """The spec text and plain-words notes; the folder is only read."""
-    inferred: list[str] = []
-    check = ["value: the paper's number for its method (or pass --claim); never guessed"]
-    env = _environment(folder, inferred)
-    script = _find_script(folder)
-    tree = _parse(script) if script else None
-    if script is None or tree is None:
-        reason = "no train*.py or main.py found" if script is None else f"{script} does not parse"
-        check.append(f"command: {reason}; write the training command with {{seed}} and {{out}}")
-        return Inferred(_render(None, None, None, env), tuple(inferred), tuple(check))
-    command, baseline, has_out = _commands(
-        script.relative_to(folder).as_posix(), tree, inferred, check
+def infer_spec(folder: Path) -> Draft:
+    """What the repository in ``folder`` shows; the folder is only read."""
+    repo = Repository(folder)
+    declared = tuple(n for n in _DECLARATIONS if repo.is_file(n))
+    requirements = [f for f in repo.files if re.search(r"(^|/)requirements[\w.-]*\.txt$", f)]
+    draft = Draft(
+        environment=EnvironmentKind.VENV if declared else EnvironmentKind.CURRENT,
+        declared=declared or tuple(requirements[:1]),
+        setup=f"pip install -r {requirements[0]}" if requirements and not declared else None,
     )
-    metric = _json_metric(tree, has_out) or _printed_metric(tree)
-    if metric:
-        name, source = metric
-        where = f"the JSON file {source['json']}" if "json" in source else "the printed line"
-        better = "lower" if _LOWER_IS_BETTER.search(name) else "higher"
-        inferred.append(f"metric {name} from {where}")
-        check.append(f"direction: is {better} better for {name}? and is it the paper's metric?")
-    else:
-        check.append("metric: nothing found; set [run.metric] json + key, or regex on the output")
-    return Inferred(_render(command, baseline, metric, env), tuple(inferred), tuple(check))
-
-
-def _commands(
-    name: str, tree: ast.Module, inferred: list[str], check: list[str]
-) -> tuple[str, str | None, bool]:
-    """(method command, baseline command or None, whether the script takes an output folder)."""
-    options = _options(tree)
-    seed_flag, out_flag = _pick(options, _SEED_NAMES), _pick(options, _OUT_NAMES)
-    flags = ""
-    if seed_flag:
-        flags += f" {seed_flag} {{seed}}"
-        inferred.append(f"seed flag {seed_flag} of {name}")
-    else:
-        found = _hard_coded_seeds(tree)
-        how = f"it calls {', '.join(found)}" if found else "no seeding call found"
-        check.append(
-            f"seed: {name} has no seed flag ({how}); set [run] seed_override = true to replace "
-            "hard-coded seeds, or make it read REPAUDIT_SEED and set seed_from_env = true"
+    entries = find_entries(repo)
+    if not entries:
+        return replace(
+            draft,
+            to_check=(
+                "command: no script is run by the READMEs or docs, and none has a main block that "
+                "parses arguments; write the training command with {seed} and {out}",
+            ),
         )
-    if out_flag:
-        flags += f" {out_flag} {{out}}"
-        inferred.append(f"output flag {out_flag}")
-    else:
-        check.append(
-            f"output: {name} has no output-folder flag; metric files are read from the checkout"
-        )
-    for flag in _required_flags(options, {seed_flag, out_flag}):
-        check.append(f"command: {name} requires {flag}; add it to the command")
-    switch = _baseline_switch(options)
-    if switch:
-        inferred.append(f"baseline arm: {switch}")
-        check.append(
-            "baseline: the second arm's command; add baseline = <the paper's baseline number>"
-        )
-    baseline = f"python {name} {switch}{flags}" if switch else None
-    return f"python {name}{flags}", baseline, out_flag is not None
+    return _with_entry(repo, replace(draft, entries=tuple(entries)), entries[0])
 
 
-def _find_script(folder: Path) -> Path | None:
-    for pattern in _SCRIPTS:
-        found = [
-            p
-            for p in sorted(folder.glob(pattern))
-            if p.is_file() and "test" not in p.relative_to(folder).as_posix()
-        ]
-        if found:
-            return found[0]
-    return None
+def observed(draft: Draft, output: str, summary: str) -> Draft:
+    """The draft after a trial run printed ``output``: metrics it printed first, each with what it
+    matched (regexes built from the output when no guess matched); ``summary`` says how it ran."""
+    seen = observe(list(draft.metrics), output)
+    return replace(draft, metrics=tuple(seen) if seen else draft.metrics, tried=summary)
 
 
-def _parse(script: Path) -> ast.Module | None:
-    try:
-        return ast.parse(script.read_text(encoding="utf-8", errors="replace"))
-    except SyntaxError:
-        return None
+def _with_entry(repo: Repository, draft: Draft, entry: Entry) -> Draft:
+    options = _options(repo, entry.script)
+    call = entry.call
+    args = call.args if call else ()
+    line = entry.line
+    where = line.where if line else entry.where[0]
+    seed = find_seed(repo, entry.script, args, where, line.loop_vars if line else ())
+    out = next((o for o in options if o.key in _OUT_NAMES and o.flag.startswith("-")), None)
+    args = _with_out(seed.args, out)
+    if _hydra(repo, entry.script):
+        args = (*args, "hydra.run.dir={out}")
+    workdir, because = entry.workdir, "the command's own folder" if entry.workdir else ""
+    if not workdir:
+        found = relative_workdir(repo, entry.script)
+        workdir, because = found or ("", "")
+    prefix = call.prefix if call else ("python",)
+    module = ("-m",) if call and call.module else ()
+    invoked = entry.invoked if workdir == entry.workdir else PurePosixPath(entry.script).name
+    command = render_command([*prefix, *module, invoked, *args])
+    metrics = find_metrics(repo, entry.script, out is not None or "{out}" in command)
+    draft = replace(
+        draft,
+        command=command,
+        workdir=workdir,
+        workdir_evidence=because,
+        seed=seed,
+        metrics=tuple(metrics),
+        prepare=tuple(find_prepare(repo, entry)),
+        baseline=_baseline(options, command),
+        downloads=tuple(downloads_at_run_time(repo, entry.script)),
+        env=_pythonpath(repo, entry.script, workdir, because),
+        shorter=tuple(_shorter(options)),
+        claims=tuple(_table_numbers(repo, metrics[0].name) if metrics else ()),
+    )
+    return replace(draft, to_check=tuple(_to_check(draft, options, args)))
 
 
-def _dotted(node: ast.expr) -> str:
-    if isinstance(node, ast.Attribute):
-        return f"{_dotted(node.value)}.{node.attr}"
-    return node.id if isinstance(node, ast.Name) else ""
+def _with_out(args: tuple[str, ...], out: Option | None) -> tuple[str, ...]:
+    """The arguments with the output option's value set to {out} (added when absent)."""
+    if out is None:
+        return args
+    for index, arg in enumerate(args):
+        if arg in out.names and index + 1 < len(args):
+            return (*args[: index + 1], "{out}", *args[index + 2 :])
+        if arg.split("=")[0] in out.names and "=" in arg:
+            return (*args[:index], f"{arg.split('=')[0]}={{out}}", *args[index + 1 :])
+    return (*args, out.flag, "{out}")
 
 
-def _options(tree: ast.Module) -> list[_Option]:
-    """(option strings, keyword nodes) of every argparse ``add_argument`` and click ``option`` call."""
+def _options(repo: Repository, script: str) -> list[Option]:
+    """argparse ``add_argument`` and click ``option`` calls of the script and what it imports."""
     found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _dotted(node.func).split(".")[-1] in (
-            "add_argument",
-            "option",
-        ):
-            names = [
-                a.value
-                for a in node.args
-                if isinstance(a, ast.Constant) and isinstance(a.value, str)
-            ]
-            found.append((names, {k.arg: k.value for k in node.keywords if k.arg}))
+    for name, _ in repo.closure(script, depth=2):
+        tree = repo.tree(name)
+        for node in ast.walk(tree) if tree else ():
+            if isinstance(node, ast.Call) and dotted(node.func).split(".")[-1] in (
+                "add_argument",
+                "option",
+            ):
+                names = tuple(s for a in node.args if (s := constant_str(a)))
+                if names:
+                    keywords = {k.arg: k.value for k in node.keywords if k.arg}
+                    found.append(Option(names, f"{name}:{node.lineno}", keywords))
     return found
 
 
-def _pick(options: list[_Option], wanted: tuple[str, ...]) -> str | None:
-    """The script's flag for the first of ``wanted`` it has (dashes and underscores alike)."""
-    flags = {
-        n.lstrip("-").replace("-", "_").lower(): n
-        for names, _ in options
-        for n in names
-        if n.startswith("--")
-    }
-    return next((flags[name] for name in wanted if name in flags), None)
+def _hydra(repo: Repository, script: str) -> bool:
+    return "@hydra.main" in (repo.text(script) or "")
 
 
-def _required_flags(options: list[_Option], known: set[str | None]) -> list[str]:
-    required = []
-    for names, keywords in options:
-        flag = next((n for n in names if n.startswith("--")), names[0] if names else "")
-        positional = bool(names) and not names[0].startswith("-")
-        flagged = keywords.get("required")
-        marked = isinstance(flagged, ast.Constant) and flagged.value is True
-        nargs = keywords.get("nargs")
-        optional_positional = isinstance(nargs, ast.Constant) and nargs.value in ("?", "*")
-        if flag not in known and (
-            marked or (positional and not optional_positional and "default" not in keywords)
-        ):
-            required.append(f"the argument {flag}" if positional else flag)
-    return required
-
-
-def _baseline_switch(options: list[_Option]) -> str | None:
-    """``--model baseline`` when a flag's choices include a baseline, ``--baseline`` for a switch."""
-    for names, keywords in options:
-        flag = next((n for n in names if n.startswith("--")), None)
-        choices = keywords.get("choices")
-        if flag and isinstance(choices, ast.List | ast.Tuple):
-            values = [
-                c.value
-                for c in choices.elts
-                if isinstance(c, ast.Constant) and isinstance(c.value, str)
-            ]
-            baseline = next((v for v in values if "baseline" in v.lower()), None)
-            if baseline:
-                return f"{flag} {baseline}"
-        if flag and flag.lstrip("-").lower() == "baseline":
-            return flag
+def _baseline(options: list[Option], command: str) -> str | None:
+    """The command with ``--model baseline`` when a flag's choices include a baseline, or with a
+    ``--baseline`` switch."""
+    for option in options:
+        choices = option.keywords.get("choices")
+        if option.flag.startswith("--") and isinstance(choices, ast.List | ast.Tuple):
+            values = [s for c in choices.elts if (s := constant_str(c))]
+            chosen = next((v for v in values if "baseline" in v.lower()), None)
+            if chosen:
+                return _set_flag(command, option.flag, chosen)
+        if option.key == "baseline":
+            return f"{command} {option.flag}"
     return None
 
 
-def _hard_coded_seeds(tree: ast.Module) -> list[str]:
-    calls = []
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and _dotted(node.func).endswith(_SEEDING_CALLS)):
-            continue
-        first = node.args[0] if node.args else None
-        if isinstance(first, ast.Constant) and isinstance(first.value, int):
-            calls.append(f"{_dotted(node.func)}({first.value})")
-    return list(dict.fromkeys(calls))
+def _set_flag(command: str, flag: str, value: str) -> str:
+    if re.search(rf"(^|\s){re.escape(flag)}[\s=]\S+", command):
+        return re.sub(rf"((?:^|\s){re.escape(flag)}[\s=])\S+", rf"\g<1>{value}", command)
+    script = re.search(r"\.py\b|-m \S+", command)
+    cut = script.end() if script else len(command)
+    return f"{command[:cut]} {flag} {value}{command[cut:]}"
 
 
-def _json_metric(tree: ast.Module, has_out: bool) -> tuple[str, dict[str, str]] | None:
-    """A metric leaf of a literal dict passed to json.dump(s), and the .json file name in the script."""
-    keys: list[str] = []
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and _dotted(node.func) in ("json.dump", "json.dumps")
-            and node.args
-        ):
-            keys += _leaves(node.args[0], "")
-    files = [
-        n.value
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.endswith(".json")
-    ]
-    keys = [k for k in keys if _METRIC_WORDS.search(k.lower())]
-    if not keys or not files:
-        return None
-    key = _prefer_test(keys)
-    file = next((f for f in files if re.search("metric|result", f)), files[0])
-    path = f"{{out}}/{Path(file).name}" if has_out else file
-    return key.replace(".", "_"), {"json": path, "key": key}
+def _pythonpath(
+    repo: Repository, script: str, workdir: str, because: str
+) -> tuple[tuple[str, str], ...]:
+    """PYTHONPATH to the root when a script run from a subfolder imports a package that lives at
+    the root (``from pygcn.utils import ...`` run from pygcn/), unless it extends sys.path itself."""
+    if not workdir or "sys.path" in because:
+        return ()
+    tree = repo.tree(script)
+    for node in ast.walk(tree) if tree else ():
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            top = node.module.split(".")[0]
+            inside = repo.resolve_module(node.module, f"{workdir}/x.py")
+            if inside and inside.startswith(f"{top}/") and not repo.exists(f"{workdir}/{top}"):
+                return (("PYTHONPATH", "/".join([".."] * (workdir.count("/") + 1))),)
+    return ()
 
 
-def _leaves(node: ast.expr, prefix: str) -> list[str]:
-    if not isinstance(node, ast.Dict):
-        return [prefix] if prefix else []
-    leaves = []
-    for key, value in zip(node.keys, node.values, strict=True):
-        if isinstance(key, ast.Constant) and isinstance(key.value, str):
-            leaves += _leaves(value, f"{prefix}.{key.value}" if prefix else key.value)
-    return leaves
+def _shorter(options: list[Option]) -> list[str]:
+    found = []
+    for option in options:
+        if _STEP_NAMES.match(option.key) and option.flag.startswith("-"):
+            default = option.keywords.get("default")
+            text = f" (default {ast.unparse(default)})" if default is not None else ""
+            found.append(f"{option.flag} N{text}, {option.where}")
+    return found
 
 
-def _printed_metric(tree: ast.Module) -> tuple[str, dict[str, str]] | None:
-    """From an f-string like f"test acc {acc:.4f}": the text before the number becomes the regex."""
-    labels = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.JoinedStr):
-            for before, part in zip(node.values, node.values[1:], strict=False):
-                if (
-                    isinstance(part, ast.FormattedValue)
-                    and isinstance(before, ast.Constant)
-                    and _METRIC_WORDS.search(str(before.value).lower())
-                ):
-                    labels.append(str(before.value).lstrip(" :,;|-=").rstrip("\n"))
-    if not labels:
-        return None
-    label = _prefer_test(labels)
-    # Escaped by hand: re.escape also escapes spaces, which makes the written regex hard to read.
-    pattern = re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", label) + _NUMBER
-    return "_".join(re.findall(r"[a-z0-9]+", label.lower())), {"regex": pattern}
+def _to_check(draft: Draft, options: list[Option], args: tuple[str, ...]) -> list[str]:
+    check = ["value: the paper's number for its method (or pass --claim); never guessed"]
+    seed, metric = draft.seed, draft.metric
+    if seed is not None and seed.mechanism is SeedMechanism.HARD_CODED:
+        check.append(
+            f"seed: no option sets it ({seed.where}); seed_override = true replaces the fixed "
+            "seeds with the audit's (random, numpy, torch, lightning, transformers; not TensorFlow)"
+        )
+    if seed is not None and seed.mechanism is SeedMechanism.NONE:
+        check.append(
+            f"seed: none ({seed.where}): every run differs by chance alone, so the audit measures "
+            "exactly that spread, but no run can be repeated; seed_override = true is set so the "
+            "spec loads, with nothing to replace"
+        )
+    if metric is None:
+        check.append(
+            "metric: no printed or written metric found; set [run.metric] regex or json + key"
+        )
+    given = set(args)
+    for option in options:
+        required = option.keywords.get("required")
+        positional = not option.names[0].startswith("-")
+        optional = option.keywords.get("nargs")
+        needed = (isinstance(required, ast.Constant) and required.value is True) or (
+            positional
+            and "default" not in option.keywords
+            and not (isinstance(optional, ast.Constant) and optional.value in ("?", "*"))
+        )
+        if needed and not given & set(option.names) and not (positional and args):
+            what = f"the argument {option.flag}" if positional else option.flag
+            check.append(f"command: {option.where} requires {what}; add it to the command")
+    if draft.downloads:
+        check.append(
+            f"data: it downloads at run time ({draft.downloads[0]}); seeds have no network: run "
+            "the download once in [run] prepare"
+        )
+    return check
 
 
-def _prefer_test(candidates: list[str]) -> str:
-    return next((c for c in candidates if "test" in c.lower()), candidates[0])
-
-
-def _environment(folder: Path, inferred: list[str]) -> str:
-    declared = [
-        n
-        for n in ("requirements.txt", "pyproject.toml", "setup.py", "environment.yml")
-        if (folder / n).is_file()
-    ]
-    if declared:
-        inferred.append(f"environment venv, built from {declared[0]}")
-        return "venv"
-    return "current"
-
-
-def _render(
-    command: str | None, baseline: str | None, metric: tuple[str, dict[str, str]] | None, env: str
-) -> str:
-    name, source = metric or ("metric", {})
-    direction = "lower" if _LOWER_IS_BETTER.search(name) else "higher"
-    lines = [
-        "# Inferred by `repaudit init`: check every line, then run `repaudit check <this folder>`.",
-        "# Every key is described in docs/spec.md of repaudit.",
-        "",
-        "[claim]",
-        f"metric = {toml_value(name)}",
-        f'direction = {toml_value(direction)}  # CHECK: "lower" for losses and error rates',
-        "# value = 0.0   # FILL IN: the paper's number for its method (or pass --claim); never guessed",
-        "# baseline = 0.0   # the paper's number for its baseline, if it compares against one",
-        'kind = "single"  # or "mean", with runs = <how many runs the paper averaged>',
-        "",
-        "[run]",
-        f"command = {toml_value(command)}"
-        if command
-        else '# command = "python train.py --seed {seed} --out {out}"  # FILL IN',
-        f"environment = {toml_value(env)}",
-        "seeds = 5",
-        'timeout = "30m"',
-        "",
-        "[run.metric]",
-    ]
-    lines += [f"{k} = {toml_value(v)}" for k, v in source.items()] or [
-        '# json = "{out}/metrics.json"   # FILL IN: where the number is written ...',
-        '# key = "test.acc"',
-        "# regex = 'test acc: ([0-9.]+)'  # ... or the printed line it appears on",
-    ]
-    if baseline:
-        lines += ["", "[baseline]", f"command = {toml_value(baseline)}"]
-    return "\n".join(lines) + "\n"
+def _table_numbers(repo: Repository, metric: str) -> list[str]:
+    """Numbers of the root READMEs' Markdown tables in a column whose header names the metric's
+    kind ("Accuracy", "acc@1", "Return"): candidates for the claim, never used unasked."""
+    words = {w for w in re.findall(r"[a-z]+", metric.lower()) if len(w) > 2} - {
+        "test",
+        "val",
+        "eval",
+        "max",
+        "best",
+        "avg",
+    }
+    found = []
+    for name in (f for f in repo.files if "/" not in f and f.lower().startswith("readme")):
+        header: list[str] = []
+        for number, line in enumerate((repo.text(name) or "").splitlines(), start=1):
+            cells = (
+                [c.strip() for c in line.strip().strip("|").split("|")]
+                if line.lstrip().startswith("|")
+                else []
+            )
+            if not cells:
+                header = []
+                continue
+            if not header:
+                header = cells
+                continue
+            for title, cell in zip(header, cells, strict=False):
+                value = re.fullmatch(r"[-+]?\d+(?:\.\d+)?", cell.split("±")[0].strip())
+                if value and any(w in title.lower() for w in words | {w[:3] for w in words}):
+                    found.append(
+                        f"{value[0]}  ({name}:{number}, row {cells[0]!r}, column {title!r})"
+                    )
+    return found[:5]

@@ -11,13 +11,15 @@ import copy
 import dataclasses
 import hashlib
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from repaudit.errors import SpecError
-from repaudit.model import AuditSpec, ClaimKind, Direction, EnvironmentKind
-from repaudit.spec.schema import SOURCE_KEYS, build_spec, check_table
+from repaudit.model import AuditSpec, ClaimKind, Direction, EnvironmentKind, MetricSource
+from repaudit.spec.schema import build_spec, check_table
+from repaudit.spec.sources import SOURCE_KEYS
 from repaudit.spec.toml import source_table
 
 
@@ -73,6 +75,12 @@ class SpecOverrides:
     """--gpus-per-seed: [run] gpus_per_seed."""
     alpha: float | None = None
     """--alpha: [stats] alpha."""
+    workdir: str | None = None
+    """--workdir: [run] workdir."""
+    metric_after_failure: bool | None = None
+    """--metric-after-failure / --no-metric-after-failure: [run] metric_after_failure."""
+    accept_exit: tuple[int, ...] | None = None
+    """--accept-exit: [run] accept_exit."""
 
 
 # Where each flag lands in the raw spec ("claim" = the primary claim), so an error about a value
@@ -89,7 +97,12 @@ _FLAG_KEYS = {
     "seed_override": ("run", "seed_override"), "deterministic": ("run", "deterministic"),
     "repeat_seed": ("run", "repeat_seed"), "gpus_per_seed": ("run", "gpus_per_seed"),
     "baseline_command": ("baseline", "command"), "alpha": ("stats", "alpha"),
+    "workdir": ("run", "workdir"), "metric_after_failure": ("run", "metric_after_failure"),
+    "accept_exit": ("run", "accept_exit"),
 }  # fmt: skip
+# Specs that live in the repository audit the commit they are read from; only a spec kept outside
+# it (the registry, --spec) may pin one.
+_INSIDE = ("repaudit.toml", "pyproject.toml")
 
 
 def load_spec(
@@ -100,16 +113,19 @@ def load_spec(
     registry_key: str | None = None,
     overrides: SpecOverrides = SpecOverrides(),
     default_environment: EnvironmentKind = EnvironmentKind.CURRENT,
+    repo_label: str | None = None,
 ) -> AuditSpec:
     """Find the spec (--spec, repaudit.toml, [tool.repaudit], registry, or flags only), apply the
     flags, validate, and return the AuditSpec. Raises SpecError naming the file, key and fix.
 
     `default_environment` applies when neither the spec nor a flag names one (docs/spec.md: a
-    cloned remote repository gets its own venv; a local one runs under the current interpreter)."""
+    cloned remote repository gets its own venv; a local one runs under the current interpreter).
+    `repo_label` names the repository in errors when ``repo_dir`` is a throw-away checkout of it."""
     raw, where, origin = _find(repo_dir, spec_path, registry_dir, registry_key)
     if raw is None and overrides.command is None:
+        shown = repo_label or repo_dir
         raise SpecError(
-            f"no audit spec in {repo_dir}: add repaudit.toml (`repaudit init {repo_dir}` writes one) "
+            f"no audit spec in {shown}: add repaudit.toml (`repaudit init {shown}` writes one) "
             "or pass --command"
         )
     raw = copy.deepcopy(raw or {})
@@ -117,16 +133,46 @@ def load_spec(
     flags = _merge_flags(raw, overrides)
     if isinstance(raw.get("run", {}), dict):
         raw.setdefault("run", {}).setdefault("environment", default_environment.value)
-    return dataclasses.replace(build_spec(raw, where, flags), origin=origin)
+    spec = dataclasses.replace(build_spec(raw, where, flags), origin=origin)
+    if spec.commit is not None and origin in _INSIDE:
+        raise SpecError(
+            f"{where}: [source] commit pins the code from a spec kept outside the repository (the "
+            "registry, --spec); this spec is read at the commit it is in: remove it, or pass --ref"
+        )
+    return spec
+
+
+def check_workdir(spec: AuditSpec, code_dir: Path) -> None:
+    """SpecError when [run] workdir is not a folder of the checkout about to be audited."""
+    root = os.path.realpath(code_dir)
+    folder = Path(os.path.realpath(code_dir / spec.workdir))
+    if spec.workdir and not (folder.is_relative_to(root) and folder.is_dir()):
+        raise SpecError(
+            f"{spec.origin}: [run] workdir {spec.workdir!r} is not a folder of the repository at "
+            "this commit: give the folder the command runs from, relative to the repository's root"
+        )
+
+
+def find_spec(
+    repo_dir: Path | None,
+    *,
+    registry_dir: Path | None = None,
+    registry_key: str | None = None,
+) -> str | None:
+    """Where load_spec would find the spec without --spec ("repaudit.toml", "pyproject.toml",
+    "registry:owner/repo"), or None when the repository carries none."""
+    _, _, origin = _find(repo_dir, None, registry_dir, registry_key)
+    return None if origin == "flags" else origin
 
 
 def spec_hash(spec: AuditSpec) -> str:
     """16 hex chars over what changes a seed's result only: more seeds, other claim values, alpha,
     timeout or memory keep the hash, so an audit folder's finished seeds are reused."""
-    fields = {
+    fields: dict[str, object] = {
         "arms": [(arm.name, arm.command) for arm in spec.arms],
         "claims": [
-            (c.metric, source_table(c.source), source_table(c.baseline_source)) for c in spec.claims
+            (c.metric, _hashed_source(c.source), _hashed_source(c.baseline_source))
+            for c in spec.claims
         ],
         "setup": spec.setup,
         "prepare": spec.prepare,
@@ -135,10 +181,25 @@ def spec_hash(spec: AuditSpec) -> str:
         "deterministic": spec.deterministic,
         "env": sorted(spec.env.items()),
         "gpus_per_seed": spec.gpus_per_seed,
-        # only when set, so that the audits made before these keys existed keep their hash
-        **{k: v for k, v in (("python", spec.python), ("resolve_as_of", spec.resolve_as_of)) if v},
     }
+    # Newer fields count only when set, so the hashes (and audit folders) of specs without them stay.
+    optional: dict[str, tuple[object, object]] = {
+        "python": (spec.python, None),
+        "resolve_as_of": (spec.resolve_as_of, None),
+        "workdir": (spec.workdir, ""),
+        "accept_exit": (list(spec.accept_exit), [0]),
+        "metric_after_failure": (spec.metric_after_failure, False),
+    }
+    fields.update({name: value for name, (value, default) in optional.items() if value != default})
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _hashed_source(source: MetricSource | None) -> dict[str, object]:
+    """A metric source as the hash has always seen it: json, key and regex (null when unset),
+    then the newer keys only when set, so that audits stored before them keep their seeds."""
+    if source is None:
+        return {}
+    return {"json": None, "key": None, "regex": None, **source_table(source)}
 
 
 # ---------------------------------------------------------------- finding and merging
@@ -153,10 +214,14 @@ def _find(
             raise SpecError(f"--spec {spec_path} does not exist: pass the path of a spec file")
         return _read_toml(spec_path), str(spec_path), str(spec_path)
     if repo_dir is not None and (repo_dir / "repaudit.toml").is_file():
-        return _read_toml(repo_dir / "repaudit.toml"), "repaudit.toml", "repaudit.toml"
+        return (
+            _read_toml(repo_dir / "repaudit.toml", "repaudit.toml"),
+            "repaudit.toml",
+            "repaudit.toml",
+        )
     pyproject = repo_dir / "pyproject.toml" if repo_dir is not None else None
     if pyproject is not None and pyproject.is_file():
-        table = _read_toml(pyproject).get("tool", {}).get("repaudit")
+        table = _read_toml(pyproject, "pyproject.toml").get("tool", {}).get("repaudit")
         if table is not None and not isinstance(table, dict):
             raise SpecError("pyproject.toml: tool.repaudit must be a table: write [tool.repaudit]")
         if table is not None:
@@ -168,11 +233,13 @@ def _find(
     return None, "flags", "flags"
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, shown: str | None = None) -> dict[str, Any]:
+    """The TOML table in ``path``; errors name it as ``shown`` (a file of the audited repository by
+    its path there, not by the throw-away checkout it was read from)."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise SpecError(f"{path}: not valid TOML ({error}): fix the syntax") from None
+        raise SpecError(f"{shown or path}: not valid TOML ({error}): fix the syntax") from None
 
 
 def _merge_flags(raw: dict[str, Any], overrides: SpecOverrides) -> dict[tuple[str, str], str]:
@@ -188,12 +255,13 @@ def _merge_flags(raw: dict[str, Any], overrides: SpecOverrides) -> dict[tuple[st
         source = own or (dict(default) if isinstance(default, dict) else {})
         if "metric_regex" in given:
             source = {}
-        elif "metric_json" in given:
-            source.pop("regex", None)
+        elif "metric_json" in given:  # a new file; its key may still be the old one
+            source = {"key": source["key"]} if "key" in source else {}
         primary.update(source)
     flags = {}
     for name, value in given.items():
         table, key = _FLAG_KEYS[name]
+        value = list(value) if isinstance(value, tuple) else value  # TOML arrays are lists
         target = primary if table == "claim" else raw.setdefault(table, {})
         if isinstance(target, dict):  # a non-table here is reported by the type check
             target[key] = list(value) if isinstance(value, tuple) else value

@@ -1,7 +1,7 @@
 """The spec format's rules: check the raw TOML tables key by key and build the AuditSpec.
 
 Every refusal is one SpecError line naming the file (or the CLI flag the value came from), the key
-and the fix. docs/spec.md documents the same keys for users.
+and the fix. docs/spec.md documents the same keys for users; metric sources are checked in sources.py.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import math
 import re
 import string
 from collections.abc import Collection, Mapping
+from pathlib import PurePosixPath
 from typing import Any
 
 from repaudit.errors import SpecError
@@ -25,8 +26,10 @@ from repaudit.model import (
     Direction,
     EnvironmentKind,
     MetricSource,
+    Reduce,
     SlurmOptions,
 )
+from repaudit.spec.sources import SOURCE_KEYS, SOURCE_KINDS, check_source
 
 DEFAULT_SEEDS = 5
 #: seeds = "auto": the looks (seeds per arm after each) and the maximum when the spec gives none.
@@ -34,29 +37,42 @@ DEFAULT_LOOKS = (3, 5, 8, 12, 20)
 DEFAULT_MAX_SEEDS = 20
 #: Fewer seeds than this at the first look would leave every question inconclusive (rules.MIN_SEEDS).
 FIRST_LOOK_MIN = 3
+#: Seeds per arm (and repeats of the first seed) an audit may ask for: each is a training run, so
+#: more is a typo, and the plan of a billion runs would fill the memory before the first one starts.
+MAX_SEEDS = 1000
 PLACEHOLDERS = frozenset({"seed", "out", "threads", "gpu"})
-SOURCE_KEYS = ("json", "key", "regex")
 PRIMARY_CLAIM = ("[claim]", "[[claims]] #1")  # the claim the --claim/--metric-* flags set
 
 # The allowed keys of every table and their TOML types; one table drives all the checks.
+_METRIC: dict[str, tuple[str, ...]] = {
+    "json": ("str",),
+    "key": ("str",),
+    "regex": ("str",),
+    "csv": ("str",),
+    "column": ("str",),
+    "tensorboard": ("str",),
+    "reduce": ("str",),
+    "last_n": ("int",),
+    "scale": ("float",),
+}
 _SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
     "": {"claim": ("table",), "claims": ("tables",), "run": ("table",), "baseline": ("table",),
-         "stats": ("table",), "slurm": ("table",)},
+         "stats": ("table",), "slurm": ("table",), "source": ("table",)},
+    "source": {"commit": ("str",)},
     "claim": {"metric": ("str",), "direction": ("str",), "value": ("float",), "kind": ("str",),
-              "runs": ("int",), "baseline": ("float",), "json": ("str",), "key": ("str",),
-              "regex": ("str",), "baseline_metric": ("table",)},
+              "runs": ("int",), "baseline": ("float",), "baseline_metric": ("table",), **_METRIC},
     "run": {"setup": ("str",), "prepare": ("str",), "command": ("str",), "timeout": ("str", "float"),
             "environment": ("str",), "python": ("str",), "resolve_as_of": ("str",), "seed_override": ("bool",), "seed_from_env": ("bool",),
             "seeds": ("int", "int-list", "auto"), "max_seeds": ("int",), "looks": ("int-list",),
             "memory": ("str", "int"), "deterministic": ("bool",),
-            "repeat_seed": ("int",), "gpus_per_seed": ("int",), "env": ("table",), "metric": ("table",)},
-    "metric": {"json": ("str",), "key": ("str",), "regex": ("str",)},
+            "repeat_seed": ("int",), "gpus_per_seed": ("int",), "env": ("table",), "metric": ("table",),
+            "workdir": ("str",), "accept_exit": ("int-list",), "metric_after_failure": ("bool",)},
+    "metric": _METRIC,
     "baseline": {"command": ("str",), "metric": ("table",)},
     "stats": {"alpha": ("float",), "seed": ("int",)},
     "slurm": {"partition": ("str",), "gpus_per_node": ("int",), "cpus_per_task": ("int",),
               "mem_gb": ("float",), "timeout_min": ("int",), "additional": ("table",)},
 }  # fmt: skip
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _TYPE_WORDS = {
     "str": "a string",
     "float": "a number",
@@ -96,42 +112,6 @@ def parse_size(text: str | int) -> int:
     if size < 1:
         raise ValueError(f'{text!r} is not a memory size: write e.g. "8G" or "512M"')
     return int(size)
-
-
-def check_source(source: MetricSource, *, where: str) -> None:
-    """Raise SpecError (naming ``where``, e.g. "repaudit.toml [run.metric]") for a source that can
-    never give a number."""
-    if (source.json_path is None) == (source.regex is None):
-        raise SpecError(
-            f"{where}: give exactly one metric source, either json (with key) or regex, "
-            'e.g. json = "{out}/metrics.json" and key = "test.acc"'
-        )
-    if source.regex is not None:
-        if source.key is not None:
-            raise SpecError(f"{where}: key applies to json only; remove key or use json")
-        try:
-            groups = re.compile(source.regex).groups
-        except re.error as error:
-            raise SpecError(f"{where}: regex {source.regex!r} does not compile ({error})") from None
-        if groups != 1:
-            raise SpecError(
-                f"{where}: regex {source.regex!r} has {groups} capturing groups; it needs exactly "
-                "one around the number, e.g. 'test acc: ([0-9.]+)' (use (?:...) for the others)"
-            )
-        return
-    assert source.json_path is not None
-    if not source.key:
-        raise SpecError(
-            f'{where}: json needs a key, the dotted path to the number, e.g. key = "test.acc"'
-        )
-    unknown = [name for name in _PLACEHOLDER.findall(source.json_path) if name != "out"]
-    if unknown:
-        raise SpecError(
-            f"{where}: json path {source.json_path!r} uses {{{unknown[0]}}}; only {{out}} "
-            "(the run's output folder) is known there"
-        )
-    if any(not part for part in source.key.split(".")):
-        raise SpecError(f'{where}: key {source.key!r} has an empty part; write it like "test.acc"')
 
 
 def _valid_date(text: str) -> bool:
@@ -203,8 +183,8 @@ class _Builder:
 
     def build(self, raw: dict[str, Any]) -> AuditSpec:
         run, baseline, stats = (raw.get(t, {}) for t in ("run", "baseline", "stats"))
-        for name, table in (("run", run), ("baseline", baseline), ("stats", stats)):
-            check_table(table, name, self.where)
+        for name in ("run", "baseline", "stats", "source"):
+            check_table(raw.get(name, {}), name, self.where)
         if "claims" in raw and ("claim" in raw or not raw["claims"]):
             raise SpecError(
                 f"{self.where}: use either one [claim] table or a non-empty [[claims]] array"
@@ -250,15 +230,58 @@ class _Builder:
             seed_from_env=run.get("seed_from_env", False),
             deterministic=run.get("deterministic", False),
             repeat_seed=self.count(
-                run, "repeat_seed", 0, "0 (off) or 2 or more", low=2, allowed={0}
-            ),
+                run,
+                "repeat_seed",
+                0,
+                f"0 (off) or 2 to {MAX_SEEDS}",
+                low=2,
+                allowed={0},
+                high=MAX_SEEDS,
+            ),  # fmt: skip
             memory_bytes=self.parsed(run, "memory", parse_size, None),
             gpus_per_seed=self.count(run, "gpus_per_seed", 0, "0 or more", low=0),
             env=self.strings(run.get("env", {}), "[run.env]"),
             alpha=alpha,
             stats_seed=self.count(stats, "seed", 0, "0 or more", low=0, label="[stats]"),
             slurm=self.slurm(raw["slurm"]) if "slurm" in raw else None,
+            workdir=self.workdir(run.get("workdir", "")),
+            accept_exit=self.exit_codes(run.get("accept_exit", [0])),
+            metric_after_failure=run.get("metric_after_failure", False),
+            commit=self.commit(raw.get("source", {}).get("commit")),
         )
+
+    def workdir(self, text: str) -> str:
+        """A clean path relative to the checkout ("" for its root), never leaving it."""
+        path = PurePosixPath(text.strip())
+        if path.is_absolute() or ".." in path.parts or "{" in text:
+            raise self.fail(
+                "[run]",
+                "workdir",
+                f"= {text!r} is not a folder inside the repository",
+                'give it relative to the repository\'s root, e.g. workdir = "experiments/task_a" '
+                "({out} in the command is already absolute)",
+            )
+        return "" if str(path) == "." else str(path)
+
+    def exit_codes(self, codes: list[int]) -> tuple[int, ...]:
+        if not codes or len(set(codes)) < len(codes) or not all(0 <= c <= 255 for c in codes):
+            raise self.fail(
+                "[run]",
+                "accept_exit",
+                f"= {codes}",
+                "list the distinct exit codes (0 to 255) of a normal finish, e.g. [0, 1]",
+            )
+        return tuple(sorted(codes))
+
+    def commit(self, sha: str | None) -> str | None:
+        if sha is not None and not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
+            raise self.fail(
+                "[source]",
+                "commit",
+                f"= {sha!r} is not a full commit SHA",
+                "give all 40 hex digits (git rev-parse <ref>), so the pin cannot move",
+            )
+        return sha
 
     def claim(
         self, table: dict[str, Any], label: str, run_metric: Any, baseline_metric: Any
@@ -289,14 +312,22 @@ class _Builder:
             if key in table and not math.isfinite(table[key]):
                 raise self.fail(label, key, f"= {table[key]}", "give a finite number")
         own = {k: table[k] for k in SOURCE_KEYS if k in table}
-        source = self.source(own or run_metric, label if own else "[run.metric]")
+        if own.keys() & SOURCE_KINDS or not run_metric:
+            source = self.source(own, label)
+        else:  # the claim refines [run.metric]: another key of the same file, its own reduce
+            merged = {**run_metric, **own}
+            source = self.source(merged, f"{label} with [run.metric]" if own else "[run.metric]")
         baseline_source = None
         if "baseline_metric" in table:
             baseline_source = self.source(table["baseline_metric"], f"{label} baseline_metric")
         elif baseline_metric:
             baseline_source = self.source(baseline_metric, "[baseline.metric]")
         return Claim(
-            metric=table.get("metric") or source.key or "metric",
+            metric=table.get("metric")
+            or source.key
+            or source.column
+            or source.tensorboard
+            or "metric",
             value=float(table["value"]),
             direction=self.choice(table, label, "direction", Direction, "higher"),
             kind=kind,
@@ -315,7 +346,15 @@ class _Builder:
             )
         check_table(table, "metric", self.where, label)
         source = MetricSource(
-            json_path=table.get("json"), key=table.get("key"), regex=table.get("regex")
+            json_path=table.get("json"),
+            key=table.get("key"),
+            regex=table.get("regex"),
+            csv_path=table.get("csv"),
+            column=table.get("column"),
+            tensorboard=table.get("tensorboard"),
+            reduce=self.choice(table, label, "reduce", Reduce, "last"),
+            last_n=table.get("last_n"),
+            scale=float(table.get("scale", 1.0)),
         )
         given = [
             flag for (t, key), flag in self.flags.items() if t == "claim" and key in SOURCE_KEYS
@@ -380,9 +419,15 @@ class _Builder:
             raise self.fail("[run]", given[0], "applies to seeds = \"auto\" only",
                             'set seeds = "auto" (--seeds auto), or drop it')  # fmt: skip
         if isinstance(value, int):
-            if value < 1:
-                raise self.fail("[run]", "seeds", f"= {value}", "give 1 or more (e.g. seeds = 5)")
+            if not 1 <= value <= MAX_SEEDS:
+                raise self.fail(
+                    "[run]", "seeds", f"= {value}", f"give 1 to {MAX_SEEDS} (e.g. seeds = 5)"
+                )
             return tuple(range(1, value + 1)), ()
+        if len(value) > MAX_SEEDS:
+            raise self.fail(
+                "[run]", "seeds", f"lists {len(value)} seeds", f"list at most {MAX_SEEDS}"
+            )
         if not value or len(set(value)) < len(value) or min(value) < 0:
             raise self.fail(
                 "[run]", "seeds", f"= {value}", "list distinct non-negative seeds, or give a count"
@@ -395,14 +440,20 @@ class _Builder:
         if (
             not looks
             or looks[0] < FIRST_LOOK_MIN
+            or looks[-1] > MAX_SEEDS
             or any(b <= a for a, b in itertools.pairwise(looks))
         ):
             raise self.fail("[run]", "looks", f"= {looks}",
-                            f"list increasing seeds per arm from {FIRST_LOOK_MIN} on, e.g. "
-                            f"looks = {list(DEFAULT_LOOKS)}")  # fmt: skip
+                            f"list increasing seeds per arm from {FIRST_LOOK_MIN} to {MAX_SEEDS}, "
+                            f"e.g. looks = {list(DEFAULT_LOOKS)}")  # fmt: skip
         default = DEFAULT_MAX_SEEDS if "looks" not in run else looks[-1]
         maximum = self.count(
-            run, "max_seeds", default, f"{FIRST_LOOK_MIN} or more", low=FIRST_LOOK_MIN
+            run,
+            "max_seeds",
+            default,
+            f"{FIRST_LOOK_MIN} to {MAX_SEEDS}",
+            low=FIRST_LOOK_MIN,
+            high=MAX_SEEDS,
         )
         return tuple(range(1, maximum + 1)), schedule(maximum, looks)
 
@@ -438,9 +489,10 @@ class _Builder:
         low: int,
         allowed: Collection[int] = (),
         label: str = "[run]",
+        high: float = math.inf,
     ) -> int:
         value = table.get(key, default)
-        if value < low and value not in allowed:
+        if (value < low or value > high) and value not in allowed:
             raise self.fail(label, key, f"= {value}", f"use {wanted}")
         return value
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from repaudit.model import Arm, AuditSpec, MetricSource
+from repaudit.model import Arm, AuditSpec, MetricSource, Reduce
 
 
 def spec_to_toml(spec: AuditSpec) -> str:
@@ -20,6 +20,8 @@ def spec_to_toml(spec: AuditSpec) -> str:
     lines = [
         f"# The audit spec as run (from {spec.origin}); `repaudit check --spec <this file>` re-runs it."
     ]
+    if spec.commit is not None:
+        lines += ["", "[source]", *assignments({"commit": spec.commit})]
     for claim in spec.claims:
         lines += ["", "[[claims]]"]
         claim_keys = {
@@ -54,6 +56,9 @@ def spec_to_toml(spec: AuditSpec) -> str:
         "repeat_seed": spec.repeat_seed,
         "gpus_per_seed": spec.gpus_per_seed,
         "memory": spec.memory_bytes,
+        "workdir": spec.workdir or None,
+        "accept_exit": list(spec.accept_exit) if spec.accept_exit != (0,) else None,
+        "metric_after_failure": spec.metric_after_failure or None,
     }
     lines += assignments(run_keys)
     if spec.env:
@@ -67,11 +72,22 @@ def spec_to_toml(spec: AuditSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def source_table(source: MetricSource | None) -> dict[str, str | None]:
-    """A metric source as the keys of its TOML table (None values are left out when written)."""
+def source_table(source: MetricSource | None) -> dict[str, str | int | float]:
+    """A metric source as its TOML table: the keys that are set, defaults left out."""
     if source is None:
         return {}
-    return {"json": source.json_path, "key": source.key, "regex": source.regex}
+    table = {
+        "json": source.json_path,
+        "key": source.key,
+        "regex": source.regex,
+        "csv": source.csv_path,
+        "column": source.column,
+        "tensorboard": source.tensorboard,
+        "reduce": None if source.reduce is Reduce.LAST else str(source.reduce),
+        "last_n": source.last_n,
+        "scale": None if source.scale == 1.0 else source.scale,
+    }
+    return {key: value for key, value in table.items() if value is not None}
 
 
 def assignments(values: Mapping[str, Any]) -> list[str]:
@@ -82,6 +98,14 @@ def assignments(values: Mapping[str, Any]) -> list[str]:
 def toml_key(key: str) -> str:
     """A bare key when TOML allows one, else a quoted one."""
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
+
+
+def toml_literal(text: str) -> str:
+    """A TOML literal string ('...', no escapes: regexes stay readable) when ``text`` allows one,
+    else a basic string."""
+    if "'" in text or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return toml_value(text)
+    return f"'{text}'"
 
 
 def toml_value(value: Any) -> str:
