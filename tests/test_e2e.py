@@ -177,7 +177,7 @@ def test_seeds_auto_stops_once_settled_and_records_its_looks(tmp_path, toy_repo)
         (("--seeds", "many"), "'many' is neither a count of seeds (1 or more) nor auto"),
         (("--max-seeds", "9"), '--max-seeds applies to seeds = "auto" only'),
         (("--seeds", "auto", "--looks", "3,x"), "is not a list of seed counts: write e.g. 3,5,8,12,20"),
-        (("--seeds", "auto", "--looks", "2,5"), "--looks [2, 5]: list increasing seeds per arm from 3 on"),
+        (("--seeds", "auto", "--looks", "2,5"), "--looks [2, 5]: list increasing seeds per arm from 3 to 1000"),
         (("--seeds", "auto", "--max-seeds", "2"), "2 is not in the range x>=3"),
     ],
 )  # fmt: skip
