@@ -19,6 +19,10 @@ Record format history (model.RECORD_FORMAT):
        ``cause``, the error line its output ended with; metric sources carry csv_path, column,
        tensorboard, reduce, last_n and scale; the spec carries workdir, accept_exit,
        metric_after_failure and commit.
+    4  adaptive audits (``seeds = "auto"``): ``looks``, one entry per look (seeds per arm, the
+       successful seeds per arm, the compute time it added, every deciding test's p-value,
+       boundary, crossing and chance to cross by the last look, the stop and its reason); the
+       spec carries ``looks``. Older records load with no looks; run.json is unchanged since 3.
 """
 
 from __future__ import annotations
@@ -283,6 +287,7 @@ def to_record(audit: Audit) -> dict[str, Any]:
         "spec": to_plain(audit.spec),
         "source": to_plain(audit.source),
         "fingerprint": to_plain(audit.fingerprint),
+        "looks": to_plain(audit.looks),
         "notes": list(audit.notes),
         "rerun_command": audit.rerun_command,
         "repaudit_version": audit.repaudit_version,

@@ -6,10 +6,11 @@ from repaudit.spec.infer_metric import Metric
 from repaudit.spec.infer_render import refuse_overwrite, write_draft
 from repaudit.spec.infer_render import render as render_draft
 from repaudit.spec.load import SpecOverrides, check_workdir, find_spec, load_spec, spec_hash
-from repaudit.spec.schema import parse_duration, parse_size
+from repaudit.spec.schema import DEFAULT_LOOKS, parse_duration, parse_size, schedule
 from repaudit.spec.toml import spec_to_toml
 
 __all__ = [
+    "DEFAULT_LOOKS",
     "Draft",
     "Metric",
     "SpecOverrides",
@@ -22,6 +23,7 @@ __all__ = [
     "parse_size",
     "refuse_overwrite",
     "render_draft",
+    "schedule",
     "spec_hash",
     "spec_to_toml",
     "write_draft",
