@@ -177,27 +177,33 @@ def holm_any_gain(pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
 
 
 class Table:
-    """Rows of rates per n, each with its Monte Carlo se; `wrong` rows are checked against alpha."""
+    """Rows of rates per n, each with its Monte Carlo se; `wrong` rows are checked against alpha.
 
-    def __init__(self, title: str) -> None:
-        self.title, self.rows = title, []
+    ``spread`` shows each rate as rate ± 2 Monte Carlo se (benchmarks/candidates.py).
+    """
+
+    def __init__(self, title: str, ns: tuple[int, ...] = NS, *, spread: bool = False) -> None:
+        self.title, self.rows, self.ns, self.spread = title, [], ns, spread
 
     def add(self, rule: str, data: str, rates: dict[int, tuple[float, int]], wrong: bool) -> None:
         self.rows.append((rule, data, rates, wrong))
 
     def render(self) -> str:
         lines = [f"\n### {self.title}\n",
-                 "| call | scores | " + " | ".join(f"n={n}" for n in NS) + " | replicates |",
-                 "|---|---|" + "---:|" * (len(NS) + 1)]  # fmt: skip
+                 "| call | scores | " + " | ".join(f"n={n}" for n in self.ns) + " | replicates |",
+                 "|---|---|" + "---:|" * (len(self.ns) + 1)]  # fmt: skip
         for rule, data, rates, wrong in self.rows:
             cells = []
-            for n in NS:
+            for n in self.ns:
                 if n not in rates:
                     cells.append("–")
                     continue
                 rate, count = rates[n]
                 limit = ALPHA + 2 * np.sqrt(ALPHA * (1 - ALPHA) / max(count, 1))
-                cells.append(f"**{rate:.3f}**" if wrong and rate > limit else f"{rate:.3f}")
+                cell = f"**{rate:.3f}**" if wrong and rate > limit else f"{rate:.3f}"
+                if self.spread:
+                    cell += f" ± {2 * np.sqrt(rate * (1 - rate) / max(count, 1)):.3f}"
+                cells.append(cell)
             counts = sorted({c for _, c in rates.values()})
             shown = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
             lines.append(f"| {rule} | {data} | {' | '.join(cells)} | {shown} |")

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from repaudit import env, run, source, spec, store, trial, verdict
+from repaudit import env, run, sequential, source, spec, stopping, store, trial, verdict
 from repaudit.errors import EnvSetupError, InternalError, RepauditError
 from repaudit.executors import Executor, ExecutorFactory
 from repaudit.model import (
@@ -26,12 +26,14 @@ from repaudit.model import (
     Environment,
     EnvironmentKind,
     Isolation,
+    Look,
     Phase,
     RunKey,
     RunResult,
     RunStatus,
     SeedRequest,
     Source,
+    StopReason,
 )
 
 
@@ -123,6 +125,8 @@ class AuditPlan:
     """Every run, in plan order."""
     rerun_command: str
     """The exact command that re-runs this audit."""
+    design: sequential.Design | None = None
+    """``seeds = "auto"``: the looks and their calibrated boundaries; None runs every seed."""
 
 
 def run_audit(
@@ -173,10 +177,10 @@ def run_audit(
                 rerun_spec=paths.spec_toml if exact else None,
             )  # fmt: skip
             progress.phase_started(Phase.SEEDS)
-            runs = execute(plan, make_executor(audit_spec, paths.root), progress)
+            runs, looks = execute(plan, make_executor(audit_spec, paths.root), progress)
             failed = sum(not r.ok for r in runs)
             progress.phase_finished(Phase.SEEDS, f"{len(runs) - failed} ok, {failed} failed")
-            audit = judge(plan, runs)
+            audit = judge(plan, runs, looks)
             store.save_audit(paths, audit)
             return audit
 
@@ -315,6 +319,9 @@ def plan_audit(
         paths=paths,
         requests=tuple(plan_seeds(audit_spec, template, paths)),
         rerun_command=rerun_command(request.argv, pinned, rerun_spec),
+        design=sequential.Design(audit_spec.looks, audit_spec.alpha, cache_dir)
+        if audit_spec.looks
+        else None,
     )
 
 
@@ -364,17 +371,56 @@ def _arm_claims(claims: tuple[Claim, ...], arm: Arm) -> tuple[Claim, ...]:
 
 def execute(
     plan: AuditPlan, executor: Executor, progress: Progress | None = None
-) -> tuple[RunResult, ...]:
-    """Run every planned seed not already finished; store each result the moment it arrives."""
+) -> tuple[tuple[RunResult, ...], tuple[Look, ...]]:
+    """Run the planned seeds not already finished, storing each result the moment it arrives.
+
+    An adaptive audit runs them look by look, each look one batch (one job array on Slurm), and
+    stops when stopping.assess says so: the runs of the looks it ran, and the looks. A resumed
+    audit replays its finished looks from the stored runs and goes on from the first unfinished.
+    """
     # A seed repaudit itself could not start (no exit code) is tried again; every seed that ran is kept.
     finished = {
         key: result
         for key, result in store.load_runs(plan.paths, plan.spec_hash).items()
         if not (result.status is RunStatus.FAILED and result.returncode is None)
     }
-    pending = [r for r in plan.requests if r.key not in finished]
+    if plan.design is None:
+        return _run_batch(plan.requests, plan, executor, finished, progress), ()
+    looks: list[Look] = []
+    for k, seeds in enumerate(plan.design.looks):
+        wanted = set(plan.spec.seeds[:seeds])
+        batch = [r for r in plan.requests if r.key.seed in wanted]
+        runs = _run_batch(batch, plan, executor, finished, progress)
+        results, _, _ = verdict.evaluate(plan.spec, runs, plan.design.nominal(k))
+        earlier = set(plan.spec.seeds[: plan.design.looks[k - 1]]) if k else set()
+        look = stopping.assess(
+            results,
+            plan.design,
+            k,
+            finished={
+                arm.name: sum(r.ok and r.key.arm is arm.name and not r.key.repeat for r in runs)
+                for arm in plan.spec.arms
+            },
+            seconds=sum(r.seconds for r in runs if r.key.seed not in earlier),
+        )
+        looks.append(look)
+        if look.stop is not StopReason.CONTINUE:
+            break
+    return runs, tuple(looks)
+
+
+def _run_batch(
+    batch: Sequence[SeedRequest],
+    plan: AuditPlan,
+    executor: Executor,
+    finished: dict[RunKey, RunResult],
+    progress: Progress | None,
+) -> tuple[RunResult, ...]:
+    """Run the requests of ``batch`` not in ``finished`` (adding each result to it and the store
+    at once); the batch's results in plan order."""
+    pending = [r for r in batch if r.key not in finished]
     if progress:
-        progress.planned(len(plan.requests), len(plan.requests) - len(pending))
+        progress.planned(len(batch), len(batch) - len(pending))
     for result in executor.run_all(pending, on_start=progress.started if progress else None):
         store.save_run(
             plan.paths, result
@@ -382,11 +428,12 @@ def execute(
         finished[result.key] = result
         if progress:
             progress.finished(result)
-    return tuple(finished[r.key] for r in plan.requests if r.key in finished)
+    return tuple(finished[r.key] for r in batch if r.key in finished)
 
 
-def judge(plan: AuditPlan, runs: Sequence[RunResult]) -> Audit:
-    """The fingerprint of how the seeds actually ran, the statistics and the verdict."""
+def judge(plan: AuditPlan, runs: Sequence[RunResult], looks: tuple[Look, ...] = ()) -> Audit:
+    """The fingerprint of how the seeds actually ran, the statistics and the verdict (at the
+    boundaries of the look an adaptive audit stopped at)."""
     ran = [r for r in runs if r.isolation is not None]
     isolation = run.weakest(r.isolation for r in ran if r.isolation) if ran else plan.isolation
     shared, varying = split_variables(ran)
@@ -397,6 +444,7 @@ def judge(plan: AuditPlan, runs: Sequence[RunResult]) -> Audit:
     notes = plan.source.warnings + plan.environment.notes
     if isolation is not Isolation.BUBBLEWRAP:  # weaker isolation is a warning the reader must see
         notes += (isolation.note,)
+    nominal = plan.design.nominal(len(looks) - 1) if plan.design and looks else None
     return verdict.make_audit(
         plan.spec,
         runs,
@@ -406,6 +454,8 @@ def judge(plan: AuditPlan, runs: Sequence[RunResult]) -> Audit:
         audit_dir=plan.paths.root,
         rerun_command=plan.rerun_command,
         notes=notes,
+        looks=looks,
+        nominal=nominal,
     )
 
 

@@ -134,6 +134,37 @@ def _parse_fail_on(
     return frozenset(known[n] for n in names)
 
 
+class SeedsParam(click.ParamType):
+    """--seeds: a count of seeds per arm (1 or more), or "auto" (adaptive, in looks)."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The count as an int, or the string "auto"."""
+        if isinstance(value, int) or value == "auto":
+            return value
+        try:
+            count = int(value)
+        except ValueError:
+            count = 0
+        if count < 1:
+            self.fail(f"{value!r} is neither a count of seeds (1 or more) nor auto", param, ctx)
+        return count
+
+
+def _parse_looks(
+    ctx: click.Context, param: click.Parameter, text: str | None
+) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a list of seed counts: write e.g. 3,5,8,12,20"
+        ) from None
+
+
 def _parse_exit_codes(
     ctx: click.Context, param: click.Parameter, text: str | None
 ) -> tuple[int, ...] | None:
@@ -220,7 +251,20 @@ def emit_verdict(
 )
 @click.option("--baseline-claim", type=float, help="The paper's number for its baseline.")
 @click.option(
-    "--seeds", type=click.IntRange(1), help="Seeds per arm (default: the spec's, else 5)."
+    "--seeds",
+    type=SeedsParam(),
+    help="Seeds per arm, or auto: run them in looks and stop once the verdict is settled "
+    "(default: the spec's, else 5).",
+)
+@click.option(
+    "--max-seeds",
+    type=click.IntRange(3),
+    help="With --seeds auto: the most seeds per arm, the last look (default 20).",
+)
+@click.option(
+    "--looks",
+    callback=_parse_looks,
+    help="With --seeds auto: seeds per arm after each look, e.g. 3,5,8,12,20.",
 )
 @click.option(
     "--workers",

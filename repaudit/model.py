@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Version of the audit.json record and the ``--format json`` document (see store.py for history).
-RECORD_FORMAT = 3
+RECORD_FORMAT = 4
 
 
 class Arm(enum.StrEnum):
@@ -215,6 +215,38 @@ class SeedReach(enum.StrEnum):
 Decision = ReproductionDecision | ImprovementDecision
 
 
+class SequentialTest(enum.StrEnum):
+    """A deciding test as the sequential design of ``--seeds auto`` watches it (sequential.py)."""
+
+    GAIN = "gain"
+    """Q2's gain test: its crossing passes the claim (holds, or overstated with the size test)."""
+    REVERSE = "reverse"
+    """Q2's reverse test: its crossing fails the claim (reversed)."""
+    SIZE = "size"
+    """Q2's size test: its crossing fails the claim (overstated, within-noise)."""
+    CLAIM = "claim"
+    """Q1 for the claimed number: its crossing fails the claim (not-reproduced)."""
+    BASELINE_CLAIM = "baseline-claim"
+    """Q1 for the paper's baseline number: its crossing fails the claim (baseline-understated)."""
+    SEED_LUCK = "seed-luck"
+    """Q2 without baseline runs: its crossing passes the claim (holds)."""
+
+
+class StopReason(enum.StrEnum):
+    """Why an adaptive audit stopped after a look, or that it went on (sequential.py)."""
+
+    CONTINUE = "continue"
+    """Not stopped: the next look runs."""
+    FAILED = "failed"
+    """A failing test crossed its boundary: the claim does not hold, whatever more seeds say."""
+    SETTLED = "settled"
+    """Every answer is determined: each passing test crossed, each failing test is futile."""
+    FUTILE = "futile"
+    """No open test can still cross its boundary by the last look: more seeds would not settle it."""
+    LAST_LOOK = "last-look"
+    """The last look (--max-seeds) ran."""
+
+
 class Verdict(enum.StrEnum):
     """The audit's overall answer."""
 
@@ -377,6 +409,9 @@ class AuditSpec:
     """Method first, then the baseline if any."""
     seeds: tuple[int, ...]
     """Seed values run in every arm."""
+    looks: tuple[int, ...] = ()
+    """``seeds = "auto"``: seeds per arm after each look, increasing, the last one the maximum
+    (``seeds`` is then 1..maximum); empty: every seed runs."""
     setup: str | None = None
     """Run once per environment (cached)."""
     prepare: str | None = None
@@ -844,6 +879,47 @@ class ClaimResult:
 
 
 @dataclass(frozen=True)
+class LookTest:
+    """One deciding test at one look of an adaptive audit: its p-value against its boundary."""
+
+    metric: str
+    """The claim's metric."""
+    test: SequentialTest
+    """Which test."""
+    p_value: float | None
+    """One-sided p-value at this look; None when the test gave none (too few seeds, an exact
+    comparison of seed-invariant scores)."""
+    boundary: float | None
+    """The nominal level it rejects at in this look (the calibrated boundary; Holm's level across
+    claims spent the same way)."""
+    crossed: bool
+    """The test rejected at this look (the guards with diverged runs applied)."""
+    chance: float | None = None
+    """The predictive chance that it crosses its boundary by the last look, when it did not cross;
+    below sequential.FUTILITY_CHANCE it is futile. None when crossed or already determined."""
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look of an adaptive audit (``--seeds auto``): the seeds it had and what it decided."""
+
+    number: int
+    """1 for the first look."""
+    seeds: int
+    """Seeds per arm the look brought each arm to (seeds 1..seeds)."""
+    finished: Mapping[Arm, int]
+    """Successful seeds per arm at this look."""
+    seconds: float
+    """Compute time of the runs this look added (the sum of their durations)."""
+    tests: tuple[LookTest, ...]
+    """Every deciding test of every claim at this look."""
+    stop: StopReason
+    """Whether the audit stopped here, and why."""
+    reason: str
+    """The stop (or the wait) in plain words."""
+
+
+@dataclass(frozen=True)
 class Audit:
     """A finished (or failed) audit: what the store keeps and the report renders."""
 
@@ -875,5 +951,8 @@ class Audit:
     """The repaudit that made it."""
     inputs: tuple[str, ...] = ()
     """`repaudit stats`: the score files, method first (the report is titled from them)."""
+    looks: tuple[Look, ...] = ()
+    """The looks of an adaptive audit (``--seeds auto``), in order; empty for a fixed number of
+    seeds."""
     format: int = RECORD_FORMAT
     """Version of the record it was read from or will be written as."""

@@ -21,6 +21,10 @@ Record format history (model.RECORD_FORMAT):
        metric_after_failure and commit. Added since, readable by every format-3 reader (unknown
        keys are ignored): the claim's unit, each claim's score_factor, the source's remote,
        `inputs` (the score files of `repaudit stats`).
+    4  adaptive audits (``seeds = "auto"``): ``looks``, one entry per look (seeds per arm, the
+       successful seeds per arm, the compute time it added, every deciding test's p-value,
+       boundary, crossing and chance to cross by the last look, the stop and its reason); the
+       spec carries ``looks``. Older records load with no looks; run.json is unchanged since 3.
 """
 
 from __future__ import annotations
@@ -285,6 +289,7 @@ def to_record(audit: Audit) -> dict[str, Any]:
         "spec": to_plain(audit.spec),
         "source": to_plain(audit.source),
         "fingerprint": to_plain(audit.fingerprint),
+        "looks": to_plain(audit.looks),
         "notes": list(audit.notes),
         "inputs": list(audit.inputs),
         "rerun_command": audit.rerun_command,

@@ -128,7 +128,8 @@ def try_draft(
     reached = _seed_words(result, seed, trial_spec.seed_override)
     how = "ran to the end" if result.returncode == 0 else f"{result.status.value}: {result.reason}"
     summary = f"seed {seed}, {how} in {duration(result.seconds)}; {reached}"
-    return Trial(spec.observed(draft, output, summary), result, request.run_dir, reached)
+    written = next(iter(result.metrics.values()), None)
+    return Trial(spec.observed(draft, output, summary, written), result, request.run_dir, reached)
 
 
 def inferred_spec(

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
-from repaudit import __version__, stats, units, wording
+from repaudit import __version__, sequential, stats, units, wording
 from repaudit.errors import UsageError
 from repaudit.improvement import decide_improvement, holm_p_values, with_evidence
 from repaudit.model import (
@@ -37,10 +37,12 @@ from repaudit.model import (
     ExitCode,
     Fingerprint,
     ImprovementDecision,
+    Look,
     Reproduction,
     ReproductionDecision,
     RunResult,
     SeedReach,
+    SequentialTest,
     Source,
     TestResult,
     Verdict,
@@ -162,13 +164,15 @@ def evaluate_claim(
     repeat_values: Sequence[float] = (),
     reach: Mapping[Arm, SeedReach] | None = None,
     levels: Levels | None = None,
+    reproduction_alpha: float | None = None,
 ) -> ClaimResult:
     """Q1 for the method (and the paper's baseline number) and Q2 for one claim.
 
     ``baseline`` None means there is no baseline arm; empty means every baseline seed failed.
     Arms with no successful seed get no ArmSummary. ``reach`` says per arm whether the seed
     reached the code (unknown when omitted); ``levels`` are the Q2 levels (alpha when omitted,
-    Holm's when evaluate() adjusts across claims).
+    Holm's when evaluate() adjusts across claims); ``reproduction_alpha`` is Q1's two-sided level
+    (alpha when omitted; a look's boundary in an adaptive audit).
     """
     if not 0 < alpha < 0.5:
         raise UsageError(f"alpha must be between 0 and 0.5, got {alpha}")
@@ -201,14 +205,21 @@ def evaluate_claim(
     if improvement is not None and improvement.size_test is not None and oriented_b is not None:
         improvement = with_evidence(improvement, sign * raw_m, oriented_b, rng)
     checks_baseline = claim.baseline is not None and raw_b is not None
+    q1_alpha = reproduction_alpha or alpha
     return ClaimResult(
         claim=claim,
         arms=arms,
-        reproduction=reproduce(claim, raw_m, alpha, reach=reach.get(Arm.METHOD, SeedReach.UNKNOWN)),
+        reproduction=reproduce(
+            claim, raw_m, q1_alpha, reach=reach.get(Arm.METHOD, SeedReach.UNKNOWN)
+        ),
         improvement=improvement,
         repeat_sd=stats.sd(repeats) if repeats.size >= 2 else None,
         baseline_reproduction=reproduce(
-            claim, raw_b, alpha, arm=Arm.BASELINE, reach=reach.get(Arm.BASELINE, SeedReach.UNKNOWN)
+            claim,
+            raw_b,
+            q1_alpha,
+            arm=Arm.BASELINE,
+            reach=reach.get(Arm.BASELINE, SeedReach.UNKNOWN),
         )
         if checks_baseline and raw_b is not None
         else None,
@@ -220,25 +231,46 @@ def holm_levels(
     arms: Sequence[tuple[np.ndarray, np.ndarray | None]],
     reach: Sequence[Mapping[Arm, SeedReach]],
     alpha: float,
+    nominal: sequential.Nominal | None = None,
 ) -> list[Levels]:
     """Holm's level per claim for each family of Q2 tests (gain, size, reverse) across claims.
 
     Only deciding tests with a p-value take part (``improvement.holm_p_values``): claims whose
     tests give none (exact gaps, too few seeds) and a parity claim's gain and reverse tests do
-    not; a claim with diverged runs brings the p-value of its guarded rule.
+    not; a claim with diverged runs brings the p-value of its guarded rule. With ``nominal`` (a
+    look of an adaptive audit) each claim's test meets its own boundary at each of Holm's steps
+    (sequential.holm_nominal); a lone claim gets its boundaries at alpha.
     """
     first = [
         holm_p_values(claim, method, baseline, r, alpha)
         for claim, (method, baseline), r in zip(claims, arms, reach, strict=True)
     ]
-    families = {}
-    for family in ("gain", "size", "reverse"):
+    no_runs = all(baseline is None for _, baseline in arms)  # the gain test is seed luck
+    families = {
+        "gain": SequentialTest.SEED_LUCK if no_runs else SequentialTest.GAIN,
+        "size": SequentialTest.SIZE,
+        "reverse": SequentialTest.REVERSE,
+    }
+
+    def level(family: str, i: int, at: float) -> float:
+        return at if nominal is None else nominal(families[family], claims[i], at)
+
+    adjusted: dict[str, dict[int, float]] = {}
+    for family in families:
         tested = {i: p[family] for i, p in enumerate(first) if family in p}
-        if len(tested) > 1:
-            adjusted = stats.holm_levels(list(tested.values()), alpha)
-            families[family] = dict(zip(tested, adjusted.tolist(), strict=True))
+        ids = list(tested)
+        if nominal is not None:
+
+            def boundary(j: int, at: float, family: str = family, ids: list[int] = ids) -> float:
+                return level(family, ids[j], at)
+
+            steps = sequential.holm_nominal(list(tested.values()), alpha, boundary)
+            adjusted[family] = dict(zip(ids, steps, strict=True))
+        elif len(tested) > 1:
+            steps = stats.holm_levels(list(tested.values()), alpha).tolist()
+            adjusted[family] = dict(zip(ids, steps, strict=True))
     return [
-        Levels(*(families.get(f, {}).get(i, alpha) for f in ("gain", "size", "reverse")))
+        Levels(*(adjusted.get(f, {}).get(i, level(f, i, alpha)) for f in families))
         for i in range(len(claims))
     ]
 
@@ -266,9 +298,13 @@ def _decisions(results: Sequence[ClaimResult]) -> list[Decision]:
 
 
 def evaluate(
-    spec: AuditSpec, runs: Sequence[RunResult]
+    spec: AuditSpec, runs: Sequence[RunResult], nominal: sequential.Nominal | None = None
 ) -> tuple[tuple[ClaimResult, ...], Verdict, str]:
-    """Every claim of the spec on the finished runs: results, overall verdict, one paragraph."""
+    """Every claim of the spec on the finished runs: results, overall verdict, one paragraph.
+
+    ``nominal`` maps each test's fixed level to the level it rejects at in one look of an
+    adaptive audit (sequential.Design.nominal); None: the fixed levels.
+    """
     rng = np.random.default_rng(spec.stats_seed)
     has_baseline = spec.arm(Arm.BASELINE) is not None
     first_seed = spec.seeds[0] if spec.seeds else None
@@ -309,8 +345,8 @@ def evaluate(
         for s, (m, b) in zip(sign, scores, strict=True)
     ]
     levels = (
-        holm_levels(spec.claims, oriented, [reach] * len(spec.claims), spec.alpha)
-        if len(spec.claims) > 1
+        holm_levels(spec.claims, oriented, [reach] * len(spec.claims), spec.alpha, nominal)
+        if len(spec.claims) > 1 or nominal is not None
         else [Levels.single(spec.alpha)]
     )
     first = [r for r in ordered if r.key.arm == Arm.METHOD and r.key.seed == first_seed and r.ok]
@@ -333,6 +369,9 @@ def evaluate(
             repeat_values=repeat_values,
             reach=reach,
             levels=claim_levels,
+            reproduction_alpha=None
+            if nominal is None
+            else 2 * nominal(SequentialTest.CLAIM, claim, spec.alpha / 2),
         )
         results.append(dataclasses.replace(result, score_factor=factor))
     final = tuple(results)
@@ -367,9 +406,14 @@ def make_audit(
     audit_dir: Path | None = None,
     rerun_command: str = "",
     notes: tuple[str, ...] = (),
+    looks: tuple[Look, ...] = (),
+    nominal: sequential.Nominal | None = None,
 ) -> Audit:
-    """The one way an Audit is made, for `check` and `stats` alike: the runs, judged."""
-    results, overall_verdict, reason = evaluate(audit_spec, runs)
+    """The one way an Audit is made, for `check` and `stats` alike: the runs, judged.
+
+    An adaptive audit passes its ``looks`` and the ``nominal`` levels of the look it stopped at.
+    """
+    results, overall_verdict, reason = evaluate(audit_spec, runs, nominal)
     return Audit(
         audit_id=audit_id,
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -384,6 +428,7 @@ def make_audit(
         rerun_command=rerun_command,
         notes=notes,
         repaudit_version=__version__,
+        looks=looks,
     )
 
 

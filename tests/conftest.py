@@ -17,6 +17,7 @@ statistics were computed from the values with scipy 1.16 (Welch, Mann-Whitney, B
 from __future__ import annotations
 
 import json
+import signal
 import statistics
 import textwrap
 from collections.abc import Callable
@@ -101,6 +102,12 @@ TOY_SPEC = textwrap.dedent(
     """
 )
 ToyRepo = Callable[..., Path]
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a repaudit a test interrupts: a suite started with SIGINT ignored (a
+    background job) would pass that on, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def make_repo(

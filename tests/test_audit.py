@@ -26,7 +26,9 @@ from repaudit.model import (
     RunStatus,
     SeedRequest,
     Source,
+    StopReason,
 )
+from repaudit.spec import SpecOverrides
 
 
 def test_rerun_command_pins_the_commit_and_drops_credentials() -> None:
@@ -176,3 +178,102 @@ def test_an_internal_error_is_saved_and_never_a_verdict(tmp_path: Path, toy_repo
     assert "ZeroDivisionError: a bug in an executor" in log.read_text()
     assert caught.value.exit_code == 4
     assert str(log) in str(caught.value) and "\n" not in str(caught.value)
+
+
+# ---------------------------------------------------------------- adaptive seeds: looks as batches
+
+
+class ScoreExecutor:
+    """Runs nothing: seed k of an arm scores ``scores[arm][k - 1]``; records each batch it is
+    handed, and stops like Ctrl-C when it reaches seed ``interrupt_at``."""
+
+    def __init__(self, scores: dict[Arm, list[float]], interrupt_at: int | None = None) -> None:
+        self.scores, self.interrupt_at = scores, interrupt_at
+        self.batches: list[list[RunKey]] = []
+
+    def run_all(
+        self, requests: Sequence[SeedRequest], on_start: StartCallback | None = None
+    ) -> Iterator[RunResult]:
+        self.batches.append([r.key for r in requests])
+        for request in requests:
+            if request.key.seed == self.interrupt_at:
+                raise KeyboardInterrupt
+            value = self.scores[request.key.arm][request.key.seed - 1]
+            yield RunResult.for_request(
+                request, RunStatus.OK, metrics={"test_accuracy": value}, seconds=2.0
+            )
+
+
+#: The toy paper's claim (0.801 over 0.79) with re-runs 2.25 seed sds apart: settled at the second
+#: of three looks (3, 5, 8 seeds per arm).
+NOISE = [-1.2, 0.0, 1.2, -1.0, 1.0, -1.2, 0.0, 1.2]
+SCORES = {
+    Arm.METHOD: [0.799 + 0.004 * z for z in NOISE],
+    Arm.BASELINE: [0.79 + 0.004 * z for z in NOISE],
+}
+
+
+def adaptive_request(
+    tmp_path: Path, store: str = "audits", **overrides: object
+) -> audit.AuditRequest:
+    fields = {"seeds": "auto", "max_seeds": 8} | overrides
+    return audit.AuditRequest(
+        target=str(tmp_path / "paper"),
+        store_dir=tmp_path / store,
+        cache_dir=tmp_path / "cache",
+        overrides=SpecOverrides(**fields),  # type: ignore[arg-type]
+    )
+
+
+def test_each_look_is_one_batch_and_the_audit_stops_when_settled(
+    tmp_path: Path, toy_repo: ToyRepo
+) -> None:
+    toy_repo()
+    executor = ScoreExecutor(SCORES)
+    result = audit.run_audit(adaptive_request(tmp_path), lambda spec, folder: executor)
+    seeds = [sorted({k.seed for k in batch}) for batch in executor.batches]
+    assert seeds == [[1, 2, 3], [4, 5]]  # look 2 runs only the seeds look 1 did not
+    assert [look.seeds for look in result.looks] == [3, 5]
+    assert [look.stop for look in result.looks] == [StopReason.CONTINUE, StopReason.SETTLED]
+    assert result.verdict.value == "holds" and len(result.runs) == 10
+    assert result.looks[0].finished == {Arm.METHOD: 3, Arm.BASELINE: 3}
+    assert result.looks[1].seconds == 4 * 2.0  # the compute the look added
+    stored = store.load_audit(result.audit_dir)  # type: ignore[arg-type]
+    assert stored.looks == result.looks and stored.spec.looks == (3, 5, 8)
+
+
+def test_an_interrupted_adaptive_audit_resumes_from_its_last_look(
+    tmp_path: Path, toy_repo: ToyRepo
+) -> None:
+    toy_repo()
+    with pytest.raises(KeyboardInterrupt):
+        audit.run_audit(adaptive_request(tmp_path), lambda s, f: ScoreExecutor(SCORES, 5))
+    resumed = ScoreExecutor(SCORES)
+    result = audit.run_audit(adaptive_request(tmp_path), lambda spec, folder: resumed)
+    # look 1 is replayed from the stored runs; look 2 runs what the interruption left
+    assert [sorted(str(k) for k in batch) for batch in resumed.batches] == [
+        [],
+        ["baseline/seed-4", "baseline/seed-5", "method/seed-5"],
+    ]
+    straight = audit.run_audit(
+        adaptive_request(tmp_path, "other"), lambda s, f: ScoreExecutor(SCORES)
+    )
+    assert result.looks == straight.looks and result.verdict == straight.verdict
+
+
+def test_a_fixed_number_of_seeds_after_an_adaptive_audit_reuses_every_seed_it_ran(
+    tmp_path: Path, toy_repo: ToyRepo
+) -> None:
+    toy_repo()
+    first = audit.run_audit(adaptive_request(tmp_path), lambda s, f: ScoreExecutor(SCORES))
+    executor = ScoreExecutor(SCORES)
+    fixed = audit.run_audit(
+        adaptive_request(tmp_path, seeds=8, max_seeds=None), lambda s, f: executor
+    )
+    (batch,) = executor.batches
+    assert {k.seed for k in batch} == {
+        6,
+        7,
+        8,
+    }  # seeds 1-5 of both arms came from the adaptive audit
+    assert fixed.audit_dir == first.audit_dir and fixed.looks == () and len(fixed.runs) == 16

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TOY_SPEC
+from conftest import TOY_SPEC, interruptible
 from fakes import audit_json, repaudit, toy_accuracy
 
 from repaudit.model import Arm
@@ -85,7 +85,9 @@ def test_interrupted_audit_resumes_without_rerunning_finished_seeds(tmp_path, to
     toy_repo(behaviour={"sleep": {"4": 6}})
     env = {**os.environ, "REPAUDIT_CACHE": str(tmp_path / "cache")}
     args = [sys.executable, "-m", "repaudit", "check", "paper", "--claim", "0.8", "--seeds", "4"]
-    process = subprocess.Popen(args, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        args, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible
+    )
     deadline = time.monotonic() + 120
     while len(list((tmp_path / "audits").glob("*/runs/method/*/run.json"))) < 3:
         assert time.monotonic() < deadline and process.poll() is None
@@ -144,6 +146,47 @@ def test_bad_inputs_give_one_line_errors(tmp_path, toy_repo):
         "no audit spec in plain," in no_spec.stderr
         and "`repaudit init plain --try`" in no_spec.stderr
     )
+
+
+def test_seeds_auto_stops_once_settled_and_records_its_looks(tmp_path, toy_repo):
+    """The toy paper's gain, 2.5 seed sds, claimed as it is: settled before the maximum."""
+    toy_repo()
+    args = ("check", "paper", "--seeds", "auto", "--max-seeds", "8", "--workers", "2", "--quiet")
+    done = repaudit(*args, "--format", "json", cwd=tmp_path, check_rc=0)
+    record = json.loads(done.stdout)
+    assert record["verdict"] == "holds" and record["spec"]["looks"] == [3, 5, 8]
+    looks = record["looks"]
+    assert looks[-1]["stop"] == "settled" and looks[-1]["seeds"] < 8
+    assert len(record["runs"]) == 2 * looks[-1]["seeds"]
+    assert {t["test"] for t in looks[0]["tests"]} == {
+        "claim",
+        "baseline-claim",
+        "gain",
+        "size",
+        "reverse",
+    }
+    audit_dir = Path(record["audit_dir"])
+    assert "Looks: adaptive seeds" in (audit_dir / "report.html").read_text()
+    assert "**Adaptive seeds.** Stopped after look" in (audit_dir / "summary.md").read_text()
+    assert 'seeds = "auto"' in (audit_dir / "audit.toml").read_text()
+    text = repaudit(*args[:-1], cwd=tmp_path, check_rc=0).stdout  # resumed: nothing to run
+    assert "Adaptive seeds: Stopped after look" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--seeds", "many"), "'many' is neither a count of seeds (1 or more) nor auto"),
+        (("--max-seeds", "9"), '--max-seeds applies to seeds = "auto" only'),
+        (("--seeds", "auto", "--looks", "3,x"), "is not a list of seed counts: write e.g. 3,5,8,12,20"),
+        (("--seeds", "auto", "--looks", "2,5"), "--looks [2, 5]: list increasing seeds per arm from 3 to 1000"),
+        (("--seeds", "auto", "--max-seeds", "2"), "2 is not in the range x>=3"),
+    ],
+)  # fmt: skip
+def test_bad_adaptive_flags_give_one_line_usage_errors(tmp_path, toy_repo, args, expected):
+    toy_repo()
+    done = repaudit("check", "paper", *args, cwd=tmp_path)
+    assert done.returncode == 2 and expected in done.stderr, done.stderr
 
 
 def test_fail_on_lets_chosen_decisions_pass_with_a_warning(tmp_path, toy_repo):

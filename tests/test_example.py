@@ -90,3 +90,32 @@ def test_stats_answers_ci_jobs_like_check(tmp_path):
     )
     assert (tmp_path / "summary.md").read_text().startswith("## ")
     assert "<testsuite" in (tmp_path / "junit.xml").read_text()
+
+
+def test_the_example_audited_with_adaptive_seeds_stops_early_with_fixed_n_s_verdict(tmp_path):
+    """A claim of 85% (the code gives about 82.1 ± 0.5): clear by the second look of three, and
+    the verdict is the one all 8 seeds per arm give, which then reuse the seeds already run."""
+
+    def check(*seeds: str) -> tuple[int, dict, str]:
+        args = ["check", str(EXAMPLE), "--claim", "0.85", "--workers", "2", "--allow-dirty",
+                "--store", str(tmp_path / "audits"), "--format", "json", *seeds]  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "repaudit", *args],
+            env={**os.environ, "REPAUDIT_CACHE": str(tmp_path / "cache")},
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        return done.returncode, json.loads(done.stdout), done.stderr
+
+    code, adaptive, _ = check("--seeds", "auto", "--max-seeds", "8")
+    assert code == 1 and adaptive["verdict"] == "does-not-hold"
+    last = adaptive["looks"][-1]
+    assert last["stop"] == "failed" and last["seeds"] < 8
+    assert {t["test"] for t in last["tests"] if t["crossed"]} >= {"size"}
+    code, fixed, progress = check("--seeds", "8")
+    assert code == 1 and fixed["verdict"] == adaptive["verdict"] and fixed["looks"] == []
+    assert f"({2 * last['seeds']} finished earlier, kept)" in progress
+    assert (
+        fixed["reproduction"]["decision"]
+        == adaptive["reproduction"]["decision"]
+        == "not-reproduced"
+    )

@@ -22,6 +22,8 @@ FORBIDDEN = {
     "stats": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict"},
     "aso": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict"},
     "power": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict"},
+    "sequential": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict"},
+    "stopping": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli", "verdict"},
     "verdict": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli"},
     "wording": {"store", "report", "run", "executors", "env", "spec", "source", "audit", "cli"},
     "run": {"executors", "report", "audit", "cli", "env", "spec", "store", "verdict", "stats"},

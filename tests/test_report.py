@@ -14,7 +14,19 @@ from markupsafe import escape
 
 from repaudit import report, store, verdict
 from repaudit.cli import cli
-from repaudit.model import Audit, Direction, RunKey, RunResult, RunStatus, Verdict
+from repaudit.model import (
+    Arm,
+    Audit,
+    Direction,
+    Look,
+    LookTest,
+    RunKey,
+    RunResult,
+    RunStatus,
+    SequentialTest,
+    StopReason,
+    Verdict,
+)
 from repaudit.report import plots, render
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -365,6 +377,43 @@ def test_provenance_names_the_origin_and_a_local_path_says_so(sample_audit, tmp_
     pushed = dataclasses.replace(local, remote="https://git.example.org/lab/paper.git")
     html = report.render_html(dataclasses.replace(audit, source=pushed))
     assert "<code>https://git.example.org/lab/paper.git</code>" in html and "runs only" not in html
+
+
+def test_an_adaptive_audit_shows_its_looks_everywhere(sample_audit):
+    looks = (
+        Look(1, 3, {Arm.METHOD: 3, Arm.BASELINE: 3}, 30.0,
+             (LookTest("acc", SequentialTest.GAIN, 0.054, 0.0041, False, chance=0.97),
+              LookTest("acc", SequentialTest.SIZE, 0.33, 0.0039, False, chance=0.007)),
+             StopReason.CONTINUE, "the gain test may still cross by 20 seeds per arm (chance up to 97%)"),
+        Look(2, 5, {Arm.METHOD: 5, Arm.BASELINE: 4}, 20.0,
+             (LookTest("acc", SequentialTest.GAIN, 0.0019, 0.005, True),
+              LookTest("acc", SequentialTest.SIZE, 0.39, 0.0055, False, chance=0.00003)),
+             StopReason.SETTLED, "the gain test crossed its boundary at 5 seeds per arm, and no "
+             "failing test can cross by 20: more seeds would not change the verdict"),
+    )  # fmt: skip
+    spec = dataclasses.replace(
+        sample_audit.spec, seeds=tuple(range(1, 21)), looks=(3, 5, 8, 12, 20)
+    )
+    runs = tuple(dataclasses.replace(r, seconds=10.0) for r in sample_audit.runs)
+    audit = dataclasses.replace(sample_audit, spec=spec, runs=runs, looks=looks)
+    summary = (
+        "Stopped after look 2 of 5: 5 of at most 20 seeds per arm. The gain test crossed its "
+        "boundary at 5 seeds per arm"
+    )
+    saved = "30 of 40 runs not needed (75%), about 5m 00s of compute at the runs' mean 10s."
+    html = report.render_html(audit)
+    assert "Looks: adaptive seeds" in html and summary in html and str(escape(saved)) in html
+    assert "97% chance to cross by 20" in html and ">crossed<" in html
+    assert "auto: looks at 3, 5, 8, 12, 20 per arm" in html  # provenance
+    markdown = report.render_markdown(audit)
+    assert f"**Adaptive seeds.** {summary}" in markdown
+    assert (
+        "| Look 2 | 5 | stopped: settled | gain: p 0.0019 ≤ 0.005, crossed; size: p 0.39"
+        in markdown
+    )
+    text = report.render_text(audit)
+    assert "Adaptive seeds: Stopped after look 2 of 5" in text
+    assert "Looks" not in report.render_html(sample_audit)  # a fixed number of seeds: no section
 
 
 def test_user_text_cannot_close_the_markdown_code_fence(sample_audit) -> None:

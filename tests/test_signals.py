@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TOY_SPEC, ToyRepo
+from conftest import TOY_SPEC, ToyRepo, interruptible
 
 from repaudit.model import Isolation
 from repaudit.run import isolation
@@ -45,6 +45,7 @@ def start(tmp_path: Path, *args: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "repaudit", "check", *args, "--quiet"],
         cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=interruptible,
     )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ import cloudpickle
 import fakes
 import pytest
 import submitit
-from conftest import TOY_SPEC, PinnedRepo, ToyRepo
+from conftest import TOY_SPEC, PinnedRepo, ToyRepo, interruptible
 from fakes import TOY_CLAIMS, seed_request, sleeping_seed, toy_accuracy
 from slurm_cluster import SlurmCluster, unavailable
 
@@ -255,6 +255,7 @@ def test_ctrl_c_with_on_interrupt_leave_then_check_again_re_attaches(
         env=env,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     deadline = time.monotonic() + 120
     while not list((tmp_path / "audits").glob("*/slurm/jobs.json")):

@@ -376,6 +376,70 @@ def test_spec_to_toml_round_trips(tmp_path: Path) -> None:
     assert dataclasses.replace(again, origin=spec.origin) == spec
 
 
+AUTO = MINIMAL.replace("[run]", '[run]\nseeds = "auto"')
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "looks"),
+    [
+        (AUTO, {}, (3, 5, 8, 12, 20)),
+        (AUTO.replace('"auto"', '"auto"\nmax_seeds = 30'), {}, (3, 5, 8, 12, 20, 30)),
+        (AUTO.replace('"auto"', '"auto"\nmax_seeds = 10'), {}, (3, 5, 8, 10)),
+        (AUTO.replace('"auto"', '"auto"\nlooks = [4, 9]'), {}, (4, 9)),
+        (MINIMAL, {"seeds": "auto", "max_seeds": 8}, (3, 5, 8)),
+        (MINIMAL, {"seeds": "auto", "looks": (4, 6, 12)}, (4, 6, 12)),
+        (AUTO.replace('"auto"', '"auto"\nmax_seeds = 30'), {"looks": (5, 10)}, (5, 10, 30)),
+    ],
+)
+def test_seeds_auto_runs_seeds_one_to_the_maximum_in_looks(
+    tmp_path: Path, text: str, overrides: dict[str, object], looks: tuple[int, ...]
+) -> None:
+    spec = load_spec(write(tmp_path, text), overrides=SpecOverrides(**overrides))  # type: ignore[arg-type]
+    assert spec.looks == looks
+    assert spec.seeds == tuple(range(1, looks[-1] + 1))  # the first n seeds, as fixed-N runs them
+
+
+def test_a_seed_count_flag_overrides_seeds_auto(tmp_path: Path) -> None:
+    """`--seeds 20` after an adaptive audit: the spec's max_seeds and looks lapse."""
+    write(tmp_path, AUTO.replace('"auto"', '"auto"\nmax_seeds = 30\nlooks = [4, 8]'))
+    spec = load_spec(tmp_path, overrides=SpecOverrides(seeds=20))
+    assert (spec.seeds, spec.looks) == (tuple(range(1, 21)), ())
+    assert spec_hash(spec) == spec_hash(load_spec(tmp_path))  # the same folder, the same runs
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "expected"),
+    [
+        (MINIMAL.replace("[run]", '[run]\nseeds = "many"'), {},
+         'repaudit.toml: [run] seeds must be an integer or a list of integers or "auto"'),
+        (MINIMAL.replace("[run]", "[run]\nmax_seeds = 9"), {},
+         '[run] max_seeds applies to seeds = "auto" only: set seeds = "auto" (--seeds auto)'),
+        (MINIMAL.replace("[run]", "[run]\nlooks = [3, 5]"), {}, "[run] looks applies to seeds"),
+        (AUTO.replace('"auto"', '"auto"\nlooks = [2, 5]'), {},
+         "[run] looks = [2, 5]: list increasing seeds per arm from 3 to 1000"),
+        (AUTO.replace('"auto"', '"auto"\nlooks = [5, 5]'), {}, "[run] looks = [5, 5]"),
+        (AUTO.replace('"auto"', '"auto"\nmax_seeds = 2'), {}, "[run] max_seeds = 2: use 3 to 1000"),
+        (AUTO.replace('"auto"', '"auto"\nmax_seeds = 1001'), {}, "[run] max_seeds = 1001: use 3 to"),
+        (AUTO.replace('"auto"', '"auto"\nlooks = [3, 2000]'), {}, "[run] looks = [3, 2000]: list"),
+        (AUTO, {"looks": (8, 4)}, "--looks [8, 4]: list increasing seeds per arm"),
+        (MINIMAL, {"max_seeds": 9}, '--max-seeds applies to seeds = "auto" only'),
+    ],
+)  # fmt: skip
+def test_bad_adaptive_seeds_name_the_key_and_the_fix(
+    tmp_path: Path, text: str, overrides: dict[str, object], expected: str
+) -> None:
+    assert expected in spec_error(write(tmp_path, text), **overrides)
+
+
+def test_seeds_auto_round_trips_through_the_written_spec(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path, AUTO.replace('"auto"', '"auto"\nmax_seeds = 10')))
+    text = spec_to_toml(spec)
+    assert 'seeds = "auto"' in text and "max_seeds = 10" in text and "looks = [3, 5, 8, 10]" in text
+    (tmp_path / "audit.toml").write_text(text)
+    again = load_spec(None, spec_path=tmp_path / "audit.toml")
+    assert dataclasses.replace(again, origin=spec.origin) == spec
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     command=st.text(

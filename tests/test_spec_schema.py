@@ -128,6 +128,9 @@ def test_every_documented_spec_passes_the_schema(where, block, validator):
         VALID.replace('key = "test.acc"', 'key = "test.acc"\nscale = 0'),
         VALID.replace("value = 0.8", 'value = 0.8\nreduce = "avg"'),
         VALID + '[source]\ncommit = "abc123"\n',
+        VALID.replace("[run]", '[run]\nseeds = "many"'),  # adaptive seeds (issue 15)
+        VALID.replace("[run]", '[run]\nseeds = "auto"\nmax_seeds = 2000'),
+        VALID.replace("[run]", '[run]\nseeds = "auto"\nlooks = [2, 5]'),
     ],
 )
 def test_what_the_parser_refuses_for_a_key_or_a_type_the_schema_refuses(

@@ -9,7 +9,17 @@ import pytest
 
 from repaudit import store
 from repaudit.errors import RepauditWarning, StoreError
-from repaudit.model import Arm, RunKey, RunResult, RunStatus, Source
+from repaudit.model import (
+    Arm,
+    Look,
+    LookTest,
+    RunKey,
+    RunResult,
+    RunStatus,
+    SequentialTest,
+    Source,
+    StopReason,
+)
 
 SOURCE = Source(
     target="./paper", display_name="Owner/Paper Repo", repo_path=Path("/tmp/x"), commit="ab" * 20
@@ -30,7 +40,7 @@ def test_record_round_trips_through_strict_json(fixture, request):
 def test_record_carries_the_json_contract(sample_audit):
     record = store.to_record(sample_audit)
     primary = sample_audit.results[0]
-    assert record["format"] == 3
+    assert record["format"] == 4
     assert record["verdict"] == sample_audit.verdict.value
     assert record["reproduction"]["decision"] == primary.reproduction.decision.value
     interval = primary.reproduction.prediction_interval
@@ -192,6 +202,48 @@ def test_a_format_1_record_still_loads(sample_audit):
     loaded = store.from_record(record)
     assert [r.key for r in loaded.runs] == [r.key for r in sample_audit.runs]
     assert {r.isolation for r in loaded.runs} == {None}
+
+
+LOOK = Look(
+    number=1,
+    seeds=3,
+    finished={Arm.METHOD: 3, Arm.BASELINE: 2},
+    seconds=42.5,
+    tests=(
+        LookTest("acc", SequentialTest.GAIN, 0.001, 0.0041, True),
+        LookTest("acc", SequentialTest.SIZE, 0.4, 0.0039, False, chance=0.02),
+        LookTest("acc", SequentialTest.CLAIM, None, None, False),
+    ),
+    stop=StopReason.SETTLED,
+    reason="the gain test crossed its boundary at 3 seeds per arm",
+)
+
+
+def test_the_looks_of_an_adaptive_audit_round_trip(sample_audit):
+    spec = dataclasses.replace(sample_audit.spec, looks=(3, 5, 8))
+    adaptive = dataclasses.replace(sample_audit, spec=spec, looks=(LOOK,))
+    record = json.loads(json.dumps(store.to_record(adaptive), allow_nan=False))
+    assert record["looks"][0]["tests"][0] == {
+        "metric": "acc", "test": "gain", "p_value": 0.001, "boundary": 0.0041, "crossed": True,
+        "chance": None,
+    }  # fmt: skip
+    assert record["looks"][0]["finished"] == {"method": 3, "baseline": 2}
+    assert store.from_record(record) == adaptive
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_an_older_record_loads_without_looks_and_its_runs_are_reused(
+    tmp_path, sample_audit, version
+):
+    record = store.to_record(sample_audit) | {"format": version}
+    del record["looks"]
+    assert store.from_record(record).looks == ()
+    paths = store.AuditPaths(tmp_path / "a")
+    run = sample_audit.runs[0]
+    store.write_json_atomic(
+        paths.run_dir(run.key) / "run.json", {"format": version, **store.run_to_record(run)}
+    )
+    assert store.load_runs(paths, run.spec_hash) == {run.key: run}
 
 
 def test_load_audit_of_a_folder_without_record_says_what_to_pass(tmp_path):

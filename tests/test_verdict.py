@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from repaudit import scores, verdict, wording
+from repaudit import scores, sequential, verdict, wording
 from repaudit.model import (
     Arm,
     ArmSpec,
@@ -27,6 +27,7 @@ from repaudit.model import (
     RunStatus,
     SeedCall,
     SeedReach,
+    SequentialTest,
     Verdict,
 )
 
@@ -538,6 +539,18 @@ def test_holm_steps_down_on_the_p_values_that_decide_not_on_welchs_alone():
     results = [evaluate(c, *arms, levels=lv)
                for c, arms, lv in zip((a, b), (COLLAPSED, HEALTHY), levels, strict=True)]  # fmt: skip
     assert not any(r.improvement.gain_test.rejects for r in results)
+
+
+def test_a_look_of_an_adaptive_audit_steps_down_on_the_deciding_p_values_too():
+    # The same two claims at the last look of --seeds auto: each step meets the claim's own
+    # boundary, but the order and the rejections are still the guarded rule's.
+    a, b = Claim("a", 1.0, baseline=0.0), Claim("b", 1.0, baseline=0.0)
+    nominal = sequential.Design((3, 5, 8, 12, 20), 0.05).nominal(4)
+    oriented = [(np.array(m), np.array(bs)) for m, bs in (COLLAPSED, HEALTHY)]
+    levels = verdict.holm_levels((a, b), oriented, [{}, {}], 0.05, nominal)
+    half = nominal(SequentialTest.GAIN, b, 0.025)
+    assert half < nominal(SequentialTest.GAIN, b, 0.05)
+    assert levels[0].gain == pytest.approx(half) and levels[1].gain == pytest.approx(half)
 
 
 def test_a_parity_claims_gain_test_takes_no_part_in_holm():

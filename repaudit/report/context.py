@@ -29,6 +29,7 @@ from repaudit.model import (
     Tone,
     Verdict,
 )
+from repaudit.report.looks import looks_context
 from repaudit.spec import spec_to_toml
 
 VERDICT_WORDS = {
@@ -107,6 +108,7 @@ def context(audit: Audit, *, with_plots: bool = True) -> dict[str, Any]:
             "could_not_run": audit.verdict is Verdict.ERROR,
         },
         "claims": [_claim(result, with_plots, audit.runs) for result in audit.results],
+        "looks": looks_context(audit),
         "notes": list(audit.notes),
         "runs": [_run(run, audit.spec.claim.metric, fmt, factor) for run in audit.runs],
         "runs_summary": _runs_summary(audit.runs),
@@ -514,7 +516,10 @@ def _provenance(audit: Audit) -> dict[str, Any] | None:
     rows += [
         (name, text) for name, text in (("Setup", spec.setup), ("Prepare", spec.prepare)) if text
     ]
-    rows.append(("Seeds", f"{', '.join(map(str, spec.seeds))} ({len(spec.seeds)} per arm)"))
+    if spec.looks:
+        rows.append(("Seeds", f"auto: looks at {', '.join(map(str, spec.looks))} per arm"))
+    else:
+        rows.append(("Seeds", f"{', '.join(map(str, spec.seeds))} ({len(spec.seeds)} per arm)"))
     machine = []
     if fp is not None:
         machine = [

@@ -14,10 +14,11 @@ from repaudit.spec.load import (
     spec_hash,
 )
 from repaudit.spec.published import json_schema
-from repaudit.spec.schema import check_alpha, parse_duration, parse_size
+from repaudit.spec.schema import DEFAULT_LOOKS, check_alpha, parse_duration, parse_size, schedule
 from repaudit.spec.toml import spec_to_toml
 
 __all__ = [
+    "DEFAULT_LOOKS",
     "Draft",
     "Metric",
     "SpecOverrides",
@@ -33,6 +34,7 @@ __all__ = [
     "parse_size",
     "refuse_overwrite",
     "render_draft",
+    "schedule",
     "spec_hash",
     "spec_to_toml",
     "write_draft",

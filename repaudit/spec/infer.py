@@ -143,10 +143,15 @@ def infer_spec(folder: Path) -> Draft:
     return _with_entry(repo, replace(draft, entries=tuple(entries)), entries[0])
 
 
-def observed(draft: Draft, output: str, summary: str) -> Draft:
+def observed(draft: Draft, output: str, summary: str, written: float | None = None) -> Draft:
     """The draft after a trial run printed ``output``: metrics it printed first, each with what it
-    matched (regexes built from the output when no guess matched); ``summary`` says how it ran."""
+    matched (regexes built from the output when no guess matched); ``summary`` says how it ran.
+    ``written`` is the number the trial read from the draft's JSON metric: that metric stays first,
+    observed, since the file the run wrote outranks anything it printed."""
     seen = observe(list(draft.metrics), output)
+    first = draft.metric
+    if first is not None and first.json and not first.regex and written is not None:
+        seen = [replace(first, observed=f"the run wrote {written:g} to {first.json}"), *seen]
     return replace(draft, metrics=tuple(seen) if seen else draft.metrics, tried=summary)
 
 
@@ -169,7 +174,7 @@ def _with_entry(repo: Repository, draft: Draft, entry: Entry) -> Draft:
     module = ("-m",) if call and call.module else ()
     invoked = entry.invoked if workdir == entry.workdir else PurePosixPath(entry.script).name
     command = render_command([*prefix, *module, invoked, *args])
-    metrics = find_metrics(repo, entry.script, out is not None or "{out}" in command)
+    metrics = find_metrics(repo, entry.script, out is not None or "{out}" in command, args)
     draft = replace(
         draft,
         command=command,

@@ -415,3 +415,17 @@ def runs_at_top(tree: ast.Module) -> bool:
 def line_of(node: ast.AST) -> int:
     """The node's 1-based line number (0 when it has none)."""
     return getattr(node, "lineno", 0)
+
+
+def hydra_config(repo: Repository, tree: ast.Module, name: str) -> str | None:
+    """The primary config file of a ``@hydra.main`` script (``""`` when it is not in the
+    repository), or None when the script is not a Hydra app."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and dotted(node.func).endswith("hydra.main"):
+            keywords = {k.arg: constant_str(k.value) for k in node.keywords}
+            folder = keywords.get("config_path") or "."
+            config = (keywords.get("config_name") or "config").removesuffix(".yaml")
+            base = PurePosixPath(name).parent / folder / f"{config}.yaml"
+            path = base.as_posix().removeprefix("./")
+            return path if repo.is_file(path) else ""
+    return None

@@ -17,9 +17,10 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
 
 from repaudit.model import Direction
-from repaudit.spec.infer_code import Repository, constant_str, dotted
+from repaudit.spec.infer_code import Repository, constant_str, dotted, hydra_config
 
 NUMBER = r"(-?[0-9.]+(?:[eE][-+]?[0-9]+)?)"
 """The one capturing group: signs, decimals and exponents (``-0.5``, ``6.58e-05``)."""
@@ -38,6 +39,9 @@ _SPLITS = (
 _BEST = re.compile(r"best|max|maximum|min|minimum|highest|lowest")
 _QUALIFIER = re.compile(r"avg|average|mean|final|episodic|total|top")
 _LOGGING = re.compile(r"(^|\.)(info|debug|warning|log|write|print)$")
+_DOCUMENTS = (".md", ".rst", ".markdown")
+# A quoted dotted key (``'metrics.test.score'``) or a chain of two or more subscripts.
+_DOTTED_KEY = re.compile(r"""['"]([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)['"]|((?:\[['"]\w+['"]\]){2,})""")
 
 
 @dataclass(frozen=True)
@@ -85,10 +89,12 @@ class _Value:
 _Part = str | _Value
 
 
-def find_metrics(repo: Repository, script: str, out_flag: bool) -> list[Metric]:
-    """Every metric candidate of ``script`` and what it imports, best first."""
-    found: list[Metric] = []
+def find_metrics(
+    repo: Repository, script: str, out_flag: bool, args: tuple[str, ...] = ()
+) -> list[Metric]:
+    """Every metric candidate of ``script`` (run with ``args``) and what it imports, best first."""
     closure = repo.closure(script, depth=3)
+    found = _documented_json(repo, closure, out_flag) + _monitored(repo, script, closure, args)
     trees = [t for f, _ in closure if (t := repo.tree(f)) is not None]
     tables = [
         s for t in trees for n in ast.walk(t) if (s := constant_str(n)) and s.endswith(".csv")
@@ -98,10 +104,12 @@ def find_metrics(repo: Repository, script: str, out_flag: bool) -> list[Metric]:
         if tree is None:
             continue
         parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        lightning = "lightning" in (repo.text(name) or "")
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 found += _printed(node, name, parents, min(depth, 3))
-                found += _scalar(node, name, parents)
+                found += _scalar(node, name)
+                found += _lightning_logged(node, name) if lightning else []
                 found += _logged(node, name, parents, tables, out_flag)
         found += _json_written(tree, name, out_flag)
     tags = {m.name: m.tensorboard for m in found if m.tensorboard and not m.regex}
@@ -411,20 +419,39 @@ def _in_loop(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
 # ---------------------------------------------------------------- writers
 
 
-def _scalar(call: ast.Call, file: str, parents: dict[ast.AST, ast.AST]) -> list[Metric]:
+def _scalar(call: ast.Call, file: str) -> list[Metric]:
     """``writer.add_scalar("charts/episodic_return", ...)``: a TensorBoard tag."""
     tag = constant_str(call.args[0]) if call.args else None
     if not (dotted(call.func).endswith("add_scalar") and tag):
         return []
+    return _tagged(tag, f"{file}:{call.lineno}", call.lineno)
+
+
+def _tagged(
+    tag: str, where: str, line: int, direction: Direction | None = None, shown: str = ""
+) -> list[Metric]:
+    """A TensorBoard scalar ``tag`` as a candidate when its words name a metric."""
     words = _words(tag)
     if not any(_WORD.fullmatch(w) for w in words):
         return []
     name = "_".join(words)
-    split = _split(words)
-    rank = (-split, 0, 0, 9, call.lineno)  # after any printed line: the regex source works today
+    rank = (-_split(words), 0, 0, 9, line)  # after any printed line: the regex source works today
     return [
-        Metric(name, direction_of(name), f"{file}:{call.lineno}", tag, tensorboard=tag, rank=rank)
+        Metric(
+            name, direction or direction_of(name), where, shown or tag, tensorboard=tag, rank=rank
+        )
     ]
+
+
+def _lightning_logged(call: ast.Call, file: str) -> list[Metric]:
+    """``self.log("val_acc", acc)`` and ``self.log_dict({"test/acc": acc})`` in a LightningModule:
+    TensorBoard tags, because Lightning's default logger writes every logged value there."""
+    function = dotted(call.func)
+    if function not in ("self.log", "self.log_dict") or not call.args:
+        return []
+    keys = call.args[0].keys if isinstance(call.args[0], ast.Dict) else [call.args[0]]
+    where = f"{file}:{call.lineno}"
+    return [m for k in keys if (tag := constant_str(k)) for m in _tagged(tag, where, call.lineno)]
 
 
 def _logged(
@@ -527,6 +554,200 @@ def _json_written(tree: ast.Module, file: str, out_flag: bool) -> list[Metric]:
                 )
             )
     return sorted(metrics, key=lambda m: (-_split(_words(m.key or "")), m.rank))
+
+
+def _documented_json(
+    repo: Repository, closure: list[tuple[str, int]], out_flag: bool
+) -> list[Metric]:
+    """A dotted key of a JSON file the run writes, read back in a document that names that file:
+    how the authors compute the paper's table from the runs (``df['metrics.test.score']`` after
+    loading ``output/*/stats.json``). The run must write both the file's name and the key's first
+    part (``stats['metrics'] = ...``). Ranked before everything the code alone suggests."""
+    literals = {
+        s for f, _ in closure if (t := repo.tree(f)) for n in ast.walk(t) if (s := constant_str(n))
+    }
+    written = {PurePosixPath(s).name: s for s in sorted(literals) if s.endswith(".json")}
+    found = []
+    for doc in (f for f in repo.files if f.endswith(_DOCUMENTS)):
+        text = repo.text(doc) or ""
+        named = [n for n in re.findall(r"[\w.-]+\.json\b", text) if n in written]
+        for number, line in enumerate(text.splitlines(), start=1):
+            for match in _DOTTED_KEY.finditer(line) if named else ():
+                key = match[1] or ".".join(re.findall(r"\w+", match[2]))
+                parts = key.split(".")
+                if parts[0] not in literals or not any(
+                    _WORD.fullmatch(w) for w in _words(parts[-1])
+                ):
+                    continue
+                path = f"{{out}}/{named[0]}" if out_flag else written[named[0]]
+                name = _name(" ".join(parts))
+                split = _split(_words(key))
+                metric = Metric(
+                    name, direction_of(name), f"{doc}:{number}",
+                    f"{path} {key} (read back at {doc}:{number})", json=path, key=key,
+                    rank=(-5, -split, 0, 0, number),
+                )  # fmt: skip
+                found.append(metric)
+    return found
+
+
+def _monitored(
+    repo: Repository, script: str, closure: list[tuple[str, int]], args: tuple[str, ...]
+) -> list[Metric]:
+    """The metric the authors select checkpoints on (``monitor: val/accuracy`` with ``mode: max``,
+    from the Hydra configs the command loads or a ``ModelCheckpoint(monitor=...)``), read as the
+    TensorBoard tag a LightningModule logs under a name built at run time (``f"{prefix}/{k}"``);
+    its test-split counterpart when the module has a test step."""
+    texts = {f: repo.text(f) or "" for f, _ in closure}
+    if not any("lightning" in t for t in texts.values()):
+        return []
+    monitor = _hydra_monitor(repo, script, args) or _code_monitor(repo, closure)
+    if monitor is None:
+        return []
+    tag, mode, where = monitor
+    templates = [
+        (f, n.lineno, _template(n))
+        for f, _ in closure
+        if (t := repo.tree(f))
+        for n in ast.walk(t)
+        if isinstance(n, ast.JoinedStr) and any(isinstance(v, ast.FormattedValue) for v in n.values)
+    ]
+    logged = next(((f, line) for f, line, t in templates if re.fullmatch(t, tag)), None)
+    if logged is None:
+        return []
+    if re.search(r"def (test_step|on_test_epoch_end)\b", "".join(texts.values())):
+        tag = re.sub(
+            r"(?<![A-Za-z])(val|valid|validation|dev|eval)(?![A-Za-z])", "test", tag, count=1
+        )
+    direction = {"max": Direction.HIGHER, "min": Direction.LOWER}.get(mode)
+    shown = f"{tag} (monitored: {where}; logged at {logged[0]}:{logged[1]})"
+    return _tagged(tag, where, logged[1], direction, shown)
+
+
+def _template(node: ast.JoinedStr) -> str:
+    """A regex for the strings an f-string makes: literal text kept, each value one or more
+    characters."""
+    return "".join(
+        ".+?" if isinstance(v, ast.FormattedValue) else re.escape(constant_str(v) or "")
+        for v in node.values
+    )
+
+
+def _code_monitor(repo: Repository, closure: list[tuple[str, int]]) -> tuple[str, str, str] | None:
+    """``ModelCheckpoint(monitor="val_acc", mode="max")``: (tag, mode, where)."""
+    for name, _ in closure:
+        for node in ast.walk(repo.tree(name) or ast.Module([], [])):
+            if isinstance(node, ast.Call):
+                keywords = {k.arg: constant_str(k.value) for k in node.keywords}
+                if keywords.get("monitor"):
+                    where = f"{name}:{node.lineno}"
+                    return str(keywords["monitor"]), keywords.get("mode") or "", where
+    return None
+
+
+def _hydra_monitor(
+    repo: Repository, script: str, args: tuple[str, ...]
+) -> tuple[str, str, str] | None:
+    """The last ``monitor`` key (with its sibling ``mode``) of the Hydra configs the command
+    composes, in Hydra's merge order; ``group=option`` arguments replace a group's default."""
+    tree = repo.tree(script)
+    primary = hydra_config(repo, tree, script) if tree else None
+    if not primary:
+        return None
+    root = PurePosixPath(primary).parent
+    chosen = {
+        group: option
+        for arg in args
+        if (m := re.fullmatch(r"([\w/]+)=([\w/.-]+)", arg))
+        and repo.is_file(f"{root / m[1] / m[2]}.yaml")
+        for group, option in [(m[1], m[2])]
+    }
+    found: list[tuple[str, str, str]] = []
+    _compose(repo, root, primary, chosen, found, set())
+    return found[-1] if found else None
+
+
+def _compose(
+    repo: Repository,
+    root: PurePosixPath,
+    config: str,
+    chosen: dict[str, str],
+    found: list[tuple[str, str, str]],
+    seen: set[str],
+) -> None:
+    """Walk a config's defaults list depth first, its own keys at ``_self_`` (last when absent),
+    appending every ``monitor`` it sets. A small line reader, because only the defaults list and
+    two keys are needed and a YAML library is not a dependency; ``override`` entries are read as
+    more defaults (the group they replace is read too, which only matters when both set
+    ``monitor``)."""
+    if config in seen or not repo.is_file(config):
+        return
+    seen.add(config)
+    text = repo.text(config) or ""
+    here = PurePosixPath(config).parent
+    entries = _defaults(text)
+    if "_self_" not in [option for _, option in entries]:
+        entries.append(("", "_self_"))
+    for group, option in entries:
+        if option == "_self_":
+            found += _monitor_keys(text, config)
+            continue
+        name = group.lstrip("/")
+        option = chosen.get(name, option)
+        base = root if group.startswith("/") or here == root else here
+        _compose(repo, root, f"{base / name / option}.yaml", chosen, found, seen)
+
+
+def _defaults(text: str) -> list[tuple[str, str]]:
+    """(group, option) of a YAML config's ``defaults:`` list, in order; group "" for a config of
+    the same folder (``- cifar``) and for ``_self_``; a list-valued group gives one entry each."""
+    entries: list[tuple[str, str]] = []
+    inside, group, group_indent = False, "", -1
+    for raw in text.splitlines():
+        line = raw.split(" #")[0].rstrip()
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line[0].isspace() and not line.startswith("-"):
+            inside = line.startswith("defaults:")
+            continue
+        item = re.match(r"(\s*)-\s*(?:override\s+|optional\s+)?([^:]+?)\s*(?::\s*(.*))?$", line)
+        if not inside or item is None:
+            continue
+        indent, key, value = len(item[1]), item[2].strip(), (item[3] or "").strip()
+        if group and indent > group_indent and item[3] is None:
+            entries.append((group, key))
+            continue
+        group = ""
+        if item[3] is None:
+            entries.append(("", key))
+        elif value and value != "null":
+            entries.append((key, value))
+        elif not value:
+            group, group_indent = key, indent
+    return entries
+
+
+def _monitor_keys(text: str, config: str) -> list[tuple[str, str, str]]:
+    """(tag, mode, "file:line") of each ``monitor:`` key with a value (not ``???``, not an
+    interpolation), with the ``mode`` key of the same mapping."""
+    found = []
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
+        match = re.match(r"^(\s*)monitor:\s*['\"]?([^'\"\s#]+)", line)
+        if not match or match[2].startswith(("$", "?", "null")):
+            continue
+        indent = len(match[1])
+        mode = ""
+        for direction in (range(number, len(lines)), range(number - 2, -1, -1)):
+            for index in direction:
+                other = lines[index]
+                depth = len(other) - len(other.lstrip())
+                if other.strip() and not other.lstrip().startswith("#") and depth < indent:
+                    break
+                sibling = re.match(rf"^\s{{{indent}}}mode:\s*['\"]?(\w+)", other)
+                mode = mode or (sibling[1] if sibling else "")
+        found.append((match[2], mode, f"{config}:{number}"))
+    return found
 
 
 def _leaves(node: ast.expr, prefix: str) -> list[str]:

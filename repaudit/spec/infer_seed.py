@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from repaudit.model import SeedMechanism
-from repaudit.spec.infer_code import Repository, constant_str, dotted, line_of
+from repaudit.spec.infer_code import Repository, constant_str, dotted, hydra_config, line_of
 
 SEED_NAMES = ("seed", "random_seed", "rand_seed", "manual_seed", "rng_seed", "seed_value",
               "global_seed", "random_state", "train_seed", "exp_seed")  # fmt: skip
@@ -204,7 +204,7 @@ def _hydra_key(
 ) -> tuple[tuple[str, ...], SeedMechanism, str] | None:
     """A Hydra app's config key: from the seeding call's argument (``cfg.train.seed``), else the
     config file's ``seed`` key."""
-    config = _hydra_config(repo, tree, name)
+    config = hydra_config(repo, tree, name)
     if config is None:
         return None
     for node in ast.walk(tree):
@@ -222,18 +222,6 @@ def _hydra_key(
     if key_line:
         key, number = key_line
         return (f"{key}={{seed}}",), SeedMechanism.CONFIG_KEY, f"{config}:{number} {key}"
-    return None
-
-
-def _hydra_config(repo: Repository, tree: ast.Module, name: str) -> str | None:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and dotted(node.func).endswith("hydra.main"):
-            keywords = {k.arg: constant_str(k.value) for k in node.keywords}
-            folder = keywords.get("config_path") or "."
-            config = (keywords.get("config_name") or "config").removesuffix(".yaml")
-            base = PurePosixPath(name).parent / folder / f"{config}.yaml"
-            path = base.as_posix().removeprefix("./")
-            return path if repo.is_file(path) else ""
     return None
 
 

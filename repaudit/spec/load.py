@@ -31,8 +31,12 @@ class SpecOverrides:
     """--claim: [claim] value."""
     baseline_claim: float | None = None
     """--baseline-claim: [claim] baseline."""
-    seeds: int | None = None
-    """--seeds: [run] seeds."""
+    seeds: int | str | None = None
+    """--seeds: [run] seeds (a count, or "auto")."""
+    max_seeds: int | None = None
+    """--max-seeds: [run] max_seeds, with --seeds auto."""
+    looks: tuple[int, ...] | None = None
+    """--looks: [run] looks, with --seeds auto."""
     command: str | None = None
     """--command: [run] command."""
     baseline_command: str | None = None
@@ -87,6 +91,7 @@ _FLAG_KEYS = {
     "claim_kind": ("claim", "kind"), "claim_runs": ("claim", "runs"),
     "metric_json": ("claim", "json"), "metric_key": ("claim", "key"),
     "metric_regex": ("claim", "regex"), "seeds": ("run", "seeds"), "command": ("run", "command"),
+    "max_seeds": ("run", "max_seeds"), "looks": ("run", "looks"),
     "environment": ("run", "environment"), "python": ("run", "python"),
     "resolve_as_of": ("run", "resolve_as_of"), "timeout": ("run", "timeout"), "memory": ("run", "memory"),
     "seed_override": ("run", "seed_override"), "deterministic": ("run", "deterministic"),
@@ -275,6 +280,6 @@ def _merge_flags(raw: dict[str, Any], overrides: SpecOverrides) -> dict[tuple[st
         value = list(value) if isinstance(value, tuple) else value  # TOML arrays are lists
         target = primary if table == "claim" else raw.setdefault(table, {})
         if isinstance(target, dict):  # a non-table here is reported by the type check
-            target[key] = value
+            target[key] = list(value) if isinstance(value, tuple) else value
         flags[(table, key)] = "--" + name.replace("_", "-")
     return flags

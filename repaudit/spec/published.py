@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from repaudit.model import ClaimKind, Direction, EnvironmentKind, Reduce, Unit
-from repaudit.spec.schema import _SCHEMA, MAX_SEEDS
+from repaudit.spec.schema import _SCHEMA, FIRST_LOOK_MIN, MAX_SEEDS
 
 #: Tables of free-form string values ([run.env], [slurm.additional]).
 _STRING_TABLES = {("run", "env"), ("slurm", "additional")}
@@ -47,6 +47,12 @@ _CONSTRAINTS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("run", "timeout"): {"pattern": _DURATION, "exclusiveMinimum": 0},
     ("run", "memory"): {"pattern": _SIZE, "minimum": 1},
+    ("run", "max_seeds"): {"minimum": FIRST_LOOK_MIN, "maximum": MAX_SEEDS},
+    ("run", "looks"): {
+        "minItems": 1,
+        "uniqueItems": True,
+        "items": {"minimum": FIRST_LOOK_MIN, "maximum": MAX_SEEDS},
+    },
     ("run", "repeat_seed"): {"minimum": 0, "maximum": MAX_SEEDS, "not": {"const": 1}},
     ("run", "gpus_per_seed"): {"minimum": 0},
     ("run", "workdir"): {"pattern": _WORKDIR},
@@ -106,6 +112,8 @@ def _kind(table: str, key: str, kind: str, extra: dict[str, Any]) -> dict[str, A
             "boolean": (),
         }[_SCALARS[kind]]
         return {"type": _SCALARS[kind], **{k: v for k, v in extra.items() if k in applies}}
+    if kind == "auto":  # seeds = "auto": adaptive seeds
+        return {"const": "auto"}
     if kind == "int-list":
         items = {"type": "integer", "minimum": 0, **extra.get("items", {})}
         listed = {k: v for k, v in extra.items() if k in ("minItems", "maxItems", "uniqueItems")}

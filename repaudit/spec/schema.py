@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import itertools
 import math
 import re
 import string
@@ -36,6 +37,11 @@ DEFAULT_SEEDS = 5
 #: 1 - 2·alpha interval of the gap would shrink to a point.
 ALPHA_RANGE = "(0, 0.5)"
 ALPHA_PROBLEM, ALPHA_FIX = f"is outside {ALPHA_RANGE}", "use e.g. 0.05"
+#: seeds = "auto": the looks (seeds per arm after each) and the maximum when the spec gives none.
+DEFAULT_LOOKS = (3, 5, 8, 12, 20)
+DEFAULT_MAX_SEEDS = 20
+#: Fewer seeds than this at the first look would leave every question inconclusive (rules.MIN_SEEDS).
+FIRST_LOOK_MIN = 3
 #: Seeds per arm (and repeats of the first seed) an audit may ask for: each is a training run, so
 #: more is a typo, and the plan of a billion runs would fill the memory before the first one starts.
 MAX_SEEDS = 1000
@@ -63,7 +69,8 @@ _SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
               "unit": ("str",)},
     "run": {"setup": ("str",), "prepare": ("str",), "command": ("str",), "timeout": ("str", "float"),
             "environment": ("str",), "python": ("str",), "resolve_as_of": ("str",), "seed_override": ("bool",), "seed_from_env": ("bool",),
-            "seeds": ("int", "int-list"), "memory": ("str", "int"), "deterministic": ("bool",),
+            "seeds": ("int", "int-list", "auto"), "max_seeds": ("int",), "looks": ("int-list",),
+            "memory": ("str", "int"), "deterministic": ("bool",),
             "repeat_seed": ("int",), "gpus_per_seed": ("int",), "env": ("table",), "metric": ("table",),
             "workdir": ("str",), "accept_exit": ("int-list",), "metric_after_failure": ("bool",)},
     "metric": _METRIC,
@@ -80,7 +87,13 @@ _TYPE_WORDS = {
     "table": "a table",
     "tables": "an array of tables ([[claims]])",
     "int-list": "a list of integers",
+    "auto": '"auto" (adaptive seeds)',
 }
+
+
+def schedule(maximum: int, looks: Collection[int] = DEFAULT_LOOKS) -> tuple[int, ...]:
+    """The looks below ``maximum``, then ``maximum`` itself: seeds per arm after each look."""
+    return (*(n for n in looks if n < maximum), maximum)
 
 
 def parse_duration(text: str | float) -> float:
@@ -154,6 +167,7 @@ def _is(value: Any, kind: str) -> bool:
         "table": isinstance(value, dict),
         "tables": isinstance(value, list) and all(isinstance(v, dict) for v in value),
         "int-list": isinstance(value, list) and all(_is(v, "int") for v in value),
+        "auto": value == "auto",
     }[kind]
 
 
@@ -213,10 +227,12 @@ class _Builder:
         alpha = stats.get("alpha", 0.05)
         if not alpha_allowed(alpha):
             raise self.fail("[stats]", "alpha", f"= {alpha:g} {ALPHA_PROBLEM}", ALPHA_FIX)
+        seeds, looks = self.seeds(run)
         return AuditSpec(
             claims=claims,
             arms=tuple(arms),
-            seeds=self.seeds(run.get("seeds", DEFAULT_SEEDS)),
+            seeds=seeds,
+            looks=looks,
             setup=run.get("setup"),
             prepare=run.get("prepare"),
             timeout_seconds=self.parsed(run, "timeout", parse_duration, 1800.0),
@@ -411,13 +427,22 @@ class _Builder:
             "replace its hard-coded seeds",
         )
 
-    def seeds(self, value: int | list[int]) -> tuple[int, ...]:
+    def seeds(self, run: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(seed values, looks): seeds = "auto" runs 1..max_seeds in looks; else no looks."""
+        value = run.get("seeds", DEFAULT_SEEDS)
+        if value == "auto":
+            return self.adaptive(run)
+        given = [key for key in ("max_seeds", "looks") if key in run]
+        # --seeds 20 overrides a spec's seeds = "auto": its max_seeds and looks then lapse.
+        if given and ("run", "seeds") not in self.flags:
+            raise self.fail("[run]", given[0], "applies to seeds = \"auto\" only",
+                            'set seeds = "auto" (--seeds auto), or drop it')  # fmt: skip
         if isinstance(value, int):
             if not 1 <= value <= MAX_SEEDS:
                 raise self.fail(
                     "[run]", "seeds", f"= {value}", f"give 1 to {MAX_SEEDS} (e.g. seeds = 5)"
                 )
-            return tuple(range(1, value + 1))
+            return tuple(range(1, value + 1)), ()
         if len(value) > MAX_SEEDS:
             raise self.fail(
                 "[run]", "seeds", f"lists {len(value)} seeds", f"list at most {MAX_SEEDS}"
@@ -426,7 +451,30 @@ class _Builder:
             raise self.fail(
                 "[run]", "seeds", f"= {value}", "list distinct non-negative seeds, or give a count"
             )
-        return tuple(value)
+        return tuple(value), ()
+
+    def adaptive(self, run: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """seeds = "auto": the looks below max_seeds, then max_seeds (default: the last look)."""
+        looks = run.get("looks", list(DEFAULT_LOOKS))
+        if (
+            not looks
+            or looks[0] < FIRST_LOOK_MIN
+            or looks[-1] > MAX_SEEDS
+            or any(b <= a for a, b in itertools.pairwise(looks))
+        ):
+            raise self.fail("[run]", "looks", f"= {looks}",
+                            f"list increasing seeds per arm from {FIRST_LOOK_MIN} to {MAX_SEEDS}, "
+                            f"e.g. looks = {list(DEFAULT_LOOKS)}")  # fmt: skip
+        default = DEFAULT_MAX_SEEDS if "looks" not in run else looks[-1]
+        maximum = self.count(
+            run,
+            "max_seeds",
+            default,
+            f"{FIRST_LOOK_MIN} to {MAX_SEEDS}",
+            low=FIRST_LOOK_MIN,
+            high=MAX_SEEDS,
+        )
+        return tuple(range(1, maximum + 1)), schedule(maximum, looks)
 
     def choice(
         self, table: dict[str, Any], label: str, key: str, enum: Any, default: str | None

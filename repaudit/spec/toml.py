@@ -42,7 +42,11 @@ def spec_to_toml(spec: AuditSpec) -> str:
         "command": spec.arms[0].command,
         "setup": spec.setup,
         "prepare": spec.prepare,
-        "seeds": list(spec.seeds),
+        **(
+            {"seeds": "auto", "max_seeds": spec.seeds[-1], "looks": list(spec.looks)}
+            if spec.looks
+            else {"seeds": list(spec.seeds)}
+        ),
         "timeout": spec.timeout_seconds,
         "environment": str(spec.environment),
         "python": spec.python,
