@@ -79,6 +79,29 @@ def _choice(enum: Any) -> EnumChoice:
     return EnumChoice(enum)
 
 
+def store_option(
+    help_text: str = "Where audits are stored.",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--store (into ``store_dir``), the audits folder, with this command's help."""
+    return click.option(
+        "--store",
+        "store_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("audits"),
+        show_default=True,
+        help=help_text,
+    )
+
+
+def cache_dir_option(
+    help_text: str = "Default: $REPAUDIT_CACHE, else ~/.cache/repaudit.",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--cache-dir, repaudit's cache of clones and environments, with this command's help."""
+    return click.option(
+        "--cache-dir", type=click.Path(file_okay=False, path_type=Path), help=help_text
+    )
+
+
 def verbosity(command: Callable[..., int]) -> Callable[..., int]:
     """-v/--verbose and -q/--quiet on a command, handed to it as its ``console``."""
 
@@ -358,19 +381,8 @@ def emit_verdict(
     help="With --executor slurm: what Ctrl-C does to the jobs still queued or running "
     "(default: ask on a terminal, else cancel; leave: the same command picks them up again).",
 )
-@click.option(
-    "--store",
-    "store_dir",
-    type=click.Path(path_type=Path),
-    default=Path("audits"),
-    show_default=True,
-    help="Where audits are stored.",
-)
-@click.option(
-    "--cache-dir",
-    type=click.Path(path_type=Path),
-    help="Clones and environments (default ~/.cache/repaudit).",
-)
+@store_option()
+@cache_dir_option("Clones and environments (default: $REPAUDIT_CACHE, else ~/.cache/repaudit).")
 @ci_output_options
 @verbosity
 def check(target: str, console: Console, **options: Any) -> ExitCode:
@@ -573,18 +585,9 @@ def stats(
 )
 @click.option("--timeout", default="2m", show_default=True, help="The trial seed's time limit.")
 @click.option("--allow-dirty", is_flag=True, help="Try uncommitted changes (snapshotted).")
-@click.option(
-    "--store",
-    "store_dir",
-    type=click.Path(path_type=Path),
-    default=Path("audits"),
-    show_default=True,
-    help="Audits folder, whose registry/ holds specs of remote repositories.",
-)
-@click.option(
-    "--cache-dir",
-    type=click.Path(path_type=Path),
-    help="Clones, environments and trial logs (default ~/.cache/repaudit).",
+@store_option("Audits folder, whose registry/ holds specs of remote repositories.")
+@cache_dir_option(
+    "Clones, environments and trial logs (default: $REPAUDIT_CACHE, else ~/.cache/repaudit)."
 )
 @verbosity
 def init(
@@ -629,14 +632,7 @@ def report(audit_dir: Path, console: Console) -> ExitCode:
 
 
 @cli.command(name="list", context_settings=CONTEXT)
-@click.option(
-    "--store",
-    "store_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("audits"),
-    show_default=True,
-    help="Where audits are stored.",
-)
+@store_option()
 @click.option(
     "--format",
     "output_format",
@@ -726,13 +722,6 @@ def cache() -> None:
     """The cached environments (virtual environments of the audited repositories)."""
 
 
-CACHE_DIR_OPTION = click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Default: $REPAUDIT_CACHE, else ~/.cache/repaudit.",
-)
-
-
 def _cache_line(environment: Any) -> str:
     """One cached environment: folder, size, last use, Python and resolution date."""
     used = datetime.datetime.fromtimestamp(environment.last_used).strftime("%Y-%m-%d %H:%M")
@@ -745,7 +734,7 @@ def _cache_line(environment: Any) -> str:
 
 
 @cache.command(name="list", context_settings=CONTEXT)
-@CACHE_DIR_OPTION
+@cache_dir_option()
 @verbosity
 def cache_list(cache_dir: Path | None, console: Console) -> ExitCode:
     """Cached environments, least recently used first: size, last use, Python, resolution date."""
@@ -762,7 +751,7 @@ def cache_list(cache_dir: Path | None, console: Console) -> ExitCode:
 
 
 @cache.command(context_settings=CONTEXT)
-@CACHE_DIR_OPTION
+@cache_dir_option()
 @click.option("--older-than", help="Remove environments unused for longer than this, e.g. 30d.")
 @click.option(
     "--max-size", help="Then remove the least recently used until the rest fit, e.g. 20G."
