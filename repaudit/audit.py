@@ -173,9 +173,16 @@ def run_audit(
             store.write_text_atomic(paths.spec_toml, spec.spec_to_toml(audit_spec))
             exact = audit_spec.origin.startswith((trial.INFERRED, UNCOMMITTED))
             plan = plan_audit(
-                request, audit_spec, spec_hash, pinned, code_dir, cache_dir, paths, progress,
+                request,
+                audit_spec,
+                spec_hash,
+                pinned,
+                code_dir,
+                cache_dir,
+                paths,
+                progress,
                 rerun_spec=paths.spec_toml if exact else None,
-            )  # fmt: skip
+            )
             progress.phase_started(Phase.SEEDS)
             runs, looks = execute(plan, make_executor(audit_spec, paths.root), progress)
             failed = sum(not r.ok for r in runs)
@@ -225,9 +232,13 @@ def find_audit_spec(
     if spec_path is None and request.overrides.command is None and not carried:
         note = progress.note if progress else None
         return trial.inferred_spec(
-            pinned, code_dir, cache_dir=cache_dir, overrides=request.overrides,
-            default_environment=default, note=note,
-        )  # fmt: skip
+            pinned,
+            code_dir,
+            cache_dir=cache_dir,
+            overrides=request.overrides,
+            default_environment=default,
+            note=note,
+        )
     loaded = spec.load_spec(
         code_dir,
         spec_path=spec_path,

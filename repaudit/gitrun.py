@@ -47,9 +47,16 @@ _NO_AUDITOR_CONFIG = {
 # Variables that point git at another repository or index (set when repaudit itself runs inside a
 # git hook); `git rev-parse --local-env-vars` lists them.
 _REPOSITORY_VARIABLES = (
-    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX", "GIT_CONFIG_PARAMETERS",
-)  # fmt: skip
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_COMMON_DIR",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+    "GIT_CONFIG_PARAMETERS",
+)
 
 
 class GitFailed(Exception):
@@ -204,7 +211,9 @@ def auditor_excludes() -> tuple[str, ...]:
     config, else git's default place): honoured although the rest of that config is switched off,
     so files the auditor ignores everywhere (editor folders) are never "uncommitted changes"."""
     try:
-        configured = git("config", "--global", "--path", "--get", "core.excludesFile", auditor_config=True)  # fmt: skip
+        configured = git(
+            "config", "--global", "--path", "--get", "core.excludesFile", auditor_config=True
+        )
     except GitFailed:  # not set
         configured = ""
     xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")

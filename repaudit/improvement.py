@@ -77,8 +77,11 @@ def decide_improvement(
     arms = {Arm.METHOD: method} | ({} if baseline is None else {Arm.BASELINE: baseline})
     if any(values.size < MIN_SEEDS for values in arms.values()):
         return dataclasses.replace(imp, reason=words.too_few())
-    unseeded = [arm for arm, values in arms.items()
-                if stats.all_identical(values) and reach.get(arm) is not SeedReach.REACHED]  # fmt: skip
+    unseeded = [
+        arm
+        for arm, values in arms.items()
+        if stats.all_identical(values) and reach.get(arm) is not SeedReach.REACHED
+    ]
     if unseeded:
         return dataclasses.replace(imp, reason=words.identical(unseeded[0], reach.get(unseeded[0])))
     if baseline is None:
@@ -106,8 +109,9 @@ def _seed_luck(imp: Improvement, claim: Claim, method: np.ndarray, levels: Level
         # Exact for any distribution of single runs; the t-tail alone is too thin for heavy
         # tails and diverged runs (docs/statistics.md).
         sign = orientation(claim.direction)
-        luck = max(luck, float(stats.luck_exceedance(method, sign * claim.value,
-                                                     sign * claim.baseline)))  # fmt: skip
+        luck = max(
+            luck, float(stats.luck_exceedance(method, sign * claim.value, sign * claim.baseline))
+        )
     selected = float(stats.published_chance(luck))
     test = TestResult(
         "seed luck, selection-adjusted",
@@ -164,8 +168,9 @@ def _welch_gap(
 ) -> Improvement:
     """The gain, size and reverse tests; a diverged arm needs the rank test to agree."""
     runs, paper_baseline = paper_runs(claim), claim.baseline is not None
-    tests = stats.gap_tests(method, baseline, imp.claimed_gap, runs=runs,
-                            paper_baseline=paper_baseline)  # fmt: skip
+    tests = stats.gap_tests(
+        method, baseline, imp.claimed_gap, runs=runs, paper_baseline=paper_baseline
+    )
     p_gain, p_size, p_reverse = float(tests.p_gain), float(tests.p_size), float(tests.p_reverse)
     gain, size, reverse = p_gain <= levels.gain, p_size <= levels.size, p_reverse <= levels.reverse
     notes: tuple[str, ...] = ()
@@ -233,8 +238,11 @@ def _welch_gap(
 
 def _diverged(method: np.ndarray, baseline: np.ndarray) -> list[Arm]:
     """The arms with flagged diverged runs (oriented scores)."""
-    return [arm for arm, values in ((Arm.METHOD, method), (Arm.BASELINE, baseline))
-            if stats.diverged_mask(values).any()]  # fmt: skip
+    return [
+        arm
+        for arm, values in ((Arm.METHOD, method), (Arm.BASELINE, baseline))
+        if stats.diverged_mask(values).any()
+    ]
 
 
 def _pairs_p(claim: Claim, method: np.ndarray, baseline: np.ndarray) -> float:
@@ -265,13 +273,19 @@ def holm_p_values(
     if imp is None:
         return {}
     tests = {"gain": imp.gain_test, "size": imp.size_test, "reverse": imp.reverse_test}
-    p_values = {family: test.p_value for family, test in tests.items()
-                if test is not None and test.deciding and test.p_value is not None}  # fmt: skip
+    p_values = {
+        family: test.p_value
+        for family, test in tests.items()
+        if test is not None and test.deciding and test.p_value is not None
+    }
     if baseline is None or imp.size_test is None or not _diverged(method, baseline):
         return p_values
     ranks = stats.mann_whitney(method, baseline)
-    free = {"gain": ranks.p_greater, "reverse": ranks.p_less,
-            "size": _pairs_p(claim, method, baseline)}  # fmt: skip
+    free = {
+        "gain": ranks.p_greater,
+        "reverse": ranks.p_less,
+        "size": _pairs_p(claim, method, baseline),
+    }
     return {family: float(deciding_p(p, True, free[family])) for family, p in p_values.items()}
 
 
@@ -293,13 +307,30 @@ def _with_power(
     paper_baseline = claim.baseline is not None or imp.seed_luck is not None
 
     def needed(sd_a: float, sd_c: float) -> int | None:
-        return power.seeds_needed(gap, sd_a, sd_c, level_gain=levels.gain,
-                                  level_size=levels.size, runs=runs, paper_baseline=paper_baseline,
-                                  fewest=MIN_SEEDS)  # fmt: skip
+        return power.seeds_needed(
+            gap,
+            sd_a,
+            sd_c,
+            level_gain=levels.gain,
+            level_size=levels.size,
+            runs=runs,
+            paper_baseline=paper_baseline,
+            fewest=MIN_SEEDS,
+        )
 
     if imp.seed_luck is None:  # without baseline runs the audit settles nothing by itself
-        chance = power.settle_power(gap, gap, sd_m, sd_b, n, m, level_gain=levels.gain,
-                                    level_size=levels.size, runs=runs, paper_baseline=paper_baseline)  # fmt: skip
+        chance = power.settle_power(
+            gap,
+            gap,
+            sd_m,
+            sd_b,
+            n,
+            m,
+            level_gain=levels.gain,
+            level_size=levels.size,
+            runs=runs,
+            paper_baseline=paper_baseline,
+        )
         imp = dataclasses.replace(imp, power=chance)
     if imp.decision is ImprovementDecision.INCONCLUSIVE:
         (low_m, high_m), (low_b, high_b) = power.sd_range(sd_m, n), power.sd_range(sd_b, m)

@@ -104,8 +104,18 @@ def seeds_needed(
         raise UsageError(f"seeds needed is defined for a positive claimed gap, got {claimed_gap}")
 
     def enough(k: int) -> bool:
-        chance = settle_power(claimed_gap, claimed_gap, sd_m, sd_b, k, k, level_gain=level_gain,
-                              level_size=level_size, runs=runs, paper_baseline=paper_baseline)  # fmt: skip
+        chance = settle_power(
+            claimed_gap,
+            claimed_gap,
+            sd_m,
+            sd_b,
+            k,
+            k,
+            level_gain=level_gain,
+            level_size=level_size,
+            runs=runs,
+            paper_baseline=paper_baseline,
+        )
         return chance >= power
 
     if fewest < 2:

@@ -138,8 +138,11 @@ def seed_reach(runs: Sequence[RunResult]) -> SeedReach:
     recorded = [r for r in runs if r.seed_calls]
     if not recorded:
         return SeedReach.UNKNOWN
-    if any(c.replaced_by != c.original or c.original == r.key.seed
-           for r in recorded for c in r.seed_calls):  # fmt: skip
+    if any(
+        c.replaced_by != c.original or c.original == r.key.seed
+        for r in recorded
+        for c in r.seed_calls
+    ):
         return SeedReach.REACHED
     if len({tuple(c.original for c in r.seed_calls) for r in recorded}) > 1:
         return SeedReach.REACHED

@@ -81,8 +81,13 @@ def _null_p_values(
     The method's scores have sd ``ratio``, the baseline's 1; the paper's numbers are means of
     ``runs`` runs of the same code. Seeded per family, so every family's paths are fixed.
     """
-    key = [CALIBRATION_SEED, list(SequentialTest).index(test), runs, int(paper_baseline),
-           round(ratio * 1000)]  # fmt: skip
+    key = [
+        CALIBRATION_SEED,
+        list(SequentialTest).index(test),
+        runs,
+        int(paper_baseline),
+        round(ratio * 1000),
+    ]
     rng = np.random.default_rng(key)
     shape = (PATHS, looks[-1])
     method, baseline = ratio * rng.standard_normal(shape), rng.standard_normal(shape)
@@ -100,8 +105,9 @@ def _null_p_values(
         elif test is SequentialTest.SIZE:
             # Without a paper baseline number the claimed gap is taken against the re-runs' mean.
             reference = paper_base if paper_baseline else stats.moments(y)[0]
-            tests = stats.gap_tests(x, y, paper_method - reference, runs=runs,
-                                    paper_baseline=paper_baseline)  # fmt: skip
+            tests = stats.gap_tests(
+                x, y, paper_method - reference, runs=runs, paper_baseline=paper_baseline
+            )
             columns.append(tests.p_size)
         else:  # the gain test; the reverse test is its mirror image
             columns.append(stats.gap_tests(x, y, 0.0).p_gain)
@@ -177,8 +183,10 @@ def _boundaries(
     level: float,
     cache_dir: Path | None,
 ) -> tuple[float, ...]:
-    name = (f"v{CALIBRATION_VERSION}-{test}-runs{runs}-{'paper' if paper_baseline else 'reruns'}-"
-            f"{'-'.join(map(str, looks))}-level{level!r}.json")  # fmt: skip
+    name = (
+        f"v{CALIBRATION_VERSION}-{test}-runs{runs}-{'paper' if paper_baseline else 'reruns'}-"
+        f"{'-'.join(map(str, looks))}-level{level!r}.json"
+    )
     path = cache_dir / "boundaries" / name if cache_dir is not None else None
     if path is not None and path.is_file():
         try:
@@ -401,8 +409,14 @@ class Design:
 
     def boundary(self, test: SequentialTest, claim: Claim, level: float) -> tuple[float, ...]:
         """``test``'s nominal levels per look for ``claim`` at the fixed-N ``level``."""
-        return boundaries(test, self.looks, level, runs=paper_runs(claim),
-                          paper_baseline=claim.baseline is not None, cache_dir=self.cache_dir)  # fmt: skip
+        return boundaries(
+            test,
+            self.looks,
+            level,
+            runs=paper_runs(claim),
+            paper_baseline=claim.baseline is not None,
+            cache_dir=self.cache_dir,
+        )
 
     def nominal(self, look: int) -> Nominal:
         """The level each test rejects at in look ``look`` (0-based), for verdict.evaluate."""

@@ -110,7 +110,14 @@ def checkout(source: Source, dest: Path) -> Path:
             gitrun.git(
                 "read-tree", source.commit, git_dir=source.repo_path, work_tree=dest, env=env
             )
-            gitrun.git("checkout-index", "--all", "--force", git_dir=source.repo_path, work_tree=dest, env=env)  # fmt: skip
+            gitrun.git(
+                "checkout-index",
+                "--all",
+                "--force",
+                git_dir=source.repo_path,
+                work_tree=dest,
+                env=env,
+            )
         except gitrun.GitFailed as error:
             raise SourceError(
                 f"cannot check out {source.commit[:12]} of {source.display_name} into {dest}: "
@@ -227,12 +234,21 @@ def _mirror(git_dir: Path, name: str, cache_dir: Path, *, with_head: bool) -> Pa
         )
         try:
             gitrun.git(
-                "fetch", "--quiet", "--force", "--prune", "--no-tags", "--no-write-fetch-head",
-                "--no-recurse-submodules", "--", str(git_dir), *head,
-                "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*",
+                "fetch",
+                "--quiet",
+                "--force",
+                "--prune",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--no-recurse-submodules",
+                "--",
+                str(git_dir),
+                *head,
+                "+refs/heads/*:refs/heads/*",
+                "+refs/tags/*:refs/tags/*",
                 "+refs/remotes/*:refs/remotes/*",
                 git_dir=mirror,
-            )  # fmt: skip
+            )
         except gitrun.GitFailed as error:
             raise SourceError(
                 f"cannot read the git repository {git_dir}: {error}; check that `git log` works there"
@@ -248,10 +264,18 @@ def _uncommitted(
     with gitrun.private_index() as env:
         gitrun.git("read-tree", commit, git_dir=mirror, work_tree=root, env=env)
         changes = gitrun.git(
-            "status", "--porcelain", "--untracked-files=all", "--ignore-submodules=all",
-            *gitrun.auditor_excludes(), "--", only, *excludes,
-            git_dir=mirror, work_tree=root, env=env,
-        )  # fmt: skip
+            "status",
+            "--porcelain",
+            "--untracked-files=all",
+            "--ignore-submodules=all",
+            *gitrun.auditor_excludes(),
+            "--",
+            only,
+            *excludes,
+            git_dir=mirror,
+            work_tree=root,
+            env=env,
+        )
     return bool(changes)
 
 
@@ -262,9 +286,13 @@ def _remote_holding(repo: git.Repo, mirror: Path, commit: str) -> str | None:
     repository's config as data; a remote that is a local path is no help elsewhere and is skipped."""
     try:
         refs = gitrun.git(
-            "for-each-ref", "--contains", commit, "--format=%(refname)", "refs/remotes/",
+            "for-each-ref",
+            "--contains",
+            commit,
+            "--format=%(refname)",
+            "refs/remotes/",
             git_dir=mirror,
-        )  # fmt: skip
+        )
     except gitrun.GitFailed:
         return None
     names = {r.removeprefix("refs/remotes/").split("/", 1)[0] for r in refs.split()}
@@ -310,7 +338,17 @@ def _snapshot(
         if base is not None:
             gitrun.git("read-tree", base, git_dir=repository, work_tree=folder, env=env)
             parents = ["-p", base]
-        gitrun.git("add", "--all", *gitrun.auditor_excludes(), "--", only, *excludes, git_dir=repository, work_tree=folder, env=env)  # fmt: skip
+        gitrun.git(
+            "add",
+            "--all",
+            *gitrun.auditor_excludes(),
+            "--",
+            only,
+            *excludes,
+            git_dir=repository,
+            work_tree=folder,
+            env=env,
+        )
         tree = gitrun.git("write-tree", git_dir=repository, work_tree=folder, env=env)
         message = f"repaudit snapshot of {folder}"
         commit = gitrun.git(
@@ -340,8 +378,16 @@ def _resolve_remote(target: str, url: str, ref: str | None, cache_dir: Path) -> 
         if not (ref and _is_full_sha(ref) and _has_commit(clone_dir, ref)):
             try:
                 with gitrun.exclusive(clone_dir):
-                    gitrun.git("fetch", "--quiet", "origin", "--tags", "--prune", "--force",
-                         git_dir=clone_dir, auditor_config=True)  # fmt: skip
+                    gitrun.git(
+                        "fetch",
+                        "--quiet",
+                        "origin",
+                        "--tags",
+                        "--prune",
+                        "--force",
+                        git_dir=clone_dir,
+                        auditor_config=True,
+                    )
             except gitrun.GitFailed as error:
                 warnings = (
                     f"could not update the cached clone of {public} ({error}); audited the cached copy",

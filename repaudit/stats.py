@@ -508,8 +508,9 @@ def hedges_g(method: ArrayLike, baseline: ArrayLike) -> float | None:
     a = scores_array(method, name="method scores", min_n=2)
     b = scores_array(baseline, name="baseline scores", min_n=2)
     n, m = a.size, b.size
-    pooled = math.hypot(sd(a) * math.sqrt((n - 1) / (n + m - 2)),
-                        sd(b) * math.sqrt((m - 1) / (n + m - 2)))  # fmt: skip
+    pooled = math.hypot(
+        sd(a) * math.sqrt((n - 1) / (n + m - 2)), sd(b) * math.sqrt((m - 1) / (n + m - 2))
+    )
     if pooled == 0:
         return None
     correction = 1 - 3 / (4 * (n + m) - 9)

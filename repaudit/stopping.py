@@ -127,21 +127,37 @@ def _claim_tests(
         return watched + _gap_tests(imp, claim, method, base, design)
     if imp.seed_luck is not None and imp.gain_test is not None and method is not None:
         final = design.boundary(SequentialTest.SEED_LUCK, claim, design.alpha)[-1]
-        chance = float(luck_chance(imp.claimed_gap, method.sd, method.n, design.last, final,
-                                   runs=paper_runs(claim)))  # fmt: skip
+        chance = float(
+            luck_chance(
+                imp.claimed_gap, method.sd, method.n, design.last, final, runs=paper_runs(claim)
+            )
+        )
         if paper_runs(claim) == 1 and claim.baseline is not None:
             sign = orientation(claim.direction)
-            floor = luck_floor(sign * np.asarray(method.values), sign * claim.value,
-                               sign * claim.baseline, design.last)  # fmt: skip
+            floor = luck_floor(
+                sign * np.asarray(method.values),
+                sign * claim.value,
+                sign * claim.baseline,
+                design.last,
+            )
             chance *= float(stats.published_chance(floor) <= final)
         crossed = bool(imp.gain_test.rejects)
-        test = LookTest(claim.metric, SequentialTest.SEED_LUCK, imp.gain_test.p_value,
-                        imp.gain_test.level, crossed, None if crossed else chance)  # fmt: skip
+        test = LookTest(
+            claim.metric,
+            SequentialTest.SEED_LUCK,
+            imp.gain_test.p_value,
+            imp.gain_test.level,
+            crossed,
+            None if crossed else chance,
+        )
         return [*watched, _Watched(test, int(state(crossed, chance)), failing=False)]
     # No test to watch: too few seeds so far (open), or a gap decided without one (seed-invariant
     # arms compared exactly, identical scores the seed never reached, nothing to compare with).
-    fails = imp.decision in (ImprovementDecision.OVERSTATED, ImprovementDecision.WITHIN_NOISE,
-                             ImprovementDecision.REVERSED)  # fmt: skip
+    fails = imp.decision in (
+        ImprovementDecision.OVERSTATED,
+        ImprovementDecision.WITHIN_NOISE,
+        ImprovementDecision.REVERSED,
+    )
     crossed = fails or imp.decision is ImprovementDecision.HOLDS
     too_few = min(finished.values(), default=0) < MIN_SEEDS
     name = (
@@ -159,12 +175,23 @@ def _gap_tests(
 ) -> list[_Watched]:
     """Q2's gain, size and reverse tests on the two arms' re-runs (only the size test for a
     parity claim, which claims no gain)."""
-    finals = {t: design.boundary(t, claim, design.alpha)[-1]
-              for t in (SequentialTest.GAIN, SequentialTest.REVERSE, SequentialTest.SIZE)}  # fmt: skip
+    finals = {
+        t: design.boundary(t, claim, design.alpha)[-1]
+        for t in (SequentialTest.GAIN, SequentialTest.REVERSE, SequentialTest.SIZE)
+    }
     assert imp.observed_gap is not None
-    chances = gap_chances(imp.observed_gap, imp.claimed_gap, method.sd, base.sd, method.n, base.n,
-                          design.last, finals, runs=paper_runs(claim),
-                          paper_baseline=claim.baseline is not None)  # fmt: skip
+    chances = gap_chances(
+        imp.observed_gap,
+        imp.claimed_gap,
+        method.sd,
+        base.sd,
+        method.n,
+        base.n,
+        design.last,
+        finals,
+        runs=paper_runs(claim),
+        paper_baseline=claim.baseline is not None,
+    )
     tests = {SequentialTest.SIZE: imp.size_test}
     if imp.claimed_gap > 0:
         tests |= {SequentialTest.GAIN: imp.gain_test, SequentialTest.REVERSE: imp.reverse_test}
@@ -172,8 +199,9 @@ def _gap_tests(
     for name, outcome in tests.items():
         assert outcome is not None
         crossed, chance = bool(outcome.rejects), float(chances[name])
-        test = LookTest(claim.metric, name, outcome.p_value, outcome.level, crossed,
-                        None if crossed else chance)  # fmt: skip
+        test = LookTest(
+            claim.metric, name, outcome.p_value, outcome.level, crossed, None if crossed else chance
+        )
         watched.append(_Watched(test, int(state(crossed, chance)), failing=name in FAILING_TESTS))
     return watched
 
@@ -204,8 +232,11 @@ def _reproduction(
         assert value is not None
         sign = orientation(claim.direction) * (-1.0 if baseline else 1.0)
         final = design.boundary(test, claim, design.alpha / 2)[-1]
-        chance = float(claim_chance(sign * (value - arm.mean), arm.sd, arm.n, design.last, final,
-                                    runs=paper_runs(claim)))  # fmt: skip
+        chance = float(
+            claim_chance(
+                sign * (value - arm.mean), arm.sd, arm.n, design.last, final, runs=paper_runs(claim)
+            )
+        )
     watched_state = CROSSED if fails else int(state(False, chance if chance is not None else 0.0))
     return _Watched(
         LookTest(claim.metric, test, p_value, level, fails, chance), watched_state, True
@@ -237,12 +268,16 @@ def _reason(
         case StopReason.SETTLED:
             passed = [w for w in watched if w.state == CROSSED and not w.failing]
             text = boundaries(passed) if passed else "every answer is determined"
-            return (f"{text} at {seeds} seeds per arm, and no failing test can cross by "
-                    f"{last}: more seeds would not change the verdict")  # fmt: skip
+            return (
+                f"{text} at {seeds} seeds per arm, and no failing test can cross by "
+                f"{last}: more seeds would not change the verdict"
+            )
         case StopReason.FUTILE:
-            return (f"no test left open can cross its boundary by {last} seeds per arm (each has "
-                    f"a chance under {FUTILITY_CHANCE:.0%}): more seeds would leave the claim "
-                    "undecided")  # fmt: skip
+            return (
+                f"no test left open can cross its boundary by {last} seeds per arm (each has "
+                f"a chance under {FUTILITY_CHANCE:.0%}): more seeds would leave the claim "
+                "undecided"
+            )
         case StopReason.LAST_LOOK:
             return f"the last look ran ({last} seeds per arm)"
         case _:

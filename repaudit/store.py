@@ -217,8 +217,11 @@ def to_plain(value: Any) -> Any:
 
 # What a JSON value of each plain field type may be (a JSON number is an int or a float).
 _PLAIN_TYPES: dict[Any, tuple[type, ...]] = {
-    int: (int,), float: (float, int), str: (str,), bool: (bool,)
-}  # fmt: skip
+    int: (int,),
+    float: (float, int),
+    str: (str,),
+    bool: (bool,),
+}
 
 
 # The standard library has dataclasses.asdict but no inverse; this typed rebuild of model.py's

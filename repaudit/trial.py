@@ -263,9 +263,12 @@ def init_repository(
     pinned = None
     if not local or try_it:
         pinned = source.resolve_source(
-            target, ref=ref, cache_dir=cache_dir, allow_dirty=allow_dirty,
+            target,
+            ref=ref,
+            cache_dir=cache_dir,
+            allow_dirty=allow_dirty,
             ignore=(store_dir, cache_dir, folder / "repaudit.toml"),
-        )  # fmt: skip
+        )
     path = output or (folder / "repaudit.toml" if local else registry_path(store_dir, pinned))
     spec.refuse_overwrite(path, force=force)
     found: Trial | None = None
@@ -275,9 +278,13 @@ def init_repository(
         if try_it and pinned is not None:
             run_dir = cache_dir / "trials" / f"{_slug(pinned.display_name)}-{pinned.commit[:12]}"
             found = try_draft(
-                draft, pinned, code_dir, cache_dir=cache_dir, run_dir=run_dir,
+                draft,
+                pinned,
+                code_dir,
+                cache_dir=cache_dir,
+                run_dir=run_dir,
                 timeout_seconds=timeout_seconds,
-            )  # fmt: skip
+            )
             draft = found.draft
     is_default = path in (folder / "repaudit.toml", registry_path(store_dir, pinned))
     spec_flag = "" if is_default else f" --spec {path}"

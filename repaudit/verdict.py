@@ -194,7 +194,7 @@ def evaluate_claim(
             level=1 - alpha,
             sign=sign,
             seed_reach=reach.get(arm, SeedReach.UNKNOWN),
-        )  # fmt: skip
+        )
         for arm, values in ((Arm.METHOD, raw_m), (Arm.BASELINE, raw_b))
         if values is not None and values.size
     )

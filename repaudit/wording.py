@@ -106,9 +106,13 @@ class Q1Words:
             ReproductionDecision.BASELINE_UNDERSTATED: f"the code gives {rerun}: the paper's "
             "baseline is understated, which inflates the claimed gain.",
             ReproductionDecision.EXCEEDED: f"the code gives {rerun}, "
-            + ("better than claimed." if self.arm == Arm.METHOD else "weaker than the paper's "
-               "baseline, which shrinks the claimed gain rather than inflating it."),
-        }[decision]  # fmt: skip
+            + (
+                "better than claimed."
+                if self.arm == Arm.METHOD
+                else "weaker than the paper's "
+                "baseline, which shrinks the claimed gain rather than inflating it."
+            ),
+        }[decision]
         return f"{head}: {tail}"
 
     def interval(
@@ -133,10 +137,11 @@ class Q1Words:
                 f"baseline re-runs average {f(stats.mean(self.scores))} ± "
                 f"{f(stats.sd(self.scores))} (sd)."
             )
-        band = (
-            f"the {interval.level:.0%} prediction interval {f.span(interval)} "
-            + (f"for the mean of {self.claim.runs} new seeds" if self.mean_claim else "for one new seed")
-        )  # fmt: skip
+        band = f"the {interval.level:.0%} prediction interval {f.span(interval)} " + (
+            f"for the mean of {self.claim.runs} new seeds"
+            if self.mean_claim
+            else "for one new seed"
+        )
         unit = "set of runs" if self.mean_claim else "seed"
         luck = f"{chance_phrase(chance)} per {unit}"
         if best_of_k is not None and best_of_k > 1.5:
@@ -475,8 +480,11 @@ def paragraph(results: Sequence[ClaimResult], alpha: float) -> str:
     for result in results:
         text = " ".join(_claim_sentences(result))
         parts.append(f"{result.claim.metric}: {text}" if several else text)
-    tested = [r for r in results if r.improvement and r.improvement.gain_test
-              and r.improvement.gain_test.p_value is not None]  # fmt: skip
+    tested = [
+        r
+        for r in results
+        if r.improvement and r.improvement.gain_test and r.improvement.gain_test.p_value is not None
+    ]
     if len(tested) > 1:
         parts.append(
             f"The improvement tests use Holm's levels across the {len(tested)} claims "

@@ -165,8 +165,11 @@ def installed_interpreters() -> tuple[Interpreter, ...]:
         done = subprocess.run(
             [find_uv_bin(), "python", "list", "--only-installed", "--output-format", "json"],
             env={**os.environ, "PATH": os.pathsep.join(searched), "UV_PYTHON_DOWNLOADS": "never"},
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         entries = json.loads(done.stdout) if done.returncode == 0 else []
     except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
         entries = []

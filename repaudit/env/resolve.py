@@ -38,9 +38,19 @@ from repaudit.run import run_contained
 _TIMEOUT = 3600.0
 #: The packages uv's --torch-backend fetches from PyTorch's own index.
 TORCH_FAMILY = frozenset(
-    {"torch", "torchvision", "torchaudio", "torchtext", "torchdata", "torcharrow", "torchcsprng",
-     "torchdistx", "torchserve", "pytorch-triton"}
-)  # fmt: skip
+    {
+        "torch",
+        "torchvision",
+        "torchaudio",
+        "torchtext",
+        "torchdata",
+        "torcharrow",
+        "torchcsprng",
+        "torchdistx",
+        "torchserve",
+        "pytorch-triton",
+    }
+)
 # uv builds every source distribution in isolation, and setuptools 40.8.0 (2019-02-05) is the
 # oldest that can build a setup.py-only one that way: older dates get setuptools as of this one.
 _SETUPTOOLS_FLOOR = datetime.date(2019, 2, 6)
@@ -125,9 +135,16 @@ def install(
         config = _write(venv / "repaudit-uv.toml", auditor.uv_config())
         pins = _write(venv / "repaudit-auditor-torch.txt", auditor.constraints())
         code, text = steps.attempt(
-            [*_compile(inputs, python, lock), "--config-file", str(config), "-c", str(pins),
-             *_dated(as_of), *_undated(auditor.names, as_of)]
-        )  # fmt: skip
+            [
+                *_compile(inputs, python, lock),
+                "--config-file",
+                str(config),
+                "-c",
+                str(pins),
+                *_dated(as_of),
+                *_undated(auditor.names, as_of),
+            ]
+        )
         reused = code == 0
         if not reused:
             steps.log(
@@ -156,16 +173,39 @@ def install(
     provided = auditor.names if auditor and reused else frozenset()
     wanted = _write(venv / "repaudit-install.txt", _installable(lock.read_text(), provided))
     target = [str(project)] if project else []
-    steps.run(label, [find_uv_bin(), "pip", "install", "--python", python, "--no-deps",
-                      "-r", str(wanted), *target, *options])  # fmt: skip
+    steps.run(
+        label,
+        [
+            find_uv_bin(),
+            "pip",
+            "install",
+            "--python",
+            python,
+            "--no-deps",
+            "-r",
+            str(wanted),
+            *target,
+            *options,
+        ],
+    )
     return reused, notes
 
 
 def _compile(inputs: Sequence[Path], python: str, output: Path) -> list[str]:
     return [
-        find_uv_bin(), "pip", "compile", *map(str, inputs), "--python", python, "--no-header",
-        "--no-annotate", "--emit-index-url", "--emit-find-links", "--output-file", str(output),
-    ]  # fmt: skip
+        find_uv_bin(),
+        "pip",
+        "compile",
+        *map(str, inputs),
+        "--python",
+        python,
+        "--no-header",
+        "--no-annotate",
+        "--emit-index-url",
+        "--emit-find-links",
+        "--output-file",
+        str(output),
+    ]
 
 
 def cutoff(day: datetime.date) -> str:

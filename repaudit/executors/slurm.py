@@ -200,8 +200,11 @@ def _queued() -> set[str] | None:
     try:
         answer = subprocess.run(
             ["squeue", "--noheader", "--array", "--format=%i", f"--user={os.getuid()}"],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return set(answer.stdout.split()) if answer.returncode == 0 else None

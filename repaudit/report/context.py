@@ -360,8 +360,12 @@ def _improvement_readings(result: ClaimResult, fmt: ScoreFormat) -> list:
         observed = f"{gap(imp.observed_gap)}, {level} interval {interval(imp.gap_interval, gap)}"
         readings.append(("Observed gap", observed))
     if imp.paper_gap_bound is not None and imp.size_test and imp.size_test.level:
-        readings.append((f"A gap measured the paper's way stays below "
-                         f"({1 - imp.size_test.level:.0%})", gap(imp.paper_gap_bound)))  # fmt: skip
+        readings.append(
+            (
+                f"A gap measured the paper's way stays below ({1 - imp.size_test.level:.0%})",
+                gap(imp.paper_gap_bound),
+            )
+        )
     for name, test in (("Gain test p", imp.gain_test), ("Size test p", imp.size_test)):
         if test is not None and test.p_value is not None:
             readings.append((name, p_value(test.p_value)))

@@ -261,8 +261,15 @@ def _gap_plot(result: ClaimResult) -> Plot | None:
         axes = figure.add_subplot(grid[0])
         for y, row in enumerate(rows):
             low = left if row.open_low else row.low
-            axes.barh(y, row.high - low, left=low, height=0.46, color=METHOD_COLOR,
-                      alpha=0.35 if row.open_low else 0.7, lw=0)  # fmt: skip
+            axes.barh(
+                y,
+                row.high - low,
+                left=low,
+                height=0.46,
+                color=METHOD_COLOR,
+                alpha=0.35 if row.open_low else 0.7,
+                lw=0,
+            )
             if row.open_low:  # the bound itself, as a cap: the bar has no left end
                 axes.vlines(row.high, y - 0.23, y + 0.23, color=METHOD_COLOR, lw=2)
             if row.point is not None:
@@ -279,8 +286,15 @@ def _gap_plot(result: ClaimResult) -> Plot | None:
             assert superiority.statistic is not None and superiority.interval is not None
             span = superiority.interval
             lower = figure.add_subplot(grid[1])
-            lower.barh(0, span.high - span.low, left=span.low, height=0.46, color=METHOD_COLOR,
-                       alpha=0.7, lw=0)  # fmt: skip
+            lower.barh(
+                0,
+                span.high - span.low,
+                left=span.low,
+                height=0.46,
+                color=METHOD_COLOR,
+                alpha=0.7,
+                lw=0,
+            )
             lower.vlines(superiority.statistic, -0.3, 0.3, color="#1d2430", lw=2)
             lower.axvline(0.5, color=BASELINE_COLOR, lw=1.1, ls="--")
             lower.set_xlim(0, 1)

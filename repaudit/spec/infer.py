@@ -27,9 +27,24 @@ from repaudit.spec.infer_entry import (
 from repaudit.spec.infer_metric import Metric, find_metrics, observe
 from repaudit.spec.infer_seed import SeedFinding, find_seed
 
-_OUT_NAMES = ("out", "output", "out_dir", "output_dir", "outdir", "save_dir", "save_path",
-              "results_dir", "result_dir", "log_dir", "logdir", "checkpoint_dir", "work_dir",
-              "exp_dir", "output_path", "out_path")  # fmt: skip
+_OUT_NAMES = (
+    "out",
+    "output",
+    "out_dir",
+    "output_dir",
+    "outdir",
+    "save_dir",
+    "save_path",
+    "results_dir",
+    "result_dir",
+    "log_dir",
+    "logdir",
+    "checkpoint_dir",
+    "work_dir",
+    "exp_dir",
+    "output_path",
+    "out_path",
+)
 _STEP_NAMES = re.compile(
     r"^(n_|num_|max_|total_)?(epochs?|steps|iters|iterations|timesteps|train_steps|train_frames|"
     r"episodes|updates)$"

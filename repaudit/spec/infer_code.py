@@ -16,9 +16,24 @@ from pathlib import Path, PurePosixPath
 
 # Folders that hold no code of the paper: environments, caches, build and run outputs.
 _SKIP_DIRS = {
-    ".git", ".hg", ".venv", "venv", "env", ".env", "node_modules", "__pycache__", "site-packages",
-    ".tox", ".mypy_cache", ".pytest_cache", "build", "dist", "wandb", "mlruns", ".ipynb_checkpoints",
-}  # fmt: skip
+    ".git",
+    ".hg",
+    ".venv",
+    "venv",
+    "env",
+    ".env",
+    "node_modules",
+    "__pycache__",
+    "site-packages",
+    ".tox",
+    ".mypy_cache",
+    ".pytest_cache",
+    "build",
+    "dist",
+    "wandb",
+    "mlruns",
+    ".ipynb_checkpoints",
+}
 _MAX_BYTES = 400_000  # larger "source" files are data or vendored code, not what a reader reads
 _MAX_FILES = 20_000  # a repository with more (datasets committed file by file) is cut off here
 _DOC_SUFFIXES = (".md", ".rst", ".txt", ".markdown")

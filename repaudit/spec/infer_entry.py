@@ -42,9 +42,18 @@ _DOWNLOADS = re.compile(
     r"download\s*=\s*True"
 )
 _TRAINS = (
-    ".backward(", ".minimize(", ".fit(", "optimizer.step(", "apply_gradients(", "value_and_grad(",
-    "jax.grad(", "optax.", ".train_on_batch(", "GradientTape", "opt.step(",
-)  # fmt: skip
+    ".backward(",
+    ".minimize(",
+    ".fit(",
+    "optimizer.step(",
+    "apply_gradients(",
+    "value_and_grad(",
+    "jax.grad(",
+    "optax.",
+    ".train_on_batch(",
+    "GradientTape",
+    "opt.step(",
+)
 _PARSES = re.compile(
     r"ArgumentParser\(|add_argument\(|@click\.|typer\.|tyro\.cli\(|fire\.Fire\(|@hydra\.main|"
     r"flags\.DEFINE_|HfArgumentParser\(|sys\.argv|docopt\("

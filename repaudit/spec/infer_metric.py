@@ -488,7 +488,7 @@ def _logged(
             csv=f"{where}{table.rsplit('/', 1)[-1]}",
             column=key,
             rank=rank,
-        )  # fmt: skip
+        )
     ]
 
 
@@ -583,10 +583,14 @@ def _documented_json(
                 name = _name(" ".join(parts))
                 split = _split(_words(key))
                 metric = Metric(
-                    name, direction_of(name), f"{doc}:{number}",
-                    f"{path} {key} (read back at {doc}:{number})", json=path, key=key,
+                    name,
+                    direction_of(name),
+                    f"{doc}:{number}",
+                    f"{path} {key} (read back at {doc}:{number})",
+                    json=path,
+                    key=key,
                     rank=(-5, -split, 0, 0, number),
-                )  # fmt: skip
+                )
                 found.append(metric)
     return found
 

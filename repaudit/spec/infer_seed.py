@@ -17,8 +17,18 @@ from pathlib import PurePosixPath
 from repaudit.model import SeedMechanism
 from repaudit.spec.infer_code import Repository, constant_str, dotted, hydra_config, line_of
 
-SEED_NAMES = ("seed", "random_seed", "rand_seed", "manual_seed", "rng_seed", "seed_value",
-              "global_seed", "random_state", "train_seed", "exp_seed")  # fmt: skip
+SEED_NAMES = (
+    "seed",
+    "random_seed",
+    "rand_seed",
+    "manual_seed",
+    "rng_seed",
+    "seed_value",
+    "global_seed",
+    "random_state",
+    "train_seed",
+    "exp_seed",
+)
 _SEEDING = re.compile(
     r"(^|\.)(seed|manual_seed|manual_seed_all|set_seed|set_random_seed|seed_everything|"
     r"set_seed_everywhere|set_randomness|fix_seed|setup_seed|init_seed|seed_all)$"
@@ -87,9 +97,12 @@ def _from_args(
                 template, seeds = found
                 changed = (*args[:index], template, *args[index + 1 :])
                 return SeedFinding(
-                    SeedMechanism.CONFIG_FILE, changed, f"{where} runs one config per seed",
-                    template, seeds,
-                )  # fmt: skip
+                    SeedMechanism.CONFIG_FILE,
+                    changed,
+                    f"{where} runs one config per seed",
+                    template,
+                    seeds,
+                )
     return None
 
 
@@ -258,9 +271,12 @@ def _from_config_file(repo: Repository, args: tuple[str, ...]) -> SeedFinding | 
             if found:
                 changed = (*args[:index], found[0], *args[index + 1 :])
                 return SeedFinding(
-                    SeedMechanism.CONFIG_FILE, changed, f"{arg}:{line} seed, one file per seed",
-                    found[0], found[1],
-                )  # fmt: skip
+                    SeedMechanism.CONFIG_FILE,
+                    changed,
+                    f"{arg}:{line} seed, one file per seed",
+                    found[0],
+                    found[1],
+                )
         return SeedFinding(
             SeedMechanism.HARD_CODED, args, f"{arg}:{line} sets the seed", calls=(f"{arg}:{line}",)
         )

@@ -86,20 +86,34 @@ class SpecOverrides:
 # Where each flag lands in the raw spec ("claim" = the primary claim), so an error about a value
 # that came from a flag names the flag instead of a table the user never wrote.
 _FLAG_KEYS = {
-    "claim": ("claim", "value"), "baseline_claim": ("claim", "baseline"),
-    "metric_name": ("claim", "metric"), "direction": ("claim", "direction"),
-    "claim_kind": ("claim", "kind"), "claim_runs": ("claim", "runs"),
-    "metric_json": ("claim", "json"), "metric_key": ("claim", "key"),
-    "metric_regex": ("claim", "regex"), "seeds": ("run", "seeds"), "command": ("run", "command"),
-    "max_seeds": ("run", "max_seeds"), "looks": ("run", "looks"),
-    "environment": ("run", "environment"), "python": ("run", "python"),
-    "resolve_as_of": ("run", "resolve_as_of"), "timeout": ("run", "timeout"), "memory": ("run", "memory"),
-    "seed_override": ("run", "seed_override"), "deterministic": ("run", "deterministic"),
-    "repeat_seed": ("run", "repeat_seed"), "gpus_per_seed": ("run", "gpus_per_seed"),
-    "baseline_command": ("baseline", "command"), "alpha": ("stats", "alpha"),
-    "workdir": ("run", "workdir"), "metric_after_failure": ("run", "metric_after_failure"),
+    "claim": ("claim", "value"),
+    "baseline_claim": ("claim", "baseline"),
+    "metric_name": ("claim", "metric"),
+    "direction": ("claim", "direction"),
+    "claim_kind": ("claim", "kind"),
+    "claim_runs": ("claim", "runs"),
+    "metric_json": ("claim", "json"),
+    "metric_key": ("claim", "key"),
+    "metric_regex": ("claim", "regex"),
+    "seeds": ("run", "seeds"),
+    "command": ("run", "command"),
+    "max_seeds": ("run", "max_seeds"),
+    "looks": ("run", "looks"),
+    "environment": ("run", "environment"),
+    "python": ("run", "python"),
+    "resolve_as_of": ("run", "resolve_as_of"),
+    "timeout": ("run", "timeout"),
+    "memory": ("run", "memory"),
+    "seed_override": ("run", "seed_override"),
+    "deterministic": ("run", "deterministic"),
+    "repeat_seed": ("run", "repeat_seed"),
+    "gpus_per_seed": ("run", "gpus_per_seed"),
+    "baseline_command": ("baseline", "command"),
+    "alpha": ("stats", "alpha"),
+    "workdir": ("run", "workdir"),
+    "metric_after_failure": ("run", "metric_after_failure"),
     "accept_exit": ("run", "accept_exit"),
-}  # fmt: skip
+}
 # Specs that live in the repository audit the commit they are read from; only a spec kept outside
 # it (the registry, --spec) may pin one.
 _INSIDE = ("repaudit.toml", "pyproject.toml")

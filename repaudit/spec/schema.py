@@ -61,24 +61,62 @@ _METRIC: dict[str, tuple[str, ...]] = {
     "scale": ("float",),
 }
 _SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
-    "": {"claim": ("table",), "claims": ("tables",), "run": ("table",), "baseline": ("table",),
-         "stats": ("table",), "slurm": ("table",), "source": ("table",)},
+    "": {
+        "claim": ("table",),
+        "claims": ("tables",),
+        "run": ("table",),
+        "baseline": ("table",),
+        "stats": ("table",),
+        "slurm": ("table",),
+        "source": ("table",),
+    },
     "source": {"commit": ("str",)},
-    "claim": {"metric": ("str",), "direction": ("str",), "value": ("float",), "kind": ("str",),
-              "runs": ("int",), "baseline": ("float",), "baseline_metric": ("table",), **_METRIC,
-              "unit": ("str",)},
-    "run": {"setup": ("str",), "prepare": ("str",), "command": ("str",), "timeout": ("str", "float"),
-            "environment": ("str",), "python": ("str",), "resolve_as_of": ("str",), "seed_override": ("bool",), "seed_from_env": ("bool",),
-            "seeds": ("int", "int-list", "auto"), "max_seeds": ("int",), "looks": ("int-list",),
-            "memory": ("str", "int"), "deterministic": ("bool",),
-            "repeat_seed": ("int",), "gpus_per_seed": ("int",), "env": ("table",), "metric": ("table",),
-            "workdir": ("str",), "accept_exit": ("int-list",), "metric_after_failure": ("bool",)},
+    "claim": {
+        "metric": ("str",),
+        "direction": ("str",),
+        "value": ("float",),
+        "kind": ("str",),
+        "runs": ("int",),
+        "baseline": ("float",),
+        "baseline_metric": ("table",),
+        **_METRIC,
+        "unit": ("str",),
+    },
+    "run": {
+        "setup": ("str",),
+        "prepare": ("str",),
+        "command": ("str",),
+        "timeout": ("str", "float"),
+        "environment": ("str",),
+        "python": ("str",),
+        "resolve_as_of": ("str",),
+        "seed_override": ("bool",),
+        "seed_from_env": ("bool",),
+        "seeds": ("int", "int-list", "auto"),
+        "max_seeds": ("int",),
+        "looks": ("int-list",),
+        "memory": ("str", "int"),
+        "deterministic": ("bool",),
+        "repeat_seed": ("int",),
+        "gpus_per_seed": ("int",),
+        "env": ("table",),
+        "metric": ("table",),
+        "workdir": ("str",),
+        "accept_exit": ("int-list",),
+        "metric_after_failure": ("bool",),
+    },
     "metric": _METRIC,
     "baseline": {"command": ("str",), "metric": ("table",)},
     "stats": {"alpha": ("float",), "seed": ("int",)},
-    "slurm": {"partition": ("str",), "gpus_per_node": ("int",), "cpus_per_task": ("int",),
-              "mem_gb": ("float",), "timeout_min": ("int",), "additional": ("table",)},
-}  # fmt: skip
+    "slurm": {
+        "partition": ("str",),
+        "gpus_per_node": ("int",),
+        "cpus_per_task": ("int",),
+        "mem_gb": ("float",),
+        "timeout_min": ("int",),
+        "additional": ("table",),
+    },
+}
 _TYPE_WORDS = {
     "str": "a string",
     "float": "a number",
@@ -255,7 +293,7 @@ class _Builder:
                 low=2,
                 allowed={0},
                 high=MAX_SEEDS,
-            ),  # fmt: skip
+            ),
             memory_bytes=self.parsed(run, "memory", parse_size, None),
             gpus_per_seed=self.count(run, "gpus_per_seed", 0, "0 or more", low=0),
             env=self.strings(run.get("env", {}), "[run.env]"),
@@ -435,8 +473,12 @@ class _Builder:
         given = [key for key in ("max_seeds", "looks") if key in run]
         # --seeds 20 overrides a spec's seeds = "auto": its max_seeds and looks then lapse.
         if given and ("run", "seeds") not in self.flags:
-            raise self.fail("[run]", given[0], "applies to seeds = \"auto\" only",
-                            'set seeds = "auto" (--seeds auto), or drop it')  # fmt: skip
+            raise self.fail(
+                "[run]",
+                given[0],
+                'applies to seeds = "auto" only',
+                'set seeds = "auto" (--seeds auto), or drop it',
+            )
         if isinstance(value, int):
             if not 1 <= value <= MAX_SEEDS:
                 raise self.fail(
@@ -462,9 +504,13 @@ class _Builder:
             or looks[-1] > MAX_SEEDS
             or any(b <= a for a, b in itertools.pairwise(looks))
         ):
-            raise self.fail("[run]", "looks", f"= {looks}",
-                            f"list increasing seeds per arm from {FIRST_LOOK_MIN} to {MAX_SEEDS}, "
-                            f"e.g. looks = {list(DEFAULT_LOOKS)}")  # fmt: skip
+            raise self.fail(
+                "[run]",
+                "looks",
+                f"= {looks}",
+                f"list increasing seeds per arm from {FIRST_LOOK_MIN} to {MAX_SEEDS}, "
+                f"e.g. looks = {list(DEFAULT_LOOKS)}",
+            )
         default = DEFAULT_MAX_SEEDS if "looks" not in run else looks[-1]
         maximum = self.count(
             run,
@@ -496,8 +542,12 @@ class _Builder:
         if run.get("environment") != EnvironmentKind.VENV.value:
             if ("run", "environment") in self.flags and ("run", key) not in self.flags:
                 return None
-            raise self.fail("[run]", key, "applies to a venv only",
-                            'add environment = "venv" (--environment venv)')  # fmt: skip
+            raise self.fail(
+                "[run]",
+                key,
+                "applies to a venv only",
+                'add environment = "venv" (--environment venv)',
+            )
         return value
 
     def count(
