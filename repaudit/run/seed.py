@@ -145,13 +145,14 @@ def _run_seed(request: SeedRequest, home: Path) -> RunResult:
         # the audit folder: other seeds' logs, outputs and checkouts are not this seed's business
         hidden=[Path(os.path.commonpath([run_dir.absolute(), request.work_dir.absolute()]))],
     )
+    # The host, not the seed, failed: no record that would be kept on resume (could_not_run). A
+    # log that could not be written whole is never read for a metric (the live view may hold one,
+    # but only the pipe's own copy is the seed's output).
+    if outcome.log_problem:
+        return _host_failed(request, outcome.log_problem, outcome.seconds)
     status, reason, metrics = _judge(request, outcome, out, checkout)
-    problem = outcome.log_problem or (status is not RunStatus.OK and _disk_full(run_dir))
-    if problem:
-        # The host, not the seed, failed: no record that would be kept on resume (could_not_run).
-        # A log that could not be written whole is never read for a metric, even when the live
-        # view happens to hold one: only the pipe's own copy is the seed's output.
-        return could_not_run(request, OSError(f"{problem}; free space and re-run"), outcome.seconds)
+    if status is not RunStatus.OK and (full := _disk_full(run_dir)):
+        return _host_failed(request, full, outcome.seconds)
     stdout, stderr = run_dir / "stdout.log", run_dir / "stderr.log"
     # The run's own last words, when it ended by itself (not at repaudit's limit or Ctrl-C).
     ended_itself = not (outcome.timed_out or outcome.interrupted)
@@ -237,6 +238,11 @@ def error_line(stdout_path: Path, stderr_path: Path) -> str:
     line = next((ln for ln in after if not ln[0].isspace()), lines[-1] if lines else "")
     # Terminal escapes (colours, or worse) from the audited code never reach the auditor's terminal.
     return _CONTROL.sub("", _ESCAPE.sub("", line)).strip()[:MAX_CAUSE_CHARS]
+
+
+def _host_failed(request: SeedRequest, problem: str, seconds: float) -> RunResult:
+    """A seed the host failed (its log or disk), to run again: ``problem`` and the fix."""
+    return could_not_run(request, OSError(f"{problem}; free space and re-run"), seconds)
 
 
 def could_not_run(request: SeedRequest, error: BaseException, seconds: float = 0.0) -> RunResult:
