@@ -7,6 +7,9 @@ baseline runs, ...) are pinned here with the decisions the rules of DESIGN.md se
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -202,6 +205,55 @@ def test_case_10_huge_scores_never_crash_the_number_formatting(tmp_path):
     result = run(huge, "--claim", "1e300")
     assert result.exception is None, result.exception
     assert result.return_value == 0 and "e+300" in result.output
+
+
+# A bug planted in the statistics, then the real entry point, so main()'s handling is what runs.
+CRASHING_STATS = """
+import sys
+import repaudit.verdict
+
+def planted(*args, **kwargs):
+    raise ZeroDivisionError("planted fault")
+
+repaudit.verdict.evaluate_claim = planted
+sys.argv = ["repaudit", *sys.argv[1:]]
+from repaudit.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_case_10_a_crash_in_stats_exits_4_in_one_line_with_the_traceback_saved(
+    files, tmp_path, json_output
+):
+    method, baseline = files
+    cache = tmp_path / "cache"
+    flags = ["--format", "json"] if json_output else []
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CRASHING_STATS,
+            "stats",
+            method,
+            "--baseline",
+            baseline,
+            "--claim",
+            "0.81",
+            *flags,
+        ],
+        env={**os.environ, "REPAUDIT_CACHE": str(cache)},
+        capture_output=True,
+        text=True,
+    )
+    (log,) = (cache / "errors").glob("*.log")
+    assert done.returncode == 4, done.stderr
+    assert "ZeroDivisionError: planted fault" in log.read_text()
+    line = done.stderr.strip()
+    assert "\n" not in line and "internal error" in line and str(log) in line
+    assert "Traceback" not in done.stderr and "does not hold" not in done.stdout.lower()
+    if json_output:
+        assert json.loads(done.stdout)["exit_code"] == 4
 
 
 @pytest.mark.parametrize(
