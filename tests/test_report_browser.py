@@ -46,8 +46,8 @@ CLIPPING = """[...document.querySelectorAll("main *")]
 @pytest.fixture(scope="module")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).is_file():
-        message = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set REPAUDIT_CHROMIUM)"
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        message = f"no runnable Chromium at {CHROMIUM} (apt-get install chromium, or set REPAUDIT_CHROMIUM)"
         if os.environ.get("CI"):
             pytest.fail(message)  # CI installs it: a missing browser there is a broken job
         pytest.skip(message)
