@@ -301,7 +301,8 @@ def plan_audit(
             env=audit_spec.env,
         )
         progress.phase_finished(Phase.PREPARE, f"output in {prepared}")
-    template = SeedRequest(
+    template = SeedRequest.for_spec(
+        audit_spec,
         key=RunKey(Arm.METHOD, 0),
         command="",
         source=pinned,
@@ -309,17 +310,8 @@ def plan_audit(
         isolation=isolation,
         run_dir=paths.root,
         work_dir=paths.root,
-        claims=audit_spec.claims,
-        timeout_seconds=audit_spec.timeout_seconds,
-        memory_bytes=audit_spec.memory_bytes,
-        env=audit_spec.env,
-        seed_override=audit_spec.seed_override,
-        deterministic=audit_spec.deterministic,
         prepared_dir=prepared,
         spec_hash=spec_hash,
-        workdir=audit_spec.workdir,
-        accept_exit=audit_spec.accept_exit,
-        metric_after_failure=audit_spec.metric_after_failure,
     )
     return AuditPlan(
         spec=audit_spec,

@@ -646,6 +646,44 @@ class SeedRequest:
     metric_after_failure: bool = False
     """Read the metrics of a run that exited otherwise, and count it as ok-with-error."""
 
+    @classmethod
+    def for_spec(
+        cls,
+        spec: AuditSpec,
+        *,
+        key: RunKey,
+        command: str,
+        source: Source,
+        environment: Environment,
+        isolation: Isolation,
+        run_dir: Path,
+        work_dir: Path,
+        prepared_dir: Path | None = None,
+        spec_hash: str = "",
+    ) -> SeedRequest:
+        """A request carrying every run-affecting setting of ``spec`` (limits, env, seeding,
+        workdir, exits): the one way an audit and ``init --try`` run a seed alike."""
+        return cls(
+            key=key,
+            command=command,
+            source=source,
+            environment=environment,
+            isolation=isolation,
+            run_dir=run_dir,
+            work_dir=work_dir,
+            claims=spec.claims,
+            timeout_seconds=spec.timeout_seconds,
+            memory_bytes=spec.memory_bytes,
+            env=spec.env,
+            seed_override=spec.seed_override,
+            deterministic=spec.deterministic,
+            prepared_dir=prepared_dir,
+            spec_hash=spec_hash,
+            workdir=spec.workdir,
+            accept_exit=spec.accept_exit,
+            metric_after_failure=spec.metric_after_failure,
+        )
+
 
 @dataclass(frozen=True)
 class SeedCall:

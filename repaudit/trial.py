@@ -108,20 +108,21 @@ def try_draft(
             env=trial_spec.env,
         )
     seed = trial_spec.seeds[0] if _per_seed_files(draft) else TRIAL_SEED
-    request = SeedRequest(
-        key=RunKey(Arm.METHOD, seed),
-        command=trial_spec.arms[0].command,
-        source=pinned,
-        environment=environment,
-        isolation=isolation,
-        run_dir=run_dir / "seed",
-        work_dir=run_dir / "work",
-        claims=trial_spec.claims,
+    request = dataclasses.replace(
+        SeedRequest.for_spec(
+            trial_spec,
+            key=RunKey(Arm.METHOD, seed),
+            command=trial_spec.arms[0].command,
+            source=pinned,
+            environment=environment,
+            isolation=isolation,
+            run_dir=run_dir / "seed",
+            work_dir=run_dir / "work",
+            prepared_dir=prepared,
+        ),
         timeout_seconds=timeout_seconds,
         # unbuffered: what a run stopped at the timeout printed is still in its log
         env={**trial_spec.env, "PYTHONUNBUFFERED": "1"},
-        seed_override=trial_spec.seed_override,
-        prepared_dir=prepared,
     )
     result = run.run_seed(request)
     output = "\n".join(_read(request.run_dir / name) for name in ("stdout.log", "stderr.log"))

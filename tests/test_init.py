@@ -380,6 +380,37 @@ def test_try_observes_the_printed_metric_and_the_seed(toy_repo: ToyRepo, tmp_pat
     assert "observed in the trial run" in (repo / "repaudit.toml").read_text()
 
 
+def test_try_runs_the_draft_from_its_workdir_as_an_audit_would(
+    toy_repo: ToyRepo, tmp_path: Path
+) -> None:
+    # The README runs the script from its folder, and the script reads a file beside it.
+    script = """
+    import argparse, random
+    p = argparse.ArgumentParser(); p.add_argument("--seed", type=int)
+    args = p.parse_args()
+    random.seed(args.seed)
+    base = float(open("base.txt").read())
+    print("test_acc = %.4f" % (base + random.random() / 100))
+    """
+    files = {
+        "README.md": "# Paper\n\n```bash\n$ cd experiments && python train.py --seed 1\n```\n",
+        "experiments/train.py": script,
+        "experiments/base.txt": "0.8\n",
+    }
+    repo = toy_repo(files=files, toy=False, spec=None)
+    assert infer_spec(repo).workdir == "experiments"
+    done = CliRunner().invoke(
+        cli,
+        ["init", str(repo), "--try", "--cache-dir", str(tmp_path / "cache")],
+        standalone_mode=False,
+    )
+    assert done.exception is None, done.output
+    assert "ran to the end" in done.output and "the seed reached random.seed(7919)" in done.output
+    raw = tomllib.loads((repo / "repaudit.toml").read_text())
+    assert raw["run"]["workdir"] == "experiments"
+    assert raw["run"]["metric"]["regex"] == r"test_acc = (-?[0-9.]+(?:[eE][-+]?[0-9]+)?)"
+
+
 def test_init_then_check_audits_the_commit_without_allow_dirty(
     toy_repo: ToyRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
