@@ -34,6 +34,7 @@ from repaudit.model import (
     Isolation,
     OnInterrupt,
     ReproductionDecision,
+    Unit,
     Verdict,
 )
 
@@ -142,6 +143,12 @@ def cli() -> None:
 # ---------------------------------------------------------------- check
 
 
+def _metric_name(ctx: click.Context, param: click.Parameter, text: str) -> str:
+    if not text.strip():
+        raise click.BadParameter("is empty; name the metric, e.g. --metric accuracy")
+    return text.strip()
+
+
 def _parse_fail_on(
     ctx: click.Context, param: click.Parameter, text: str | None
 ) -> frozenset[Decision] | None:
@@ -225,7 +232,8 @@ def ci_output_options(command: Callable[..., int]) -> Callable[..., int]:
         click.option(
             "--fail-on",
             callback=_parse_fail_on,
-            help="Comma-separated decisions that fail the job, from: " + ", ".join(FAIL_ON_CHOICES),
+            help="Comma-separated decisions that fail the job, from: "
+            + ", ".join(dict.fromkeys(d.value for d in FAIL_ON_CHOICES)),
         ),
     ]
     for option in reversed(options):
@@ -505,8 +513,19 @@ def _cancel_question(choice: OnInterrupt) -> Callable[[int], bool]:
     show_default=True,
     help="Significance level, in (0, 0.5).",
 )
-@click.option("--metric", default="score", show_default=True, help="Metric name for the report.")
+@click.option(
+    "--metric",
+    default="score",
+    show_default=True,
+    callback=_metric_name,
+    help="Metric name for the report.",
+)
 @click.option("--column", help="CSV column holding the scores (files with a header row).")
+@click.option(
+    "--unit",
+    type=_choice(Unit),
+    help="The unit the claim is printed in; the scores are put on it (default: inferred).",
+)
 @ci_output_options
 @click.option(
     "--html",
@@ -545,6 +564,7 @@ def stats(
         runs=runs or 1,
         baseline=baseline_claim,
         decimals=decimals,
+        unit=options["unit"],
     )
     method = scores.read_scores(method_file, column=column)
     baseline = None if baseline_file is None else scores.read_scores(baseline_file, column=column)

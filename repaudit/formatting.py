@@ -34,14 +34,18 @@ def _spread(values: list[float]) -> float:
 class ScoreFormat:
     """Formats scores with two significant digits of their seed sd: 0.8040 ± 0.0060.
 
-    Built from the scores of one arm (or any sample). Without a usable spread (none, or one that
-    would need more than MAX_DECIMALS decimals or fewer than none) the paper's ``printed``
-    decimals are used when given, else four significant digits; never hundreds of digits.
+    Built from the scores of one arm (or any sample). Never fewer decimals than the paper's
+    ``printed`` ones (up to MAX_DECIMALS), so a claimed 3.254 is not shown as 3.25 beside a seed
+    that scored 3.25. Without a usable spread (none, or one that would need more than
+    MAX_DECIMALS decimals or fewer than none) the printed decimals are used when given, else four
+    significant digits; never hundreds of digits.
     """
 
     def __init__(self, values: Iterable[float], *, printed: int | None = None) -> None:
         spread = _spread([float(v) for v in values])
         decimals = 1 - math.floor(math.log10(spread)) if 0 < spread < math.inf else printed
+        if decimals is not None and printed is not None and 0 <= decimals <= MAX_DECIMALS:
+            decimals = max(decimals, min(printed, MAX_DECIMALS))
         self.decimals: int | None = (
             decimals if decimals is not None and 0 <= decimals <= MAX_DECIMALS else None
         )

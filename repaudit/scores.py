@@ -6,12 +6,14 @@ values are rejected, never dropped, since a dropped failed run would flatter the
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import hashlib
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -34,10 +36,12 @@ def _number(text: str, where: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise UsageError(
-            f"{where}: {text.strip()!r} is not a number; give one score per line, "
-            "or pass --column NAME for a CSV file"
-        ) from None
+        stripped = text.strip()
+        if stripped.endswith("%"):
+            fix = "write it without the % sign (percentages and fractions are both read)"
+        else:
+            fix = "give one score per line, or pass --column NAME for a CSV file"
+        raise UsageError(f"{where}: {stripped!r} is not a number; {fix}") from None
     if not math.isfinite(value):
         raise UsageError(
             f"{where}: {text.strip()!r} is not a finite score; leave failed runs out of the "
@@ -80,15 +84,22 @@ def _from_json(text: str, path: Path) -> list[float]:
 
 
 def _from_csv(text: str, path: Path, column: str) -> list[float]:
-    reader = csv.DictReader(io.StringIO(text))
+    # skipinitialspace: "seed, acc" names the column "acc", as a reader of the file sees it
+    reader = csv.DictReader(io.StringIO(text), skipinitialspace=True)
     if not reader.fieldnames or column not in reader.fieldnames:
         names = ", ".join(reader.fieldnames or [])
         raise UsageError(f"{path}: no column {column!r} in the header (columns: {names})")
     values = []
     for row in reader:
+        where = f"{path}: line {reader.line_num}, column {column!r}"
         cell = (row.get(column) or "").strip()
-        if cell:
-            values.append(_number(cell, f"{path}: line {reader.line_num}, column {column!r}"))
+        if not cell:
+            # pandas writes NaN as an empty cell: a failed run, which must not be dropped
+            raise UsageError(
+                f"{where} is empty; leave failed runs out of the file (and say how many "
+                "failed), and put columns of different lengths in separate files"
+            )
+        values.append(_number(cell, where))
     return values
 
 
@@ -98,6 +109,11 @@ def _from_lines(text: str, path: Path) -> list[float]:
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
+        if re.fullmatch(r"[-+]?\d+,\d+", stripped):
+            raise UsageError(
+                f"{path}: line {number}: {stripped!r} has a decimal comma; write it with a "
+                f"decimal point ({stripped.replace(',', '.')})"
+            )
         if "," in stripped or "\t" in stripped:
             raise UsageError(
                 f"{path}: line {number} has several fields; pass --column NAME to read a CSV file"
@@ -115,9 +131,18 @@ def read_scores(path: str | Path, *, column: str | None = None) -> tuple[float, 
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
     except OSError as error:
         raise UsageError(f"cannot read scores from {path}: {error.strerror}") from None
+    # Windows PowerShell's `>` writes UTF-16 with a byte-order mark; anything else must be UTF-8.
+    utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    try:
+        text = raw.decode("utf-16" if utf16 else "utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UsageError(
+            f"{path}: not UTF-8 text (byte {raw[error.start]:#04x} at offset {error.start}); "
+            "save it as UTF-8"
+        ) from None
     if column is not None:
         values = _from_csv(text, path, column)
     elif path.suffix.lower() == ".json" or text.lstrip().startswith("["):

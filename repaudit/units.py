@@ -14,10 +14,13 @@ import math
 import statistics
 from collections.abc import Sequence
 
+from repaudit.errors import UsageError
 from repaudit.model import Claim, ClaimResult, Unit
 
 #: Without a stated unit, the converted scores' median must lie within this factor of the claim.
 NEAR = 2.0
+#: Two arms' medians this many times apart, one of them all fractions, are in different units.
+APART = 20.0
 #: The factors each stated unit allows (1: the scores are already on the claim's unit).
 _FACTORS = {Unit.PERCENT: (1.0, 100.0), Unit.FRACTION: (1.0, 0.01), None: (1.0, 100.0, 0.01)}
 
@@ -47,6 +50,34 @@ def score_factor(claim: Claim, scores: Sequence[float]) -> float:
     return best
 
 
+def check_same_unit(metric: str, method: Sequence[float], baseline: Sequence[float]) -> None:
+    """Raise a UsageError when one arm's scores read as fractions and the other's as percentages.
+
+    One factor converts both arms, so arms written in different units would be compared as they
+    are: a baseline of 79.0 against a method of 0.81 is a "reversed" gain of -78. The arms are
+    taken to differ when every score of one lies in [0, 1], the other's median lies in (1, 100],
+    and the two medians are more than APART times apart (no real gap between two methods is).
+    """
+    arms = {
+        name: [v for v in values if math.isfinite(v)]
+        for name, values in (("method", method), ("baseline", baseline))
+    }
+    if not all(arms.values()):
+        return
+    medians = {name: statistics.median(values) for name, values in arms.items()}
+    for low, high in (("method", "baseline"), ("baseline", "method")):
+        if (
+            all(0 <= v <= 1 for v in arms[low])
+            and 1 < medians[high] <= 100
+            and medians[high] > APART * max(medians[low], 1e-12)
+        ):
+            raise UsageError(
+                f"{metric}: the {low} scores look like fractions (median {medians[low]:.4g}) "
+                f"and the {high} scores like percentages (median {medians[high]:.4g}); "
+                "give both arms in one unit"
+            )
+
+
 def in_percent(result: ClaimResult) -> bool:
     """True when the claim's numbers are percentages: stated so, or the scores were made so."""
     return result.claim.unit is Unit.PERCENT or result.score_factor == 100.0
@@ -61,7 +92,11 @@ def conversion_note(result: ClaimResult, metric: str) -> str | None:
         ("fractions", "a percentage") if factor > 1 else ("percentages", "a fraction")
     )
     stated = result.claim.unit is not None
-    how = "as [claim] unit states" if stated else 'set [claim] unit = "%" or "fraction" to say so'
+    how = (
+        "as the claim's unit states"
+        if stated
+        else 'state it with [claim] unit = "%" or "fraction", or --unit for repaudit stats'
+    )
     return (
         f"the runs wrote {metric} as {written} and the claim is {claimed}: every score was "
         f"multiplied by {factor:g} before the statistics ({how})"

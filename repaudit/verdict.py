@@ -328,6 +328,7 @@ def evaluate(
             else None
         )
         # Every statistic is on the claim's unit (a paper's 83.25 against runs that write 0.8325).
+        units.check_same_unit(claim.metric, method, baseline or [])
         factor = units.score_factor(claim, method + (baseline or []))
         factors.append(factor)
         scores.append(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 import numpy as np
@@ -50,6 +50,11 @@ def printed_decimals(claim: Claim, value: float) -> int:
         return claim.decimals
     exponent = Decimal(repr(value)).as_tuple().exponent
     return -exponent if isinstance(exponent, int) else 0
+
+
+def claim_format(claim: Claim, values: Iterable[float]) -> ScoreFormat:
+    """The format of a claim's scores that shows the claim as the paper printed it."""
+    return ScoreFormat(values, printed=printed_decimals(claim, claim.value))
 
 
 # ---------------------------------------------------------------- Q1

@@ -276,3 +276,36 @@ def test_the_claims_printed_precision_is_kept(tmp_path):
     assert data["claims"][0]["claim"]["decimals"] == 4
     bad = run(constant, "--claim", "0.8a")
     assert bad.exception is not None and "--claim: '0.8a' is not a number" in str(bad.exception)
+
+
+def test_the_claim_is_shown_as_given_beside_a_seed_that_rounds_to_it(tmp_path):
+    scores = scores_file(tmp_path, "s.txt", [3.25, 3.1, 3.22, 3.15, 3.2, 3.0, 2.9, 3.05])
+    result = run(scores, "--claim", "3.254")
+    assert result.exception is None, result.output
+    assert "The claimed score of 3.254 reproduces" in result.output
+    assert "The claimed 3.254 is reached by 0 of 8 seeds" in result.output
+
+
+def test_arms_in_different_units_exit_2_naming_both(tmp_path):
+    method = scores_file(tmp_path, "m.txt", [0.81, 0.80, 0.82, 0.815])
+    baseline = scores_file(tmp_path, "b.txt", [79.0, 78.5, 79.4, 79.1])
+    result = run(method, "--baseline", baseline, "--claim", "81.2", "--baseline-claim", "79.0")
+    assert result.exception is not None and result.exception.exit_code == 2
+    assert "the method scores look like fractions" in str(result.exception)
+
+
+def test_unit_states_what_the_inference_would_guess_and_overrides_it(tmp_path):
+    fractions = scores_file(tmp_path, "f.txt", [0.81, 0.80, 0.82, 0.815])
+    guessed = " ".join(run(fractions, "--claim", "81.2").output.split())  # unwrapped
+    assert "THE CLAIM HOLDS" in guessed and "or --unit for repaudit stats" in guessed
+    stated = " ".join(run(fractions, "--claim", "81.2", "--unit", "%").output.split())
+    assert "THE CLAIM HOLDS" in stated and "as the claim's unit states" in stated
+    # said to be a fraction, 81.2 is far beyond every score: not reproduced, not converted
+    refused = run(fractions, "--claim", "81.2", "--unit", "fraction")
+    assert refused.return_value == 1 and "multiplied" not in refused.output
+
+
+def test_an_empty_metric_name_is_a_usage_error(files):
+    method, _ = files
+    result = run(method, "--claim", "0.81", "--metric", " ")
+    assert result.exception is not None and result.exception.exit_code == 2

@@ -17,6 +17,16 @@ def test_scores_get_two_significant_digits_of_their_sd() -> None:
     assert (fmt.signed(0.0048), fmt.signed(-0.0012)) == ("+0.0048", "-0.0012")
 
 
+def test_never_fewer_decimals_than_the_paper_printed() -> None:
+    scores = [3.25, 3.1, 3.22, 3.15, 3.2, 3.0, 2.9, 3.05]  # sd 0.12: two decimals by the spread
+    assert ScoreFormat(scores)(3.254) == "3.25"
+    # a claimed 3.254 is not shown as 3.25 beside a seed that scored 3.25
+    fmt = ScoreFormat(scores, printed=3)
+    assert (fmt(3.254), fmt(3.25)) == ("3.254", "3.250")
+    assert ScoreFormat(scores, printed=12).decimals == 8  # never beyond MAX_DECIMALS
+    assert ScoreFormat([0.812, 0.805], printed=1).decimals == 4  # the spread may ask for more
+
+
 @pytest.mark.parametrize(
     "values",
     [

@@ -21,10 +21,42 @@ def test_one_number_per_line_skips_blanks_and_comments(tmp_path):
 
 
 def test_csv_column(tmp_path):
-    path = write(tmp_path, "m.csv", "seed,acc\n0,0.81\n1,0.80\n2,\n")
-    assert read_scores(path, column="acc") == (0.81, 0.80)
+    path = write(tmp_path, "m.csv", "seed, acc\n0, 0.81\n1, 0.80\n")
+    assert read_scores(path, column="acc") == (0.81, 0.80)  # a space after the comma is no name
     with pytest.raises(UsageError, match="no column 'f1'.*seed, acc"):
         read_scores(path, column="f1")
+
+
+def test_an_empty_csv_cell_is_a_failed_run_never_dropped(tmp_path):
+    # pandas' to_csv writes a NaN score as an empty cell; dropping it would flatter the claim
+    path = write(tmp_path, "m.csv", ",seed,acc\n0,0,0.81\n1,1,\n2,2,0.80\n")
+    with pytest.raises(UsageError, match=r"m.csv: line 3, column 'acc' is empty; leave failed"):
+        read_scores(path, column="acc")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("81.2%\n80.5%\n", r"line 1: '81.2%' is not a number; write it without the % sign"),
+        (
+            "0,81\n0,80\n",
+            r"line 1: '0,81' has a decimal comma; write it with a decimal point \(0.81\)",
+        ),
+    ],
+)
+def test_percent_signs_and_decimal_commas_name_their_fix(tmp_path, text, message):
+    with pytest.raises(UsageError, match=message):
+        read_scores(write(tmp_path, "m.txt", text))
+
+
+def test_utf16_from_powershell_is_read_and_other_encodings_named(tmp_path):
+    path = tmp_path / "u16.txt"
+    path.write_bytes("0.81\r\n0.80\r\n".encode("utf-16"))  # with its byte-order mark
+    assert read_scores(path) == (0.81, 0.80)
+    latin1 = tmp_path / "l1.txt"
+    latin1.write_bytes("# r\xe9sultats\n0.81\n".encode("latin-1"))
+    with pytest.raises(UsageError, match=r"l1.txt: not UTF-8 text \(byte 0xe9 at offset 3\); save"):
+        read_scores(latin1)
 
 
 def test_csv_without_column_says_to_pass_it(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from conftest import BERT_CASED_SST2, BERT_UNCASED_SST2
 
 from repaudit import report, verdict
-from repaudit.errors import SpecError
+from repaudit.errors import SpecError, UsageError
 from repaudit.model import (
     Arm,
     ArmSpec,
@@ -22,7 +22,7 @@ from repaudit.model import (
     Unit,
 )
 from repaudit.spec import check_spec_file, load_spec, spec_to_toml
-from repaudit.units import score_factor
+from repaudit.units import check_same_unit, score_factor
 
 FRACTIONS = [0.82, 0.835, 0.83, 0.841, 0.826]
 PERCENTS = [100 * v for v in FRACTIONS]
@@ -105,3 +105,15 @@ def test_the_unit_key_is_read_checked_and_written_back(tmp_path: Path):
         SpecError, match=r"\[claim\] unit = 'percent' is not allowed: use \"%\" or \"fraction\""
     ):
         check_spec_file(spec_file)
+
+
+def test_arms_in_different_units_are_a_usage_error_not_a_reversed_gain() -> None:
+    with pytest.raises(UsageError, match=r"acc: the method scores look like fractions .* and the "
+                       r"baseline scores like percentages .*; give both arms in one unit"):  # fmt: skip
+        check_same_unit("acc", FRACTIONS, [79.0, 78.5, 79.4])
+    with pytest.raises(UsageError, match="the baseline scores look like fractions"):
+        check_same_unit("acc", PERCENTS, FRACTIONS)
+    # the same unit, however far apart the arms are, or one arm alone: nothing to say
+    check_same_unit("acc", FRACTIONS, [0.31, 0.30, 0.32])
+    check_same_unit("loss", [2.1, 2.3], [0.9, 0.95])
+    check_same_unit("acc", FRACTIONS, [])

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from repaudit import formatting, units
+from repaudit import formatting, units, wording
 from repaudit.formatting import ScoreFormat, duration, p_value, percent
 from repaudit.model import (
     Arm,
@@ -67,7 +67,9 @@ STATUS_WORDS = {
 
 def score_format(result: ClaimResult | None) -> ScoreFormat:
     """Scores to two significant digits of the method's seed sd, as the verdict paragraph does."""
-    return ScoreFormat(result.arms[0].values if result and result.arms else ())
+    if result is None:
+        return ScoreFormat(())
+    return wording.claim_format(result.claim, result.arms[0].values if result.arms else ())
 
 
 def interval(span: Interval | None, fmt: Callable[[float], str]) -> str:

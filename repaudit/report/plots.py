@@ -18,9 +18,9 @@ from scipy import stats
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType  # matplotlib >= 3.9; annotations only
 
-from repaudit.formatting import ScoreFormat
 from repaudit.improvement import SUPERIORITY_TEST
 from repaudit.model import Arm, ClaimKind, ClaimResult
+from repaudit.wording import claim_format
 
 METHOD_COLOR = "#2b5d9b"
 BASELINE_COLOR = "#7a8594"
@@ -95,7 +95,7 @@ def _figure(height: float = 2.6) -> tuple[Figure, Axes]:
 def _seeds_plot(result: ClaimResult, numbers: Sequence[int]) -> Plot:
     claim, method = result.claim, result.arms[0]
     interval = result.reproduction.prediction_interval
-    fmt = ScoreFormat(method.values)
+    fmt = claim_format(result.claim, method.values)
     with rc_context(_SVG_RC):
         figure, axes = _figure(3.0)  # the key above takes three rows
         seeds = np.asarray(numbers if len(numbers) == method.n else range(1, method.n + 1))
@@ -153,7 +153,7 @@ def _seeds_plot(result: ClaimResult, numbers: Sequence[int]) -> Plot:
 
 def _arms_plot(result: ClaimResult) -> Plot:
     claim = result.claim
-    fmt = ScoreFormat(result.arms[0].values)
+    fmt = claim_format(result.claim, result.arms[0].values)
     with rc_context(_SVG_RC):
         figure, axes = _figure()
         rng = np.random.default_rng(0)  # fixed jitter so the picture is the same every time
@@ -205,7 +205,7 @@ def _gap_rows(result: ClaimResult) -> tuple[list[_Row], str] | None:
     """The intervals to draw and the text alternative's words for them; None: nothing to draw."""
     imp, method = result.improvement, result.arms[0]
     assert imp is not None
-    fmt = ScoreFormat(method.values)
+    fmt = claim_format(result.claim, method.values)
     level = imp.gain_test.level if imp.gain_test and imp.gain_test.level else 0.05
     if imp.gap_interval is not None and imp.observed_gap is not None:
         span, observed = imp.gap_interval, imp.observed_gap
@@ -245,7 +245,7 @@ def _gap_plot(result: ClaimResult) -> Plot | None:
     if found is None:
         return None
     rows, words = found
-    fmt = ScoreFormat(result.arms[0].values)
+    fmt = claim_format(result.claim, result.arms[0].values)
     claimed = imp.claimed_gap
     superiority = next(
         (t for t in imp.tests if t.name == SUPERIORITY_TEST and t.interval is not None), None
