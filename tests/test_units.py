@@ -86,7 +86,8 @@ def test_a_claim_in_percent_is_judged_and_shown_in_percent():
     )
     assert shown["notes"][0] == (
         "the runs wrote acc as fractions and the claim is a percentage: every score was "
-        'multiplied by 100 before the statistics (set [claim] unit = "%" or "fraction" to say so)'
+        'multiplied by 100 before the statistics (state it with [claim] unit = "%" or "fraction", '
+        "or --unit for repaudit stats)"
     )
     assert values["runs"][0]["value"] == "91.63"  # the seed table shows what was judged
 
