@@ -468,7 +468,9 @@ def _claim_sentences(result: ClaimResult) -> list[str]:
             )
         if arm.n_failed:
             sentences.append(
-                f"{arm.n_failed} {arm.arm} seed(s) failed and are not counted in the statistics."
+                f"{arm.n_failed} of {arm.n + arm.n_failed} {arm.arm} seeds failed and are not "
+                "counted in the statistics: if training itself went wrong in them, the "
+                "statistics describe only the runs that survived."
             )
     if result.repeat_sd is not None and method is not None:
         sentences.append(

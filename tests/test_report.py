@@ -298,7 +298,8 @@ def test_the_seed_plot_numbers_seeds_as_the_seed_table_does(sample_audit, user_n
 
 def test_the_report_says_how_to_report_the_result(sample_audit):
     expected = (
-        "0.9194 ± 0.0051 (method) and 0.9161 ± 0.0038 (baseline) over 8 and 10 seeds, mean ± sd"
+        "0.9194 ± 0.0051 (method) and 0.9161 ± 0.0038 (baseline) over 8 and 10 seeds, mean ± sd; "
+        "2 of 10 method seeds failed"
     )
     assert f"<strong>Report it as</strong> {expected}." in report.render_html(sample_audit)
     assert f"Report it as {expected}." in report.render_markdown(sample_audit)

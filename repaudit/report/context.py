@@ -314,14 +314,20 @@ def _report_as(result: ClaimResult, fmt: ScoreFormat, unit: str) -> str:
     if not arms or arms[0].arm != Arm.METHOD:
         return ""
     values = [f"{fmt(a.mean)} ± {fmt(a.sd)}{unit}" for a in arms]
+    # Failed seeds are part of what the code gives: a paper leaving them out would flatter it.
+    failed = "".join(
+        f"; {a.n_failed} of {a.n + a.n_failed} {a.arm} seeds failed"
+        for a in result.arms
+        if a.n_failed
+    )
     if len(arms) == 1:
-        return f"{values[0]} over {arms[0].n} seeds, mean ± sd"
+        return f"{values[0]} over {arms[0].n} seeds, mean ± sd{failed}"
     counts = (
         f"{arms[0].n} seeds each"
         if arms[0].n == arms[1].n
         else f"{arms[0].n} and {arms[1].n} seeds"
     )
-    return f"{values[0]} (method) and {values[1]} (baseline) over {counts}, mean ± sd"
+    return f"{values[0]} (method) and {values[1]} (baseline) over {counts}, mean ± sd{failed}"
 
 
 def _seeds(runs: tuple[RunResult, ...], metric: str) -> list[int]:
