@@ -162,9 +162,14 @@ def current_size(a, b, paper_m, paper_b, runs) -> np.ndarray:
     return rules.robust(_size_t(a, b, paper_m, paper_b, runs), _flagged(a, b), pairs, ALPHA)
 
 
-def pairs_always(a, b, paper_m, paper_b, runs) -> np.ndarray:
+def _pairs_agree(a, b, paper_m, paper_b, runs, level: float) -> np.ndarray:
+    """The size test's rejection where the share of pair gaps is at most ``level`` too, always."""
     pairs = stats.pair_exceedance(a, b, paper_m, paper_b)
-    return rules.robust(_size_t(a, b, paper_m, paper_b, runs), True, pairs, ALPHA)
+    return rules.robust(_size_t(a, b, paper_m, paper_b, runs), True, pairs, level)
+
+
+def pairs_always(a, b, paper_m, paper_b, runs) -> np.ndarray:
+    return _pairs_agree(a, b, paper_m, paper_b, runs, ALPHA)
 
 
 def pairs_reachable(a, b, paper_m, paper_b, runs) -> np.ndarray:
@@ -180,8 +185,7 @@ SST2_EXAMPLE_SHARE = 30 / 441
 
 
 def pairs_at_example(a, b, paper_m, paper_b, runs) -> np.ndarray:
-    pairs = stats.pair_exceedance(a, b, paper_m, paper_b)
-    return _size_t(a, b, paper_m, paper_b, runs) & (pairs <= SST2_EXAMPLE_SHARE)
+    return _pairs_agree(a, b, paper_m, paper_b, runs, SST2_EXAMPLE_SHARE)
 
 
 #: A candidate deciding rule: (name, gain and reverse rule, size rule); the first is the current.
