@@ -33,10 +33,10 @@ from repaudit.verdict import make_audit
 
 
 def _number(text: str, where: str) -> float:
+    stripped = text.strip()
     try:
         value = float(text)
     except ValueError:
-        stripped = text.strip()
         if stripped.endswith("%"):
             fix = "write it without the % sign (percentages and fractions are both read)"
         else:
@@ -44,7 +44,7 @@ def _number(text: str, where: str) -> float:
         raise UsageError(f"{where}: {stripped!r} is not a number; {fix}") from None
     if not math.isfinite(value):
         raise UsageError(
-            f"{where}: {text.strip()!r} is not a finite score; leave failed runs out of the "
+            f"{where}: {stripped!r} is not a finite score; leave failed runs out of the "
             "file (and say how many failed) instead of writing NaN or inf"
         )
     return value
